@@ -1,0 +1,237 @@
+"""The embedded target: LocalStack 4.14.0 as a plain child process, no Docker.
+
+Each engine gets a directory of its own (filesystem root, tmp, config, caches) and a
+free port on 127.0.0.1. Packages LocalStack installs at first use (kinesis-mock...)
+live in one shared cache, so a second start does not download again. Lambda runs
+through the `local-process` executor and DynamoDB through moto (see
+`infra.localstack_plugins`). A supervisor process owns LocalStack's process group so
+that stopping the engine, or killing its parent, leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+import uuid
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Self
+
+from infra.engine.base import Engine
+from infra.errors import EngineError
+from infra.settings import Settings
+from infra.waiting import wait_for
+
+READY_TIMEOUT = 60.0
+STOP_TIMEOUT = 15.0
+ENGINE_ID_VAR = "TESTBED_ENGINE_ID"
+
+
+def shared_lib_dir() -> Path:
+    """Where LocalStack's lazily installed packages are kept between engines."""
+    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    return cache / "testbed" / "localstack-4.14.0" / "lib"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@dataclass(frozen=True)
+class EngineRecord:
+    """What is needed to find a running embedded engine again (`testbed up` state)."""
+
+    engine_id: str
+    pid: int
+    port: int
+    root: str
+    region: str
+
+    @property
+    def endpoint_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def save(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(asdict(self), indent=2))
+
+    @classmethod
+    def load(cls, path: Path) -> EngineRecord | None:
+        try:
+            return cls(**json.loads(path.read_text()))
+        except (FileNotFoundError, json.JSONDecodeError, TypeError):
+            return None
+
+
+def localstack_environment(engine_id: str, port: int, root: Path) -> dict[str, str]:
+    """LocalStack's configuration for an isolated, Docker-free engine."""
+    fs = root / "fs"
+    return {
+        # Only what LocalStack needs from the host: no AWS_* or LocalStack settings leak in.
+        "PATH": os.environ.get("PATH", "/usr/local/bin:/usr/bin:/bin"),
+        "HOME": str(root / "home"),
+        "LANG": "C.UTF-8",
+        ENGINE_ID_VAR: engine_id,
+        "GATEWAY_LISTEN": f"127.0.0.1:{port}",
+        "LOCALSTACK_HOST": f"127.0.0.1:{port}",
+        # This machine looks like a container to LocalStack (/.dockerenv); it is not one.
+        "OVERRIDE_IN_DOCKER": "0",
+        "FILESYSTEM_ROOT": str(fs),
+        "TMPDIR": str(root / "tmp"),
+        "XDG_CACHE_HOME": str(root / "cache"),
+        "CONFIG_DIR": str(root / "config"),
+        "DNS_ADDRESS": "0",
+        "SKIP_SSL_CERT_DOWNLOAD": "1",
+        "DISABLE_EVENTS": "1",
+        "LAMBDA_RUNTIME_EXECUTOR": "local-process",
+        "PROVIDER_OVERRIDE_DYNAMODB": "moto",
+        "PROVIDER_OVERRIDE_DYNAMODBSTREAMS": "moto",
+        "PYTHONUNBUFFERED": "1",
+    }
+
+
+def engine_processes(engine_id: str, root: str) -> list[int]:
+    """Pids of every process that belongs to an engine: LocalStack and its children carry
+    its id in their environment; Lambda workers (clean environment) run code under its root."""
+    marker = f"{ENGINE_ID_VAR}={engine_id}".encode()
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit() or int(entry) == os.getpid():
+            continue
+        try:
+            environ = Path(f"/proc/{entry}/environ").read_bytes()
+            cmdline = Path(f"/proc/{entry}/cmdline").read_bytes()
+        except OSError:
+            continue
+        if marker in environ.split(b"\0") or root.encode() in cmdline:
+            found.append(int(entry))
+    return found
+
+
+class EmbeddedEngine(Engine):
+    """LocalStack started by this project as a child process."""
+
+    name = "embedded"
+
+    def __init__(
+        self,
+        settings: Settings | None = None,
+        *,
+        detach: bool = False,
+        record: EngineRecord | None = None,
+    ) -> None:
+        super().__init__(settings or Settings(target="embedded"))
+        self.detach = detach
+        self.record = record
+        self._process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def endpoint_url(self) -> str | None:
+        return self.record.endpoint_url if self.record else None
+
+    @property
+    def log_path(self) -> Path:
+        if not self.record:
+            raise EngineError("engine not started")
+        return Path(self.record.root) / "localstack.log"
+
+    def start(self) -> Self:
+        if self.record is not None:
+            return self
+        engine_id = uuid.uuid4().hex[:12]
+        root = Path(tempfile.mkdtemp(prefix=f"testbed-{engine_id}-"))
+        port = free_port()
+        self._prepare_dirs(root)
+        env = localstack_environment(engine_id, port, root)
+        env["TESTBED_PARENT_PID"] = str(os.getpid())
+        command = [sys.executable, "-m", "infra.engine.supervisor"]
+        if not self.detach:
+            command.append("--die-with-parent")
+        command += ["--", sys.executable, "-m", "localstack.runtime.main"]
+        with open(root / "localstack.log", "wb") as log:
+            self._process = subprocess.Popen(
+                command,
+                env=env,
+                cwd=root,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        self.record = EngineRecord(engine_id, self._process.pid, port, str(root), self.region)
+        try:
+            wait_for(self._ready, timeout=READY_TIMEOUT, what=f"LocalStack health on port {port}")
+        except Exception as err:
+            log_tail = self._log_tail()
+            self.stop()
+            raise EngineError(f"embedded engine did not start: {err}\n{log_tail}") from err
+        return self
+
+    def _prepare_dirs(self, root: Path) -> None:
+        for sub in ("home", "tmp", "cache", "config", "fs/var/lib/localstack"):
+            (root / sub).mkdir(parents=True, exist_ok=True)
+        shared = shared_lib_dir()
+        shared.mkdir(parents=True, exist_ok=True)
+        (root / "fs/var/lib/localstack/lib").symlink_to(shared, target_is_directory=True)
+
+    def _ready(self) -> bool:
+        if self._process is not None and self._process.poll() is not None:
+            raise EngineError(f"LocalStack exited with code {self._process.returncode}")
+        return self.is_healthy()
+
+    def is_healthy(self) -> bool:
+        """True when LocalStack's health endpoint answers."""
+        try:
+            with urllib.request.urlopen(f"{self.endpoint_url}/_localstack/health", timeout=2) as r:
+                return bool(r.status == 200 and json.load(r).get("services"))
+        except OSError:
+            return False
+
+    def _log_tail(self, lines: int = 30) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except (OSError, EngineError):
+            return ""
+
+    def processes(self) -> list[int]:
+        """Every live process of this engine (LocalStack, supervisor, workers, kinesis-mock)."""
+        if not self.record:
+            return []
+        return engine_processes(self.record.engine_id, self.record.root)
+
+    def stop(self) -> None:
+        record = self.record
+        if record is None:
+            return
+        try:
+            os.kill(record.pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+        deadline = time.monotonic() + STOP_TIMEOUT
+        if self._process is not None:
+            try:
+                self._process.wait(timeout=STOP_TIMEOUT)
+            except subprocess.TimeoutExpired:
+                pass
+        # Whatever is left (a detached engine's supervisor is not our child) is killed.
+        while (left := engine_processes(record.engine_id, record.root)) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        for pid in left:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        shutil.rmtree(record.root, ignore_errors=True)
+        self.record = None
+        self._process = None

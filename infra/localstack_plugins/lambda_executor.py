@@ -1,0 +1,323 @@
+"""A LocalStack Lambda runtime executor that runs Python functions as local processes.
+
+LocalStack 4.14.0 only ships a Docker executor. This one is loaded from the entry-point
+namespace `localstack.lambda.runtime_executor` (name `local-process`) when the engine sets
+`LAMBDA_RUNTIME_EXECUTOR=local-process`. Each execution environment LocalStack creates
+gets one worker process (`lambda_worker.py`); invokes travel over pipes instead of HTTP,
+which keeps a warm invoke to a few milliseconds. Timeouts, crashes and import errors come
+back with the payloads AWS uses, and the environment replaces its worker so the next
+invoke works.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import select
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from localstack import config
+from localstack.services.lambda_.invocation.lambda_models import (
+    FunctionVersion,
+    InvocationResult,
+)
+from localstack.services.lambda_.invocation.plugins import RuntimeExecutorPlugin
+from localstack.services.lambda_.invocation.runtime_executor import (
+    LambdaRuntimeException,
+    RuntimeExecutor,
+)
+
+from infra.localstack_plugins.wire import read_frame, write_frame
+
+LOG = logging.getLogger(__name__)
+
+WORKER_SCRIPT = Path(__file__).with_name("lambda_worker.py")
+# Variables LocalStack sets for its Docker init; a real Lambda has none of them.
+_ENGINE_ONLY_PREFIXES = ("LOCALSTACK_", "_AWS_XRAY_", "AWS_XRAY_")
+_ENGINE_ONLY_NAMES = {"EDGE_PORT", "LAMBDA_RUNTIME_DIR"}
+_BASE_PATH = "/usr/local/bin:/usr/bin:/bin"
+
+
+class WorkerGone(Exception):
+    """The worker process ended or stopped answering."""
+
+
+def worker_environment(
+    env_vars: dict[str, Any], user_env: dict[str, str], code_dir: str, tmp_dir: str
+) -> dict[str, str]:
+    """The environment of a function process: Lambda's variables, the user's, nothing else."""
+    env = {
+        key: str(value)
+        for key, value in env_vars.items()
+        if key in user_env
+        or (key not in _ENGINE_ONLY_NAMES and not key.startswith(_ENGINE_ONLY_PREFIXES))
+    }
+    env.setdefault("PATH", _BASE_PATH)
+    env.setdefault("LANG", "C.UTF-8")
+    env["LAMBDA_TASK_ROOT"] = code_dir
+    env["HOME"] = env["TMPDIR"] = tmp_dir
+    return env
+
+
+class _Worker:
+    """One running worker process and the parent's ends of its pipes."""
+
+    def __init__(self, argv_tail: list[str], env: dict[str, str], log_path: Path, cwd: str):
+        in_r, self.in_w = os.pipe()
+        self.out_r, out_w = os.pipe()
+        lifeline_r, self.lifeline_w = os.pipe()
+        with open(log_path, "ab") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "-I", str(WORKER_SCRIPT), str(in_r), str(out_w), str(lifeline_r)]
+                + argv_tail,
+                env=env,
+                cwd=cwd,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                pass_fds=(in_r, out_w, lifeline_r),
+                start_new_session=True,
+            )
+        for fd in (in_r, out_w, lifeline_r):
+            os.close(fd)
+
+    def send(self, message: dict[str, Any]) -> None:
+        try:
+            write_frame(self.in_w, message)
+        except OSError as err:
+            raise WorkerGone(str(err)) from err
+
+    def receive(self, timeout: float) -> dict[str, Any] | None:
+        """The next message, None on timeout; WorkerGone when the process ended."""
+        ready, _, _ = select.select([self.out_r], [], [], max(timeout, 0))
+        if not ready:
+            return None
+        message = read_frame(self.out_r)
+        if message is None:
+            raise WorkerGone("worker closed its pipe")
+        return message
+
+    def exit_reason(self) -> str:
+        code = self.process.wait(timeout=5)
+        if code < 0:
+            return f"signal: {signal.Signals(-code).name.removeprefix('SIG').lower()}"
+        return f"exit status {code}"
+
+    def max_memory_mb(self) -> int:
+        try:
+            status = Path(f"/proc/{self.process.pid}/status").read_text()
+        except OSError:
+            return 0
+        for line in status.splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) // 1024
+        return 0
+
+    def kill(self) -> None:
+        try:
+            os.killpg(self.process.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        self.process.wait()
+        for fd in (self.in_w, self.out_r, self.lifeline_w):
+            os.close(fd)
+
+
+class LocalProcessExecutor(RuntimeExecutor):
+    """Runs one Lambda execution environment as a local Python process."""
+
+    def __init__(self, id: str, function_version: FunctionVersion) -> None:
+        super().__init__(id=id, function_version=function_version)
+        self._worker: _Worker | None = None
+        self._env: dict[str, str] = {}
+        self._lock = threading.Lock()
+        self._tmp_dir = Path(tempfile.mkdtemp(prefix=f"lambda-{id[:8]}-"))
+        self._log_path = self._tmp_dir / "worker.log"
+        self._pending_logs = ""
+
+    # lifecycle
+
+    def start(self, env_vars: dict[str, str]) -> None:
+        code_dir = str(self.function_version.config.code.get_unzipped_code_location())
+        user_env = self.function_version.config.environment or {}
+        work_tmp = self._tmp_dir / "tmp"
+        work_tmp.mkdir(exist_ok=True)
+        self._env = worker_environment(env_vars, user_env, code_dir, str(work_tmp))
+        with self._lock:
+            self._spawn()
+
+    def stop(self) -> None:
+        with self._lock:
+            if self._worker is not None:
+                self._worker.kill()
+                self._worker = None
+        shutil.rmtree(self._tmp_dir, ignore_errors=True)
+
+    def _spawn(self) -> None:
+        code_dir = self._env["LAMBDA_TASK_ROOT"]
+        worker = _Worker([code_dir, *self._layer_dirs()], self._env, self._log_path, code_dir)
+        timeout = config.LAMBDA_RUNTIME_ENVIRONMENT_TIMEOUT
+        try:
+            ready = worker.receive(timeout)
+        except WorkerGone as err:
+            reason = worker.exit_reason()
+            worker.kill()
+            raise LambdaRuntimeException(f"worker exited during init: {reason}") from err
+        if ready is None:
+            worker.kill()
+            raise LambdaRuntimeException(f"worker not ready after {timeout} s")
+        self._pending_logs = ready.get("logs", "")
+        self._worker = worker
+
+    def _layer_dirs(self) -> list[str]:
+        dirs = []
+        for layer in self.function_version.config.layers:
+            root = Path(layer.code.get_unzipped_code_location())
+            dirs += [str(root / "python"), str(root)]
+        return dirs
+
+    # invoking
+
+    def invoke(self, payload: dict[str, str]) -> InvocationResult:
+        request_id = payload["invoke-id"]
+        timeout = float(self.function_version.config.timeout)
+        started = time.monotonic()
+        with self._lock:
+            if self._worker is None:
+                self._spawn()  # the previous worker timed out or crashed: a new sandbox
+            worker = self._worker
+            assert worker is not None
+            log_offset = self._log_size()
+            message = {
+                "id": request_id,
+                "arn": payload["invoked-function-arn"],
+                "payload": payload["payload"],
+                "deadline_ms": int((time.time() + timeout) * 1000),
+            }
+            try:
+                worker.send(message)
+                reply = worker.receive(timeout - (time.monotonic() - started))
+            except WorkerGone:
+                reply = self._crashed(worker, request_id, log_offset)
+            if reply is None:
+                reply = self._timed_out(worker, request_id, timeout, log_offset)
+            elapsed_ms = (time.monotonic() - started) * 1000
+            logs = self._pending_logs + reply.get("logs", "")
+            self._pending_logs = ""
+            memory = worker.max_memory_mb()
+        return InvocationResult(
+            request_id=request_id,
+            payload=reply["payload"].encode(),
+            is_error=not reply["ok"],
+            logs=self._frame_logs(request_id, logs, elapsed_ms, memory),
+        )
+
+    def _crashed(self, worker: _Worker, request_id: str, log_offset: int) -> dict[str, Any]:
+        reason = worker.exit_reason()
+        self._discard(worker)
+        error = f"RequestId: {request_id} Error: Runtime exited with error: {reason}"
+        return {
+            "ok": False,
+            "payload": json.dumps({"errorType": "Runtime.ExitError", "errorMessage": error}),
+            "logs": self._log_since(log_offset) + error + "\n",
+        }
+
+    def _timed_out(
+        self, worker: _Worker, request_id: str, timeout: float, log_offset: int
+    ) -> dict[str, Any]:
+        self._discard(worker)
+        stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+        message = f"Task timed out after {timeout:.2f} seconds"
+        return {
+            "ok": False,
+            "payload": json.dumps(
+                {
+                    "errorType": "Sandbox.Timedout",
+                    "errorMessage": f"RequestId: {request_id} Error: {message}",
+                }
+            ),
+            "logs": self._log_since(log_offset) + f"{stamp} {request_id} {message}\n",
+        }
+
+    def _discard(self, worker: _Worker) -> None:
+        worker.kill()
+        self._worker = None
+
+    def _log_size(self) -> int:
+        try:
+            return self._log_path.stat().st_size
+        except FileNotFoundError:
+            return 0
+
+    def _log_since(self, offset: int) -> str:
+        """What a worker wrote to its own stdout since `offset` (its output before a crash)."""
+        try:
+            with open(self._log_path, "rb") as log:
+                log.seek(offset)
+                return log.read().decode(errors="replace")
+        except FileNotFoundError:
+            return ""
+
+    def _frame_logs(self, request_id: str, logs: str, elapsed_ms: float, memory: int) -> str:
+        version = self.function_version.id.qualifier
+        size = self.function_version.config.memory_size
+        if logs and not logs.endswith("\n"):
+            logs += "\n"
+        return (
+            f"START RequestId: {request_id} Version: {version}\n{logs}"
+            f"END RequestId: {request_id}\n"
+            f"REPORT RequestId: {request_id}\tDuration: {elapsed_ms:.2f} ms\t"
+            f"Billed Duration: {math.ceil(elapsed_ms)} ms\tMemory Size: {size} MB\t"
+            f"Max Memory Used: {memory} MB\t\n"
+        )
+
+    # addresses: everything is on this host
+
+    def get_address(self) -> str:
+        return "127.0.0.1"
+
+    def get_endpoint_from_executor(self) -> str:
+        return "127.0.0.1"
+
+    def get_runtime_endpoint(self) -> str:
+        port = config.GATEWAY_LISTEN[0].port
+        return f"http://127.0.0.1:{port}/_localstack_lambda/{self.id}"
+
+    def get_logs(self) -> str:
+        return self._log_since(0)
+
+    @classmethod
+    def prepare_version(cls, function_version: FunctionVersion) -> None:
+        runtime = function_version.config.runtime or ""
+        if not runtime.startswith("python"):
+            raise LambdaRuntimeException(
+                f"runtime {runtime or 'image'} is not supported by the local-process executor;"
+                " use a python3.x runtime or the container target"
+            )
+        function_version.config.code.prepare_for_execution()
+        for layer in function_version.config.layers:
+            layer.code.prepare_for_execution()
+
+    @classmethod
+    def cleanup_version(cls, function_version: FunctionVersion) -> None:
+        pass
+
+
+class LocalProcessExecutorPlugin(RuntimeExecutorPlugin):
+    """Entry point `localstack.lambda.runtime_executor:local-process`."""
+
+    name = "local-process"
+
+    def load(self, *args: Any, **kwargs: Any) -> type[RuntimeExecutor]:
+        return LocalProcessExecutor

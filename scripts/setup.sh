@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Creates .venv with Python 3.12+ and installs the project, once per change of pyproject.toml.
+# Finds the interpreter by itself: $TESTBED_PYTHON, then python3.13/python3.12/python3 on PATH,
+# then pyenv's versions.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+ok() { "$1" -c 'import sys; sys.exit(sys.version_info < (3, 12))' 2>/dev/null; }
+
+find_python() {
+  local candidate
+  for candidate in "${TESTBED_PYTHON:-}" python3.13 python3.12 python3; do
+    [ -n "$candidate" ] && command -v "$candidate" >/dev/null && ok "$(command -v "$candidate")" \
+      && { command -v "$candidate"; return; }
+  done
+  for candidate in "${PYENV_ROOT:-$HOME/.pyenv}"/versions/3.1[3-9]*/bin/python3 \
+                   "${PYENV_ROOT:-$HOME/.pyenv}"/versions/3.12*/bin/python3; do
+    [ -x "$candidate" ] && ok "$candidate" && { echo "$candidate"; return; }
+  done
+  echo "no Python 3.12 or newer found; install one or set TESTBED_PYTHON" >&2
+  exit 1
+}
+
+stamp=.venv/.installed
+if [ -x .venv/bin/python ] && [ -f "$stamp" ] && cmp -s pyproject.toml "$stamp"; then
+  exit 0
+fi
+python=$(find_python)
+echo "setup: creating .venv with $("$python" -V) ($python)"
+[ -x .venv/bin/python ] && ok .venv/bin/python || { rm -rf .venv; "$python" -m venv .venv; }
+.venv/bin/python -m pip install --quiet --upgrade pip
+.venv/bin/python -m pip install --quiet -e '.[dev]'
+cp pyproject.toml "$stamp"
+echo "setup: done"
