@@ -94,6 +94,8 @@ def localstack_environment(engine_id: str, port: int, root: Path) -> dict[str, s
         "DNS_ADDRESS": "0",
         "SKIP_SSL_CERT_DOWNLOAD": "1",
         "DISABLE_EVENTS": "1",
+        # Internal calls (Step Functions to Lambda, Lambda logs, metrics) skip the HTTP hop.
+        "IN_MEMORY_CLIENT": "1",
         "LAMBDA_RUNTIME_EXECUTOR": "local-process",
         "PROVIDER_OVERRIDE_DYNAMODB": "moto",
         "PROVIDER_OVERRIDE_DYNAMODBSTREAMS": "moto",
