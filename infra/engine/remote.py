@@ -1,0 +1,113 @@
+"""Targets this project does not host itself: compose, an existing endpoint, real AWS."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import urllib.request
+from pathlib import Path
+from typing import Self
+
+from infra.engine.base import Engine
+from infra.engine.container import docker_answers
+from infra.errors import EngineError, EngineUnavailable
+from infra.guard import check_aws_target
+from infra.settings import COMPOSE_ENDPOINT, Settings
+from infra.waiting import wait_for
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+
+
+def endpoint_answers(url: str) -> bool:
+    """True when something answers HTTP at `url` (any status: emulators differ in their root)."""
+    try:
+        with urllib.request.urlopen(url, timeout=2):
+            return True
+    except urllib.error.HTTPError:
+        return True
+    except OSError:
+        return False
+
+
+class EndpointEngine(Engine):
+    """Whatever emulator already listens at AWS_ENDPOINT_URL (LocalStack, Floci, moto server)."""
+
+    name = "endpoint"
+
+    @property
+    def endpoint_url(self) -> str | None:
+        return self.settings.endpoint_url
+
+    def start(self) -> Self:
+        if not self.endpoint_url:
+            raise EngineUnavailable("the endpoint target needs AWS_ENDPOINT_URL (or --endpoint-url)")
+        wait_for(
+            lambda: endpoint_answers(str(self.endpoint_url)),
+            timeout=10,
+            what=f"an emulator answering at {self.endpoint_url}",
+        )
+        return self
+
+    def stop(self) -> None:
+        """Nothing to release: the endpoint belongs to someone else."""
+
+
+class ComposeEngine(Engine):
+    """`docker compose up` with compose.yaml; stops only what it started itself."""
+
+    name = "compose"
+
+    def __init__(self, settings: Settings) -> None:
+        super().__init__(settings)
+        self._started = False
+
+    @property
+    def endpoint_url(self) -> str | None:
+        return self.settings.endpoint_url or COMPOSE_ENDPOINT
+
+    def start(self) -> Self:
+        if endpoint_answers(f"{self.endpoint_url}/_localstack/health"):
+            return self  # someone already ran `docker compose up`
+        if shutil.which("docker") is None or (reason := docker_answers()):
+            raise EngineUnavailable(
+                "the compose target needs a Docker engine: "
+                f"{'docker not installed' if shutil.which('docker') is None else reason}. "
+                "Use --target embedded here."
+            )
+        command = ["docker", "compose", "-f", str(PROJECT_ROOT / "compose.yaml"), "up", "-d", "--wait"]
+        result = subprocess.run(command, capture_output=True, text=True, check=False)
+        if result.returncode != 0:
+            raise EngineError(f"docker compose up failed:\n{result.stderr[-2000:]}")
+        self._started = True
+        return self
+
+    def stop(self) -> None:
+        if self._started:
+            subprocess.run(
+                ["docker", "compose", "-f", str(PROJECT_ROOT / "compose.yaml"), "down"],
+                capture_output=True,
+                check=False,
+            )
+            self._started = False
+
+
+class AwsEngine(Engine):
+    """Real AWS: no endpoint, the user's own credentials, and a guard before anything runs."""
+
+    name = "aws"
+
+    def __init__(self, settings: Settings) -> None:
+        super().__init__(settings)
+        self.account_id: str | None = None
+
+    @property
+    def endpoint_url(self) -> str | None:
+        return None
+
+    def start(self) -> Self:
+        self.account_id = check_aws_target(self.session(), os.environ, self.settings.account_id)
+        return self
+
+    def stop(self) -> None:
+        """Real AWS is not ours to stop."""

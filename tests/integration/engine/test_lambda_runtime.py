@@ -1,0 +1,169 @@
+"""The local-process Lambda executor behaves as Lambda does."""
+
+from __future__ import annotations
+
+import base64
+import json
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from infra.waiting import wait_for
+
+PROBES = Path(__file__).parent / "functions" / "probes.py"
+
+
+def invoke(lam: Any, name: str, event: dict[str, Any] | None = None, **kwargs: Any) -> tuple[dict[str, Any], Any]:
+    response = lam.invoke(FunctionName=name, Payload=json.dumps(event or {}), **kwargs)
+    return response, json.loads(response["Payload"].read() or b"null")
+
+
+def test_sync_invoke_returns_the_handler_result(aws, make_function):
+    name = make_function(PROBES, "probes.echo")
+    response, body = invoke(aws("lambda"), name, {"order": 7})
+    assert response["StatusCode"] == 200
+    assert "FunctionError" not in response
+    assert body["event"] == {"order": 7}
+    assert body["request_id"] == response["ResponseMetadata"]["RequestId"]
+
+
+def test_event_invoke_runs_in_the_background(aws, make_function, make_queue, receive_messages):
+    sink = make_queue()
+    name = make_function(PROBES, "probes.record", env={"SINK_QUEUE_URL": sink})
+    response = aws("lambda").invoke(FunctionName=name, InvocationType="Event", Payload=b'{"async": 1}')
+    assert response["StatusCode"] == 202
+    assert receive_messages(sink, 1) == [{"async": 1}]
+
+
+def test_concurrent_invokes_run_in_separate_workers(aws, make_function):
+    name = make_function(PROBES, "probes.slow_echo")
+    lam = aws("lambda")
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        results = list(pool.map(lambda _: invoke(lam, name, {"seconds": 1.0})[1], range(3)))
+    assert len({result["pid"] for result in results}) == 3
+
+
+def test_raising_handler_is_an_unhandled_function_error(aws, make_function):
+    name = make_function(PROBES, "probes.fail")
+    response, body = invoke(aws("lambda"), name, {"order_id": "o-1"})
+    assert response["FunctionError"] == "Unhandled"
+    assert body["errorType"] == "ValueError"
+    assert body["errorMessage"] == "bad order o-1"
+    assert any("raise ValueError" in frame for frame in body["stackTrace"])
+
+
+def test_logs_reach_log_result_and_cloudwatch(aws, make_function):
+    name = make_function(PROBES, "probes.chatty")
+    response, _ = invoke(aws("lambda"), name, {"marker": "m-123"}, LogType="Tail")
+    tail = base64.b64decode(response["LogResult"]).decode()
+    assert "printed line m-123" in tail
+    assert "[INFO]" in tail and "logged line m-123" in tail
+    assert tail.startswith("START RequestId:") and "REPORT RequestId:" in tail
+
+    logs = aws("logs")
+
+    def logged_lines() -> list[str]:
+        events = logs.filter_log_events(logGroupName=f"/aws/lambda/{name}")["events"]
+        return [event["message"] for event in events if "m-123" in event["message"]]
+
+    lines = wait_for(logged_lines, timeout=20, what="the invoke's lines in CloudWatch Logs")
+    assert any("printed line m-123" in line for line in lines)
+
+
+def test_timeout_is_sandbox_timedout_and_the_next_invoke_works(aws, make_function):
+    name = make_function(PROBES, "probes.sleepy", timeout=1)
+    lam = aws("lambda")
+    response, body = invoke(lam, name, {"seconds": 5}, LogType="Tail")
+    assert response["FunctionError"] == "Unhandled"
+    assert body["errorType"] == "Sandbox.Timedout"
+    assert "Task timed out after 1.00 seconds" in body["errorMessage"]
+    tail = base64.b64decode(response["LogResult"]).decode()
+    assert "going to sleep" in tail and "Task timed out" in tail
+    response, body = invoke(lam, name, {"seconds": 0})
+    assert "FunctionError" not in response
+    assert body == "woke up"
+
+
+def test_crashed_worker_is_runtime_exit_error_and_the_next_invoke_works(aws, make_function):
+    name = make_function(PROBES, "probes.crash")
+    lam = aws("lambda")
+    response, body = invoke(lam, name, LogType="Tail")
+    assert response["FunctionError"] == "Unhandled"
+    assert body["errorType"] == "Runtime.ExitError"
+    assert "exit status 3" in body["errorMessage"]
+    assert "about to crash" in base64.b64decode(response["LogResult"]).decode()
+    lam.update_function_configuration(FunctionName=name, Handler="probes.echo")
+    lam.get_waiter("function_updated_v2").wait(FunctionName=name)
+    response, body = invoke(lam, name, {"after": "crash"})
+    assert "FunctionError" not in response
+    assert body["event"] == {"after": "crash"}
+
+
+def test_bad_handler_path_is_import_module_error_and_a_fix_works(aws, make_function):
+    name = make_function(PROBES, "missing_module.handler")
+    lam = aws("lambda")
+    for _ in range(2):  # the error repeats cleanly: the environment is not wedged
+        response, body = invoke(lam, name)
+        assert response["FunctionError"] == "Unhandled"
+        assert body["errorType"] == "Runtime.ImportModuleError"
+        assert "Unable to import module 'missing_module'" in body["errorMessage"]
+    lam.update_function_configuration(FunctionName=name, Handler="probes.echo")
+    lam.get_waiter("function_updated_v2").wait(FunctionName=name)
+    response, body = invoke(lam, name, {"fixed": True})
+    assert "FunctionError" not in response
+    assert body["event"] == {"fixed": True}
+
+
+def test_function_environment_has_its_variables_and_nothing_of_the_engine(aws, make_function, engine):
+    name = make_function(PROBES, "probes.environment", env={"ORDERS_TABLE": "orders"})
+    _, env = invoke(aws("lambda"), name)
+    assert env["ORDERS_TABLE"] == "orders"
+    assert env["AWS_LAMBDA_FUNCTION_NAME"] == name
+    assert env["AWS_ACCESS_KEY_ID"] and env["AWS_SECRET_ACCESS_KEY"] and env["AWS_SESSION_TOKEN"]
+    assert env["AWS_REGION"] == engine.region
+    if engine.name == "embedded":
+        assert env["AWS_ENDPOINT_URL"] == engine.endpoint_url
+        leaked = sorted(
+            key
+            for key in env
+            if key.startswith(("LOCALSTACK_", "TESTBED_", "GATEWAY_", "PROVIDER_OVERRIDE", "PYTHON"))
+            or key in {"FILESYSTEM_ROOT", "CONFIG_DIR", "XDG_CACHE_HOME", "EDGE_PORT", "DNS_ADDRESS"}
+        )
+        assert leaked == []
+
+
+def test_lambda_reads_and_writes_dynamodb_through_boto3(aws, make_function, make_orders_table):
+    table = make_orders_table()
+    name = make_function(PROBES, "probes.table_roundtrip", env={"TABLE_NAME": table})
+    response, body = invoke(aws("lambda"), name, {"customerID": "c-1", "orderID": "o-9"})
+    assert "FunctionError" not in response, body
+    assert body == {"customerID": "c-1", "orderID": "o-9", "total": 42}
+    item = aws("dynamodb").get_item(
+        TableName=table, Key={"customerID": {"S": "c-1"}, "orderID": {"S": "o-9"}}
+    )["Item"]
+    assert item["total"] == {"N": "42"}
+
+
+@pytest.mark.parametrize("runtime", ["nodejs20.x"])
+def test_unsupported_runtime_is_reported_not_hung(aws, role_arn, unique, cleanup, runtime, engine):
+    if engine.name != "embedded":
+        pytest.skip("only the embedded executor limits runtimes")
+    from infra.packaging import zip_files
+
+    lam = aws("lambda")
+    name = unique("node")
+    lam.create_function(
+        FunctionName=name, Runtime=runtime, Role=role_arn, Handler="index.handler",
+        Code={"ZipFile": zip_files({"index.js": "exports.handler = async () => 1;"})},
+    )
+    cleanup.add(name, lambda: lam.delete_function(FunctionName=name))
+
+    def settled() -> dict[str, Any] | None:
+        config = lam.get_function_configuration(FunctionName=name)
+        return None if config["State"] == "Pending" else config
+
+    config = wait_for(settled, timeout=20, what="the function to leave Pending")
+    assert config["State"] == "Failed"
+    assert "not supported by the local-process executor" in config["StateReason"]
