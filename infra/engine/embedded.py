@@ -10,6 +10,7 @@ that stopping the engine, or killing its parent, leaves nothing behind.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -18,15 +19,15 @@ import socket
 import subprocess
 import sys
 import tempfile
-import time
 import urllib.request
 import uuid
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Self
 
 from infra.engine.base import Engine
-from infra.errors import EngineError
+from infra.errors import EngineError, WaitTimeout
 from infra.settings import Settings
 from infra.waiting import wait_for
 
@@ -74,12 +75,33 @@ class EngineRecord:
             return None
 
 
-def localstack_environment(engine_id: str, port: int, root: Path) -> dict[str, str]:
+# How the host reaches the package registries (proxy, extra CA certificates). LocalStack's
+# first-use installs (npm for kinesis-local) fail on a TLS-intercepting proxy without them.
+NETWORK_VARIABLES = (
+    "HTTP_PROXY",
+    "HTTPS_PROXY",
+    "NO_PROXY",
+    "http_proxy",
+    "https_proxy",
+    "no_proxy",
+    "SSL_CERT_FILE",
+    "SSL_CERT_DIR",
+    "REQUESTS_CA_BUNDLE",
+    "CURL_CA_BUNDLE",
+    "NODE_EXTRA_CA_CERTS",
+)
+
+
+def localstack_environment(
+    engine_id: str, port: int, root: Path, host_environ: Mapping[str, str] | None = None
+) -> dict[str, str]:
     """LocalStack's configuration for an isolated, Docker-free engine."""
+    host = os.environ if host_environ is None else host_environ
     fs = root / "fs"
     return {
         # Only what LocalStack needs from the host: no AWS_* or LocalStack settings leak in.
-        "PATH": os.environ.get("PATH", "/usr/local/bin:/usr/bin:/bin"),
+        **{name: host[name] for name in NETWORK_VARIABLES if host.get(name)},
+        "PATH": host.get("PATH", "/usr/local/bin:/usr/bin:/bin"),
         "HOME": str(root / "home"),
         "LANG": "C.UTF-8",
         ENGINE_ID_VAR: engine_id,
@@ -159,7 +181,7 @@ class EmbeddedEngine(Engine):
         env["TESTBED_PARENT_PID"] = str(os.getpid())
         command = [sys.executable, "-m", "infra.engine.supervisor"]
         if not self.detach:
-            command.append("--die-with-parent")
+            command += ["--die-with-parent", f"--cleanup-dir={root}"]
         command += ["--", sys.executable, "-m", "localstack.runtime.main"]
         with open(root / "localstack.log", "wb") as log:
             self._process = subprocess.Popen(
@@ -216,24 +238,23 @@ class EmbeddedEngine(Engine):
         record = self.record
         if record is None:
             return
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.kill(record.pid, signal.SIGTERM)
-        except ProcessLookupError:
-            pass
-        deadline = time.monotonic() + STOP_TIMEOUT
         if self._process is not None:
-            try:
+            with contextlib.suppress(subprocess.TimeoutExpired):
                 self._process.wait(timeout=STOP_TIMEOUT)
-            except subprocess.TimeoutExpired:
-                pass
-        # Whatever is left (a detached engine's supervisor is not our child) is killed.
-        while (left := engine_processes(record.engine_id, record.root)) and time.monotonic() < deadline:
-            time.sleep(0.1)
-        for pid in left:
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
+        # The supervisor stops LocalStack and its group; a detached engine's supervisor is
+        # not our child, and Lambda workers leave through their lifeline: wait for all.
+        try:
+            wait_for(
+                lambda: not engine_processes(record.engine_id, record.root),
+                timeout=STOP_TIMEOUT,
+                what=f"the processes of engine {record.engine_id} to exit",
+            )
+        except WaitTimeout:
+            for pid in engine_processes(record.engine_id, record.root):
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
         shutil.rmtree(record.root, ignore_errors=True)
         self.record = None
         self._process = None

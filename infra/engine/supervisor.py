@@ -1,15 +1,18 @@
 """Runs the LocalStack process and guarantees nothing of it outlives the engine.
 
-`python -m infra.engine.supervisor [--die-with-parent] -- COMMAND...`
+`python -m infra.engine.supervisor [--die-with-parent] [--cleanup-dir=DIR] -- COMMAND...`
 
 The supervisor leads its own process group; LocalStack and what LocalStack spawns
 (kinesis-mock, npm) stay in it. On SIGTERM or SIGINT, or when its parent dies with
 `--die-with-parent`, it asks LocalStack to stop, waits a few seconds, then kills the
 whole group. Lambda workers hold a lifeline pipe to LocalStack and exit with it.
+When the parent died, nobody else will remove the engine's directory: `--cleanup-dir` does.
 """
 
+import contextlib
 import ctypes
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -33,8 +36,13 @@ def main() -> int:
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
         signal.signal(signum, lambda *_: stop.set())
+    parent = int(os.environ.get("TESTBED_PARENT_PID", os.getppid()))
     if "--die-with-parent" in options:
-        _die_with_parent(int(os.environ.get("TESTBED_PARENT_PID", os.getppid())))
+        _die_with_parent(parent)
+    cleanup_dir = next(
+        (option.split("=", 1)[1] for option in options if option.startswith("--cleanup-dir=")),
+        None,
+    )
 
     child = subprocess.Popen(command)
     code: int | None = None
@@ -51,10 +59,11 @@ def main() -> int:
             code = -signal.SIGKILL
     # Whatever LocalStack left in the group (kinesis-mock, npm) goes with it.
     for pid in _group_members():
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
+    # A live parent removes the directory itself (after reading the log, if start failed).
+    if cleanup_dir and os.getppid() != parent:
+        shutil.rmtree(cleanup_dir, ignore_errors=True)
     return code if code >= 0 else 128 - code
 
 

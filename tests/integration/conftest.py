@@ -10,8 +10,11 @@ from typing import Any
 
 import pytest
 
-from infra.packaging import zip_files
+from infra.deploy import Deployer
 from infra.errors import WaitTimeout
+from infra.packaging import zip_files
+from infra.stack.stack import Stack
+from infra.workflows import stack_for
 from infra.waiting import wait_for
 
 LOG = logging.getLogger(__name__)
@@ -203,3 +206,30 @@ def wait_execution(aws: Clients) -> Callable[..., dict[str, Any]]:
         return wait_for(finished, timeout=timeout, what=f"execution {arn} to finish")
 
     return wait
+
+
+@pytest.fixture(scope="session")
+def deployer(engine: Any, settings: Any) -> Deployer:
+    """Deploys with the session's engine clients and the session's unique prefix."""
+    return Deployer.for_clients(engine.client, settings.prefix, engine.region)
+
+
+@pytest.fixture(scope="session")
+def deploy(deployer: Deployer) -> Iterator[Callable[[str], Stack]]:
+    """`deploy("sales")` deploys a workflow once per session and returns its stack;
+    everything deployed is destroyed at the end of the session."""
+    deployed: dict[str, Stack] = {}
+
+    def make(workflow: str) -> Stack:
+        if workflow not in deployed:
+            stack = stack_for([workflow])
+            deployer.deploy(stack)
+            deployed[workflow] = stack
+        return deployed[workflow]
+
+    yield make
+    for name, stack in deployed.items():
+        try:
+            deployer.destroy(stack)
+        except Exception:  # noqa: BLE001 - cleanup failures are logged, not raised
+            LOG.exception("destroying workflow %s failed", name)

@@ -1,0 +1,109 @@
+"""Deploy, plan and destroy the stack on any target.
+
+    python -m infra.deploy            # deploy every workflow to $AWS_ENDPOINT_URL (compose init hook)
+    python -m infra.deploy --plan     # print the calls it would make
+    python -m infra.deploy --destroy  # remove what it made
+
+Only boto3 and the standard library are needed here, so the LocalStack container's own
+Python can run it. The CLI (`testbed deploy`) calls the same functions.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import boto3
+from botocore.config import Config
+
+from infra.stack.executor import apply
+from infra.stack.model import Context
+from infra.stack.planner import Change, destroy_plan, plan
+from infra.stack.remote import BotoRemote
+from infra.stack.stack import Stack
+from infra.workflows import WORKFLOWS, stack_for
+
+Clients = Callable[[str], Any]
+
+
+@dataclass
+class Deployer:
+    """Plans and applies a stack with clients from one boto3 session (injected in tests)."""
+
+    clients: Clients
+    ctx: Context
+
+    @classmethod
+    def connect(
+        cls, prefix: str, region: str | None = None, endpoint_url: str | None = None, session: Any = None
+    ) -> Deployer:
+        session = session or boto3.session.Session(region_name=region)
+        region = region or session.region_name or "us-east-1"
+        cache: dict[str, Any] = {}
+
+        def client(service: str) -> Any:
+            if service not in cache:
+                config = Config(s3={"addressing_style": "path"}, retries={"mode": "standard"}) if endpoint_url else None
+                cache[service] = session.client(service, region_name=region, endpoint_url=endpoint_url, config=config)
+            return cache[service]
+
+        return cls.for_clients(client, prefix, region)
+
+    @classmethod
+    def for_clients(cls, clients: Clients, prefix: str, region: str) -> Deployer:
+        """A deployer on existing clients (an engine's `client`, a test's fake)."""
+        account = clients("sts").get_caller_identity()["Account"]
+        return cls(clients, Context(prefix=prefix, account=account, region=region))
+
+    def plan(self, stack: Stack) -> list[Change]:
+        return plan(stack, BotoRemote(self.clients), self.ctx)
+
+    def destroy_plan(self, stack: Stack) -> list[Change]:
+        return destroy_plan(stack, BotoRemote(self.clients), self.ctx)
+
+    def apply(self, changes: list[Change], report: Callable[[Change], None] | None = None) -> list[Change]:
+        apply(changes, self.clients, report)
+        return changes
+
+    def deploy(self, stack: Stack, report: Callable[[Change], None] | None = None) -> list[Change]:
+        return self.apply(self.plan(stack), report)
+
+    def destroy(self, stack: Stack, report: Callable[[Change], None] | None = None) -> list[Change]:
+        return self.apply(self.destroy_plan(stack), report)
+
+
+def describe(changes: Iterable[Change], calls: bool = True) -> str:
+    """A plain-text plan: one line per change, its reasons and calls indented."""
+    lines = []
+    for change in changes:
+        lines.append(f"{change.action:<7} {change.kind:<14} {change.name}")
+        lines.extend(f"          ~ {reason}" for reason in change.reasons)
+        if calls:
+            lines.extend(f"          {call}" for call in change.calls)
+    return "\n".join(lines) if lines else "nothing to change"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m infra.deploy", description=__doc__.split("\n")[0])
+    parser.add_argument("--prefix", default=os.environ.get("TESTBED_PREFIX", "tb"))
+    parser.add_argument("--workflow", action="append", choices=sorted(WORKFLOWS), help="default: all")
+    parser.add_argument("--plan", action="store_true", help="print the calls, make none")
+    parser.add_argument("--destroy", action="store_true")
+    args = parser.parse_args(argv)
+    endpoint = os.environ.get("AWS_ENDPOINT_URL")
+    deployer = Deployer.connect(args.prefix, os.environ.get("AWS_DEFAULT_REGION"), endpoint)
+    stack = stack_for(args.workflow)
+    changes = deployer.destroy_plan(stack) if args.destroy else deployer.plan(stack)
+    print(describe(changes))
+    if not args.plan:
+        deployer.apply(changes)
+        print(f"applied {len(changes)} change(s)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

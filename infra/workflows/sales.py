@@ -1,0 +1,71 @@
+"""Workflow 2, event-driven sales ingest (seed 001).
+
+A sales file (JSON or CSV) lands under `incoming/` in the landing bucket; S3 sends the
+event to EventBridge, whose rule starts the state machine. The file is parsed once
+(one entry per record, malformed lines and duplicate order ids marked), the entries
+are read back by a Distributed Map in batches, validated by a Lambda, and each batch
+is stored: valid orders into the table (BatchWriteItem, retried, unprocessed items
+written again), invalid ones with their reasons into the dead-letter queue. The output
+counts every record; one not accounted for fails the execution.
+"""
+
+from __future__ import annotations
+
+from infra.stack.model import Bucket, Function, Queue, Ref, Resource, Rule, StateMachine, Statement, Table
+
+BUCKET = "sales-landing"
+TABLE = "sales-orders"
+QUEUE = "sales-dead-letters"
+PARSE = "sales-parse"
+VALIDATE = "sales-validate"
+SUMMARISE = "sales-summarise"
+MACHINE = "sales-ingest"
+RULE = "sales-file-created"
+INCOMING = "incoming/"
+PARSED = "parsed/"
+
+
+def resources() -> list[Resource]:
+    return [
+        Bucket(BUCKET, eventbridge=True),
+        Table(TABLE, hash_key="orderId"),
+        Queue(QUEUE, visibility_timeout=60),
+        Function(
+            PARSE,
+            source="sales_parse",
+            timeout=120,
+            memory=1024,
+            environment={"PARSED_PREFIX": PARSED, "BATCH_SIZE": "250"},
+            grants=(Statement(("s3:GetObject", "s3:PutObject"), (Ref(BUCKET, suffix="/*"),)),),
+        ),
+        Function(SUMMARISE, source="sales_parse", handler="handler.summarise", timeout=10),
+        Function(
+            VALIDATE,
+            source="sales_validate",
+            timeout=60,
+            memory=512,
+            environment={"TABLE_NAME": Ref(TABLE, "name")},
+        ),
+        StateMachine(
+            MACHINE,
+            asl="sales_ingest.asl.json",
+            substitutions={
+                "LandingBucket": Ref(BUCKET, "name"),
+                "SalesTable": Ref(TABLE, "name"),
+                "DeadLetterQueueUrl": Ref(QUEUE, "url"),
+                "ParseFunctionArn": Ref(PARSE),
+                "ValidateFunctionArn": Ref(VALIDATE),
+                "SummariseFunctionArn": Ref(SUMMARISE),
+            },
+            grants=(Statement(("dynamodb:BatchWriteItem",), (Ref(TABLE),)),),
+        ),
+        Rule(
+            RULE,
+            pattern={
+                "source": ["aws.s3"],
+                "detail-type": ["Object Created"],
+                "detail": {"bucket": {"name": [Ref(BUCKET, "name")]}, "object": {"key": [{"prefix": INCOMING}]}},
+            },
+            target=MACHINE,
+        ),
+    ]
