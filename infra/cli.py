@@ -4,15 +4,20 @@ from __future__ import annotations
 
 import shlex
 import time
+from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from infra.engine import engine_for
+from infra.deploy import Deployer, describe
+from infra.engine import Engine, engine_for
 from infra.engine.embedded import EmbeddedEngine
 from infra.errors import TestbedError
+from infra.runs import RunResult
+from infra.stack.executor import DeployError
+from infra.workflows import stack_for
 from infra.settings import TARGETS, Settings
 from infra.state import forget_running, running_engine, save_running, stale_record
 
@@ -119,6 +124,193 @@ def env_command(target: TargetOption = None) -> None:
         exports = engine_for(settings).exports()
     for key, value in exports.items():
         typer.echo(f"export {key}={shlex.quote(value)}")
+
+
+def connected_engine(settings: Settings) -> Engine:
+    """The engine commands such as deploy and run talk to: for embedded, the one
+    `testbed up` left running; for the other targets, the target itself."""
+    if settings.target == "embedded":
+        engine = running_engine(settings)
+        if engine is None:
+            raise fail(TestbedError("no engine is up; run `testbed up` first (or `testbed demo`)"))
+        return engine
+    try:
+        return engine_for(settings).start()
+    except TestbedError as err:
+        raise fail(err) from err
+
+
+def deployer_for(engine: Engine, prefix: str) -> Deployer:
+    return Deployer.for_clients(engine.client, prefix, engine.region)
+
+
+PrefixOption = Annotated[str, typer.Option(help="resource name prefix (several stacks can share one engine)")]
+WorkflowOption = Annotated[list[str] | None, typer.Option("--workflow", "-w", help="a workflow (repeatable); default: all")]
+
+
+@app.command()
+def deploy(
+    target: TargetOption = None,
+    prefix: PrefixOption = "tb",
+    workflow: WorkflowOption = None,
+    plan_only: Annotated[bool, typer.Option("--plan", help="print the calls it would make, make none")] = False,
+    account_id: Annotated[str | None, typer.Option(help="aws target: the account you mean to deploy to")] = None,
+) -> None:
+    """Deploy the workflows' stack; a second deploy of an unchanged stack changes nothing."""
+    settings = Settings.from_env(target=target, account_id=account_id)
+    engine = connected_engine(settings)
+    deployer = deployer_for(engine, prefix)
+    try:
+        stack = stack_for(workflow)
+        changes = deployer.plan(stack)
+    except (TestbedError, ValueError) as err:
+        raise fail(err) from err
+    console.print(describe(changes, calls=plan_only), markup=False, highlight=False)
+    if plan_only or not changes:
+        return
+    started = time.monotonic()
+    try:
+        deployer.apply(changes, report=lambda c: console.print(f"  [green]{c.action}d[/green] {c.kind} {c.name}"))
+    except DeployError as err:
+        raise fail(err) from err
+    console.print(f"deployed {len(changes)} change(s) in {time.monotonic() - started:.1f} s")
+
+
+@app.command()
+def destroy(target: TargetOption = None, prefix: PrefixOption = "tb", workflow: WorkflowOption = None) -> None:
+    """Remove everything deploy made (and what the workflows made at run time), nothing else."""
+    settings = Settings.from_env(target=target)
+    deployer = deployer_for(connected_engine(settings), prefix)
+    changes = deployer.destroy_plan(stack_for(workflow))
+    deployer.apply(changes, report=lambda c: console.print(f"  [red]deleted[/red] {c.kind} {c.name}"))
+    console.print(f"destroyed {len(changes)} resource(s)")
+
+
+@app.command()
+def fixtures(
+    kind: Annotated[str, typer.Argument(help="what to generate (see `testbed fixtures --help`)")],
+    records: Annotated[int, typer.Option(min=0)] = 20,
+    invalid_rate: Annotated[float, typer.Option(min=0.0, max=1.0)] = 0.1,
+    seed: int = 7,
+    format: Annotated[str, typer.Option("--format", help="json or csv (file kinds)")] = "json",
+    out: Annotated[Path | None, typer.Option(help="write here instead of standard output")] = None,
+) -> None:
+    """Generate seeded test data; the same seed gives the same data."""
+    from fixtures import KINDS, dump
+
+    if kind not in KINDS:
+        raise typer.BadParameter(f"unknown kind {kind!r}; choose from {', '.join(sorted(KINDS))}")
+    text = dump(kind, records, invalid_rate, seed, format)
+    if out:
+        out.write_text(text)
+        console.print(f"wrote {records} {kind} record(s) to {out}")
+    else:
+        typer.echo(text)
+
+
+@app.command("run")
+def run_command(
+    workflow: Annotated[str, typer.Argument(help="the workflow to run")],
+    target: TargetOption = None,
+    prefix: PrefixOption = "tb",
+    records: Annotated[int, typer.Option(min=1)] = 20,
+    invalid_rate: Annotated[float, typer.Option(min=0.0, max=1.0)] = 0.1,
+    seed: int = 7,
+) -> None:
+    """Generate data, send it through the workflow's real trigger, wait and show what happened."""
+    from infra.runs import RunOptions, runners
+
+    every = runners()
+    if workflow not in every:
+        raise typer.BadParameter(f"unknown workflow {workflow!r}; choose from {', '.join(every)}")
+    settings = Settings.from_env(target=target)
+    deployer = deployer_for(connected_engine(settings), prefix)
+    stack = stack_for([workflow])
+    deployer.deploy(stack)
+    result = every[workflow](deployer, stack, RunOptions(records, invalid_rate, seed))
+    show_run(result)
+    if not result.ok:
+        raise typer.Exit(code=1)
+
+
+@app.command()
+def demo(
+    records: Annotated[int, typer.Option(min=1)] = 50,
+    invalid_rate: Annotated[float, typer.Option(min=0.0, max=1.0)] = 0.1,
+    seed: int = 7,
+) -> None:
+    """The main job: start an embedded engine, deploy every workflow, run each on generated
+    data, print a summary table, and shut the engine down."""
+    from infra.runs import RunOptions, runners
+
+    started = time.monotonic()
+    with console.status("starting the embedded engine (LocalStack 4.14.0, no Docker)"):
+        engine = EmbeddedEngine(Settings(target="embedded")).start()
+    console.print(f"[green]engine ready[/green] at {engine.endpoint_url} in {time.monotonic() - started:.1f} s")
+    results = []
+    try:
+        deployer = deployer_for(engine, "demo")
+        stack = stack_for()
+        with console.status("deploying every workflow"):
+            begun = time.monotonic()
+            changes = deployer.deploy(stack)
+        console.print(f"[green]deployed[/green] {len(changes)} resources in {time.monotonic() - begun:.1f} s")
+        for name, runner in runners().items():
+            with console.status(f"running {name}"):
+                result = runner(deployer, stack_for([name]), RunOptions(records, invalid_rate, seed))
+            show_run(result)
+            results.append(result)
+    finally:
+        with console.status("stopping the engine"):
+            engine.stop()
+    console.print(summary_table(results))
+    console.print(f"total {time.monotonic() - started:.1f} s; engine stopped, nothing left running")
+    if not all(result.ok for result in results):
+        raise typer.Exit(code=1)
+
+
+def show_run(result: RunResult) -> None:
+    verdict = "[green]as expected[/green]" if result.ok else f"[red]{len(result.problems)} problem(s)[/red]"
+    counts = ", ".join(f"{key} {value}" for key, value in result.counts.items())
+    console.print(f"[bold]{result.workflow}[/bold]: {counts} in {result.seconds:.1f} s, {verdict}")
+    for execution in result.executions[:3]:
+        path = " > ".join(execution.path)
+        console.print(f"  {execution.status:<9} {path}" + (f"  [{execution.error}]" if execution.error else ""), markup=False)
+    if len(result.executions) > 3:
+        console.print(f"  ... and {len(result.executions) - 3} more execution(s)")
+    for problem in result.problems[:20]:
+        console.print(f"  [red]![/red] {problem}", highlight=False)
+
+
+def summary_table(results: list[RunResult]) -> Table:
+    table = Table(title="testbed demo")
+    for column in ("workflow", "executions", "succeeded", "failed", "counts", "time", "verdict"):
+        table.add_column(column)
+    for result in results:
+        table.add_row(
+            result.workflow,
+            str(len(result.executions)),
+            str(sum(e.status == "SUCCEEDED" for e in result.executions)),
+            str(sum(e.status != "SUCCEEDED" for e in result.executions)),
+            ", ".join(f"{k} {v}" for k, v in result.counts.items()),
+            f"{result.seconds:.1f} s",
+            "[green]as expected[/green]" if result.ok else f"[red]{len(result.problems)} problem(s)[/red]",
+        )
+    return table
+
+
+@app.command()
+def bench(as_json: Annotated[bool, typer.Option("--json", help="print JSON instead of a table")] = False) -> None:
+    """Measure the embedded engine: start, Lambda invokes, state machines, memory."""
+    import json
+
+    from infra.bench import render, run_benchmarks
+
+    results = run_benchmarks()
+    if as_json:
+        typer.echo(json.dumps(results, indent=2))
+    else:
+        console.print(render(results))
 
 
 def main() -> None:

@@ -1,0 +1,79 @@
+"""Run workflow 1 (customer orders) on generated orders and check every outcome."""
+
+from __future__ import annotations
+
+import json
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+from fixtures.orders import generate_orders
+from infra.deploy import Deployer
+from infra.executions import Execution, start, wait_execution
+from infra.observe import drain, sns_messages, topic_capture
+from infra.runs import RunOptions, RunResult
+from infra.stack.stack import Stack
+from infra.workflows import orders as workflow
+
+
+def run(deployer: Deployer, stack: Stack, options: RunOptions) -> RunResult:
+    clients, ctx = deployer.clients, deployer.ctx
+    generated = generate_orders(options.records, options.invalid_rate, options.seed)
+    machine = stack.get(workflow.MACHINE).arn(ctx)
+    table = stack.get(workflow.TABLE).physical(ctx)
+    started = time.monotonic()
+    with topic_capture(clients, stack.get(workflow.TOPIC).arn(ctx)) as capture:
+        arns = [start(clients, machine, item.record) for item in generated]
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            executions: list[Execution] = list(pool.map(lambda arn: wait_execution(clients, arn), arns))
+        approved = [item for item in generated if item.expected.valid]
+        wanted = {item.record["orderID"] for item in approved}
+        notices = sns_messages(
+            drain(clients, capture, count=len(wanted), keep=lambda m: _order_of(m) in wanted)
+        ) if wanted else []
+    seconds = time.monotonic() - started
+    problems: list[str] = []
+    dynamodb = clients("dynamodb")
+    for item, execution in zip(generated, executions, strict=True):
+        order = item.record
+        key = {"customerID": {"S": order["customerID"]}, "orderID": {"S": order["orderID"]}}
+        stored = "Item" in dynamodb.get_item(TableName=table, Key=key, ConsistentRead=True)
+        label = f"order {order['orderID']}"
+        if item.expected.valid:
+            if execution.status != "SUCCEEDED":
+                problems.append(f"{label}: expected SUCCEEDED, saw {execution.status} {execution.error}: {execution.cause}")
+            if not stored:
+                problems.append(f"{label}: approved but not in {table}")
+        else:
+            if (execution.status, execution.error) != ("FAILED", "TransactionDeclined"):
+                problems.append(f"{label}: expected FAILED TransactionDeclined, saw {execution.status} {execution.error}")
+            if stored:
+                problems.append(f"{label}: declined but still in {table}")
+    notified = [_order_id(notice) for notice in notices]
+    if sorted(notified) != sorted(wanted):
+        problems.append(f"notifications: expected one per approved order ({len(wanted)}), saw {len(notified)}")
+    return RunResult(
+        workflow="orders",
+        executions=executions,
+        counts={
+            "orders": len(generated),
+            "approved": sum(e.status == "SUCCEEDED" for e in executions),
+            "declined": sum(e.error == "TransactionDeclined" for e in executions),
+            "notified": len(notified),
+        },
+        seconds=seconds,
+        problems=problems,
+    )
+
+
+def _order_of(message: dict[str, object]) -> str | None:
+    try:
+        return _order_id(json.loads(str(message["Body"])))
+    except (KeyError, ValueError):
+        return None
+
+
+def _order_id(notice: dict[str, object]) -> str | None:
+    attributes = notice.get("MessageAttributes") or {}
+    assert isinstance(attributes, dict)
+    value = attributes.get("orderID", {}).get("Value")
+    return str(value) if value is not None else None

@@ -1,0 +1,116 @@
+"""Run workflow 2 (sales ingest) on generated sales files and account for every record.
+
+One JSON file and one CSV file of the same generated orders are uploaded under
+`incoming/`; S3 -> EventBridge starts an execution for each. Afterwards every valid
+order must be in the table (from that file) and every invalid one in the dead-letter
+queue with exactly its expected reasons: nothing lost, nothing twice.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from typing import Any
+
+from fixtures.records import Generated
+from fixtures.sales import generate_sales, render_sales
+from infra.deploy import Deployer
+from infra.executions import Execution, known_executions, started_after, wait_execution
+from infra.observe import drain
+from infra.runs import RunOptions, RunResult
+from infra.stack.stack import Stack
+from infra.workflows import sales as workflow
+
+FORMATS = ("json", "csv")
+
+
+def run(deployer: Deployer, stack: Stack, options: RunOptions, formats: tuple[str, ...] = FORMATS) -> RunResult:
+    generated = generate_sales(options.records, options.invalid_rate, options.seed)
+    started = time.monotonic()
+    executions, problems, counts = [], [], {"records": 0, "stored": 0, "rejected": 0}
+    for fmt in formats:
+        execution, file_problems, summary = ingest_file(deployer, stack, generated, fmt)
+        executions.append(execution)
+        problems.extend(f"{fmt}: {problem}" for problem in file_problems)
+        counts["records"] += len(generated)
+        counts["stored"] += int(summary.get("stored", 0))
+        counts["rejected"] += int(summary.get("rejected", 0))
+    return RunResult("sales", executions, counts, time.monotonic() - started, problems)
+
+
+def upload(deployer: Deployer, stack: Stack, body: str, fmt: str, name: str | None = None) -> tuple[str, Execution]:
+    """Upload a sales file under incoming/ and return its key and finished execution."""
+    clients, ctx = deployer.clients, deployer.ctx
+    bucket = stack.get(workflow.BUCKET).physical(ctx)
+    machine = stack.get(workflow.MACHINE).arn(ctx)
+    key = f"{workflow.INCOMING}{name or 'sales-' + uuid.uuid4().hex[:8]}.{fmt}"
+    known = known_executions(clients, machine)
+    clients("s3").put_object(Bucket=bucket, Key=key, Body=body.encode())
+    arn = started_after(clients, machine, known)
+    return key, wait_execution(clients, arn, timeout=300)
+
+
+def ingest_file(
+    deployer: Deployer, stack: Stack, generated: list[Generated], fmt: str
+) -> tuple[Execution, list[str], dict[str, Any]]:
+    clients, ctx = deployer.clients, deployer.ctx
+    bucket = stack.get(workflow.BUCKET).physical(ctx)
+    key, execution = upload(deployer, stack, render_sales(generated, fmt), fmt)
+    source = f"s3://{bucket}/{key}"
+    summary = execution.output if isinstance(execution.output, dict) else {}
+    if not execution.succeeded:
+        return execution, [f"execution {execution.status} {execution.error}: {execution.cause}"], summary
+    problems = check_outcome(deployer, stack, generated, source)
+    if summary.get("total") != len(generated):
+        problems.append(f"summary counts {summary.get('total')} records, the file has {len(generated)}")
+    return execution, problems, summary
+
+
+def check_outcome(deployer: Deployer, stack: Stack, generated: list[Generated], source: str) -> list[str]:
+    """Every record of `source` in exactly one place, with the expected reasons."""
+    clients, ctx = deployer.clients, deployer.ctx
+    problems: list[str] = []
+    invalid = {line: item for line, item in enumerate(generated, start=1) if not item.expected.valid}
+    valid = {line: item for line, item in enumerate(generated, start=1) if item.expected.valid}
+    queue = stack.get(workflow.QUEUE).attribute(ctx, "name")
+    url = clients("sqs").get_queue_url(QueueName=queue)["QueueUrl"]
+
+    def mine(message: dict[str, Any]) -> bool:
+        return bool(json.loads(message["Body"]).get("source") == source)
+
+    letters = [json.loads(m["Body"]) for m in drain(clients, url, count=len(invalid), keep=mine, timeout=60)]
+    letters += [json.loads(m["Body"]) for m in drain(clients, url, count=0, keep=mine)]
+    by_line: dict[int, list[dict[str, Any]]] = {}
+    for letter in letters:
+        by_line.setdefault(int(letter["line"]), []).append(letter)
+    for line, item in invalid.items():
+        seen = by_line.pop(line, [])
+        if len(seen) != 1:
+            problems.append(f"line {line}: expected 1 dead letter, saw {len(seen)}")
+        elif sorted(seen[0]["reasons"]) != sorted(item.expected.reasons):
+            problems.append(f"line {line}: expected reasons {sorted(item.expected.reasons)}, saw {sorted(seen[0]['reasons'])}")
+    for line in sorted(by_line):
+        problems.append(f"line {line}: valid, yet dead-lettered with {by_line[line][0]['reasons']}")
+    stored = _stored_items(clients, stack.get(workflow.TABLE).physical(ctx), [i.record["orderId"] for i in valid.values()])
+    for line, item in valid.items():
+        found = stored.get(str(item.record["orderId"]))
+        if found is None:
+            problems.append(f"line {line}: valid order {item.record['orderId']} is not in the table")
+        elif found.get("sourceFile", {}).get("S") != source or found.get("sourceLine", {}).get("N") != str(line):
+            problems.append(f"line {line}: the table holds order {item.record['orderId']} from another file or line")
+    return problems
+
+
+def _stored_items(clients: Any, table: str, order_ids: list[Any]) -> dict[str, dict[str, Any]]:
+    dynamodb = clients("dynamodb")
+    found: dict[str, dict[str, Any]] = {}
+    unique = sorted({str(order_id) for order_id in order_ids})
+    for start in range(0, len(unique), 100):
+        request = {table: {"Keys": [{"orderId": {"S": oid}} for oid in unique[start : start + 100]], "ConsistentRead": True}}
+        while request:
+            response = dynamodb.batch_get_item(RequestItems=request)
+            for item in response["Responses"].get(table, []):
+                found[item["orderId"]["S"]] = item
+            request = response.get("UnprocessedKeys") or {}
+    return found
