@@ -1,0 +1,109 @@
+"""The planner against a fake of the remote state: no network, no engine."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from infra.stack.model import Context, Resource
+from infra.stack.planner import Change, State, desired_state, destroy_plan, plan
+from infra.stack.stack import Stack
+from infra.workflows import WORKFLOWS, stack_for
+
+CTX = Context(prefix="tb", account="123456789012", region="eu-west-1")
+
+
+class FakeRemote:
+    """A target holding `existing` (logical name -> state) and nothing else."""
+
+    def __init__(self, existing: dict[str, State] | None = None) -> None:
+        self.existing = existing or {}
+
+    def describe(self, resource: Resource, stack: Stack, ctx: Context) -> State | None:
+        return self.existing.get(resource.name)
+
+    @classmethod
+    def holding(cls, stack: Stack, **overrides: State) -> FakeRemote:
+        """A target that already has the whole stack as planned (some states overridden)."""
+        existing = {r.name: desired_state(r, stack, CTX) | {"_id": "api0", "_url": "https://q"} for r in stack.resources}
+        existing.update(overrides)
+        return cls(existing)
+
+
+def operations(changes: list[Change]) -> list[str]:
+    return [f"{call.service}.{call.operation}" for change in changes for call in change.calls]
+
+
+@pytest.mark.parametrize("workflow", sorted(WORKFLOWS))
+def test_a_fresh_account_gets_every_resource_created_in_a_valid_order(workflow: str) -> None:
+    stack = stack_for([workflow])
+    changes = plan(stack, FakeRemote(), CTX)
+
+    assert {c.action for c in changes} == {"create"}
+    created = [c.name for c in changes]
+    assert sorted(created) == sorted(r.physical(CTX) for r in stack.resources if _deployable(r))
+    position = {name: index for index, name in enumerate(created)}
+    for resource in stack.resources:
+        for ref in resource.refs():
+            target = stack.get(ref.resource)
+            if _deployable(resource) and _deployable(target):
+                assert position[target.physical(CTX)] < position[resource.physical(CTX)], (
+                    f"{resource.name} is created before {ref.resource}, which it refers to"
+                )
+
+
+def test_an_account_that_has_everything_plans_nothing() -> None:
+    stack = stack_for()
+    assert plan(stack, FakeRemote.holding(stack), CTX) == []
+
+
+def test_a_changed_function_is_updated_not_recreated() -> None:
+    stack = stack_for(["orders"])
+    current = desired_state(stack.get("check-transaction"), stack, CTX) | {"CodeSha256": "old", "Timeout": 3}
+    changes = plan(stack, FakeRemote.holding(stack, **{"check-transaction": current}), CTX)
+
+    assert [(c.action, c.name) for c in changes] == [("update", "tb-check-transaction")]
+    assert operations(changes) == ["lambda.update_function_code", "lambda.update_function_configuration"]
+    assert any(reason.startswith("Timeout: 3 -> 10") for reason in changes[0].reasons), changes[0].reasons
+
+
+def test_a_changed_definition_updates_the_state_machine() -> None:
+    stack = stack_for(["orders"])
+    current = desired_state(stack.get("customer-orders"), stack, CTX) | {"definition": "{}"}
+    changes = plan(stack, FakeRemote.holding(stack, **{"customer-orders": current}), CTX)
+    assert operations(changes) == ["stepfunctions.update_state_machine"]
+
+
+def test_a_changed_table_key_is_refused_with_what_to_do() -> None:
+    stack = stack_for(["orders"])
+    current: dict[str, Any] = desired_state(stack.get("orders-table"), stack, CTX) | {"KeySchema": []}
+    with pytest.raises(ValueError, match="testbed destroy"):
+        plan(stack, FakeRemote.holding(stack, **{"orders-table": current}), CTX)
+
+
+def test_names_carry_the_prefix_and_arns_the_account_and_region() -> None:
+    stack = stack_for(["orders"])
+    changes = plan(stack, FakeRemote(), CTX)
+    assert all(change.name.startswith("tb-") for change in changes)
+    machine = next(c for c in changes if c.kind == "state-machine")
+    definition = machine.calls[0].params["definition"]
+    assert "arn:aws:lambda:eu-west-1:123456789012:function:tb-check-transaction" in definition
+    assert "000000000000" not in definition and "us-east-1" not in definition
+
+
+def test_destroy_deletes_only_what_exists_in_reverse_order() -> None:
+    stack = stack_for(["sales"])
+    remote = FakeRemote.holding(stack)
+    del remote.existing["sales-dead-letters"]
+    changes = destroy_plan(stack, remote, CTX)
+
+    assert {c.action for c in changes} == {"delete"}
+    assert "tb-sales-dead-letters" not in [c.name for c in changes]
+    ops = operations(changes)
+    assert ops.index("s3.empty_bucket") < ops.index("s3.delete_bucket")
+    assert ops.index("lambda.delete_function") < ops.index("iam.delete_role")
+
+
+def _deployable(resource: Resource) -> bool:
+    return not getattr(resource, "created_by_workflow", False) and resource.kind != "runtime-topic"
