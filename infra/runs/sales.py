@@ -61,14 +61,17 @@ def ingest_file(
     summary = execution.output if isinstance(execution.output, dict) else {}
     if not execution.succeeded:
         return execution, [f"execution {execution.status} {execution.error}: {execution.cause}"], summary
-    problems = check_outcome(deployer, stack, generated, source)
+    problems = check_outcome(deployer, stack, generated, source, execution)
     if summary.get("total") != len(generated):
         problems.append(f"summary counts {summary.get('total')} records, the file has {len(generated)}")
     return execution, problems, summary
 
 
-def check_outcome(deployer: Deployer, stack: Stack, generated: list[Generated], source: str) -> list[str]:
-    """Every record of `source` in exactly one place, with the expected reasons."""
+def check_outcome(
+    deployer: Deployer, stack: Stack, generated: list[Generated], source: str, execution: Execution
+) -> list[str]:
+    """Every record of `source`, as ingested by `execution`, in exactly one place with the
+    expected reasons. (Uploading a file twice is two ingests: each dead-letters its own.)"""
     clients, ctx = deployer.clients, deployer.ctx
     problems: list[str] = []
     invalid = {line: item for line, item in enumerate(generated, start=1) if not item.expected.valid}
@@ -76,8 +79,11 @@ def check_outcome(deployer: Deployer, stack: Stack, generated: list[Generated], 
     queue = stack.get(workflow.QUEUE).attribute(ctx, "name")
     url = clients("sqs").get_queue_url(QueueName=queue)["QueueUrl"]
 
+    name = execution.arn.rsplit(":", 1)[-1]
+
     def mine(message: dict[str, Any]) -> bool:
-        return bool(json.loads(message["Body"]).get("source") == source)
+        body = json.loads(message["Body"])
+        return bool(body.get("source") == source and body.get("execution") == name)
 
     letters = [json.loads(m["Body"]) for m in drain(clients, url, count=len(invalid), keep=mine, timeout=60)]
     letters += [json.loads(m["Body"]) for m in drain(clients, url, count=0, keep=mine)]

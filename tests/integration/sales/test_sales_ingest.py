@@ -47,7 +47,7 @@ def test_every_record_ends_in_exactly_one_place(deployer: Deployer, stack: Stack
         "batches": execution.output["batches"],
         "accounted": True,
     }
-    problems = check_outcome(deployer, stack, generated, execution.output["source"])
+    problems = check_outcome(deployer, stack, generated, execution.output["source"], execution)
     assert not problems, "\n".join(problems)
 
 
@@ -60,8 +60,9 @@ def test_uploading_the_same_file_again_stores_no_duplicates(aws: Clients, deploy
     outcomes = [upload(deployer, stack, body, "json", name="same-file")[1] for _ in range(2)]
 
     assert [e.status for e in outcomes] == ["SUCCEEDED", "SUCCEEDED"]
-    problems = check_outcome(deployer, stack, generated, outcomes[-1].output["source"])
-    assert not problems, "\n".join(problems)
+    for execution in outcomes:
+        problems = check_outcome(deployer, stack, generated, execution.output["source"], execution)
+        assert not problems, "\n".join(problems)
     items = _scan(aws, table)
     copies = [item["orderId"]["S"] for item in items if item["orderId"]["S"] in order_ids]
     assert sorted(copies) == sorted(order_ids), "each valid order must be stored exactly once"
