@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shlex
 import time
+from collections import Counter
 from pathlib import Path
 from typing import Annotated
 
@@ -16,10 +17,10 @@ from infra.engine import Engine, engine_for
 from infra.engine.embedded import EmbeddedEngine
 from infra.errors import TestbedError
 from infra.runs import RunResult
-from infra.stack.executor import DeployError
-from infra.workflows import stack_for
 from infra.settings import TARGETS, Settings
+from infra.stack.executor import DeployError
 from infra.state import forget_running, running_engine, save_running, stale_record
+from infra.workflows import stack_for
 
 app = typer.Typer(
     help="Run AWS serverless data pipelines on an embedded LocalStack, test them, deploy them.",
@@ -73,7 +74,7 @@ def up(target: TargetOption = None) -> None:
         f"[green]up[/green] LocalStack 4.14.0 (embedded) at {embedded.endpoint_url} "
         f"in {time.monotonic() - started:.1f} s\n"
         f"  logs: {embedded.log_path}\n"
-        "  point the AWS CLI at it:  eval \"$(testbed env)\""
+        '  point the AWS CLI at it:  eval "$(testbed env)"'
     )
 
 
@@ -145,7 +146,9 @@ def deployer_for(engine: Engine, prefix: str) -> Deployer:
 
 
 PrefixOption = Annotated[str, typer.Option(help="resource name prefix (several stacks can share one engine)")]
-WorkflowOption = Annotated[list[str] | None, typer.Option("--workflow", "-w", help="a workflow (repeatable); default: all")]
+WorkflowOption = Annotated[
+    list[str] | None, typer.Option("--workflow", "-w", help="a workflow (repeatable); default: all")
+]
 
 
 @app.command()
@@ -270,28 +273,30 @@ def demo(
 
 
 def show_run(result: RunResult) -> None:
+    """One line of counts, then each distinct path the executions took, with how many took it."""
     verdict = "[green]as expected[/green]" if result.ok else f"[red]{len(result.problems)} problem(s)[/red]"
     counts = ", ".join(f"{key} {value}" for key, value in result.counts.items())
     console.print(f"[bold]{result.workflow}[/bold]: {counts} in {result.seconds:.1f} s, {verdict}")
-    for execution in result.executions[:3]:
-        path = " > ".join(execution.path)
-        console.print(f"  {execution.status:<9} {path}" + (f"  [{execution.error}]" if execution.error else ""), markup=False)
-    if len(result.executions) > 3:
-        console.print(f"  ... and {len(result.executions) - 3} more execution(s)")
+    paths = Counter((e.status, " > ".join(e.path), e.error or "") for e in result.executions)
+    for (status, path, error), times in paths.most_common():
+        console.print(
+            f"  {times:>4} x {status:<9} {path}" + (f"  [{error}]" if error else ""), markup=False, highlight=False
+        )
     for problem in result.problems[:20]:
         console.print(f"  [red]![/red] {problem}", highlight=False)
+    if len(result.problems) > 20:
+        console.print(f"  ... and {len(result.problems) - 20} more problem(s)")
 
 
 def summary_table(results: list[RunResult]) -> Table:
     table = Table(title="testbed demo")
-    for column in ("workflow", "executions", "succeeded", "failed", "counts", "time", "verdict"):
+    for column in ("workflow", "executions", "records", "time", "verdict"):
         table.add_column(column)
     for result in results:
+        succeeded = sum(e.status == "SUCCEEDED" for e in result.executions)
         table.add_row(
             result.workflow,
-            str(len(result.executions)),
-            str(sum(e.status == "SUCCEEDED" for e in result.executions)),
-            str(sum(e.status != "SUCCEEDED" for e in result.executions)),
+            f"{len(result.executions)} ({succeeded} succeeded, {len(result.executions) - succeeded} failed)",
             ", ".join(f"{k} {v}" for k, v in result.counts.items()),
             f"{result.seconds:.1f} s",
             "[green]as expected[/green]" if result.ok else f"[red]{len(result.problems)} problem(s)[/red]",

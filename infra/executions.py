@@ -15,6 +15,11 @@ from infra.waiting import wait_for
 
 Clients = Callable[[str], Any]
 _ENTERED = ("StateEntered",)
+_LEFT = {
+    f"{state}{outcome}"
+    for state in ("MapState", "ParallelState", "MapRun")
+    for outcome in ("Succeeded", "Failed", "Aborted")
+}
 
 
 @dataclass(frozen=True)
@@ -43,7 +48,7 @@ def wait_execution(clients: Clients, arn: str, timeout: float = 120) -> Executio
         described: dict[str, Any] = sfn.describe_execution(executionArn=arn)
         return None if described["status"] == "RUNNING" else described
 
-    described = wait_for(finished, timeout=timeout, interval=0.05, max_interval=0.5, what=f"execution {arn} to finish")
+    described: dict[str, Any] = wait_for(finished, timeout=timeout, interval=0.05, max_interval=0.5, what=f"execution {arn} to finish")
     history = execution_history(clients, arn)
     output = described.get("output")
     return Execution(
@@ -73,8 +78,7 @@ def state_path(history: list[dict[str, Any]]) -> list[str]:
             path.append(event["stateEnteredEventDetails"]["name"])
         if kind in ("MapStateStarted", "ParallelStateStarted", "MapRunStarted"):
             depth += 1
-        elif kind in ("MapStateSucceeded", "MapStateFailed", "MapStateAborted", "ParallelStateSucceeded",
-                      "ParallelStateFailed", "ParallelStateAborted", "MapRunSucceeded", "MapRunFailed", "MapRunAborted"):  # fmt: skip
+        elif kind in _LEFT:
             depth = max(depth - 1, 0)
     return path
 
@@ -96,7 +100,8 @@ def started_after(clients: Clients, machine_arn: str, known: set[str], timeout: 
         fresh = [e["executionArn"] for e in executions if e["executionArn"] not in known]
         return fresh[0] if fresh else None
 
-    return wait_for(new_execution, timeout=timeout, what=f"a new execution of {machine_arn}")
+    found: str = wait_for(new_execution, timeout=timeout, what=f"a new execution of {machine_arn}")
+    return found
 
 
 def known_executions(clients: Clients, machine_arn: str) -> set[str]:

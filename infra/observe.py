@@ -73,7 +73,10 @@ def drain(
             sqs.delete_message_batch(QueueUrl=url, Entries=entries)
         others = [message for message in batch if not keep(message)]
         if others:  # give the messages of other runs back at once
-            entries = [{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"], "VisibilityTimeout": 0} for i, m in enumerate(others)]
+            entries = [
+                {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"], "VisibilityTimeout": 0}
+                for i, m in enumerate(others)
+            ]
             sqs.change_message_visibility_batch(QueueUrl=url, Entries=entries)
         return len(kept) >= count
 

@@ -10,7 +10,7 @@ T = TypeVar("T")
 
 
 def wait_for(
-    probe: Callable[[], T],
+    probe: Callable[[], T | None],
     *,
     timeout: float,
     interval: float = 0.05,

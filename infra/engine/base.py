@@ -61,7 +61,7 @@ class Engine(ABC):
                 connect_timeout=5,
                 read_timeout=120,
             )
-            self._clients[service] = self.session().client(
+            self._clients[service] = self.session().client(  # type: ignore[call-overload]
                 service, endpoint_url=self.endpoint_url, config=config
             )
         return self._clients[service]

@@ -27,9 +27,11 @@ def run(deployer: Deployer, stack: Stack, options: RunOptions) -> RunResult:
             executions: list[Execution] = list(pool.map(lambda arn: wait_execution(clients, arn), arns))
         approved = [item for item in generated if item.expected.valid]
         wanted = {item.record["orderID"] for item in approved}
-        notices = sns_messages(
-            drain(clients, capture, count=len(wanted), keep=lambda m: _order_of(m) in wanted)
-        ) if wanted else []
+        notices = (
+            sns_messages(drain(clients, capture, count=len(wanted), keep=lambda m: _order_of(m) in wanted))
+            if wanted
+            else []
+        )
     seconds = time.monotonic() - started
     problems: list[str] = []
     dynamodb = clients("dynamodb")
@@ -40,15 +42,19 @@ def run(deployer: Deployer, stack: Stack, options: RunOptions) -> RunResult:
         label = f"order {order['orderID']}"
         if item.expected.valid:
             if execution.status != "SUCCEEDED":
-                problems.append(f"{label}: expected SUCCEEDED, saw {execution.status} {execution.error}: {execution.cause}")
+                problems.append(
+                    f"{label}: expected SUCCEEDED, saw {execution.status} {execution.error}: {execution.cause}"
+                )
             if not stored:
                 problems.append(f"{label}: approved but not in {table}")
         else:
             if (execution.status, execution.error) != ("FAILED", "TransactionDeclined"):
-                problems.append(f"{label}: expected FAILED TransactionDeclined, saw {execution.status} {execution.error}")
+                problems.append(
+                    f"{label}: expected FAILED TransactionDeclined, saw {execution.status} {execution.error}"
+                )
             if stored:
                 problems.append(f"{label}: declined but still in {table}")
-    notified = [_order_id(notice) for notice in notices]
+    notified = [str(_order_id(notice)) for notice in notices]
     if sorted(notified) != sorted(wanted):
         problems.append(f"notifications: expected one per approved order ({len(wanted)}), saw {len(notified)}")
     return RunResult(

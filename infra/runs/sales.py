@@ -28,7 +28,9 @@ FORMATS = ("json", "csv")
 def run(deployer: Deployer, stack: Stack, options: RunOptions, formats: tuple[str, ...] = FORMATS) -> RunResult:
     generated = generate_sales(options.records, options.invalid_rate, options.seed)
     started = time.monotonic()
-    executions, problems, counts = [], [], {"records": 0, "stored": 0, "rejected": 0}
+    executions: list[Execution] = []
+    problems: list[str] = []
+    counts = {"records": 0, "stored": 0, "rejected": 0}
     for fmt in formats:
         execution, file_problems, summary = ingest_file(deployer, stack, generated, fmt)
         executions.append(execution)
@@ -54,7 +56,7 @@ def upload(deployer: Deployer, stack: Stack, body: str, fmt: str, name: str | No
 def ingest_file(
     deployer: Deployer, stack: Stack, generated: list[Generated], fmt: str
 ) -> tuple[Execution, list[str], dict[str, Any]]:
-    clients, ctx = deployer.clients, deployer.ctx
+    _clients, ctx = deployer.clients, deployer.ctx
     bucket = stack.get(workflow.BUCKET).physical(ctx)
     key, execution = upload(deployer, stack, render_sales(generated, fmt), fmt)
     source = f"s3://{bucket}/{key}"
@@ -95,10 +97,14 @@ def check_outcome(
         if len(seen) != 1:
             problems.append(f"line {line}: expected 1 dead letter, saw {len(seen)}")
         elif sorted(seen[0]["reasons"]) != sorted(item.expected.reasons):
-            problems.append(f"line {line}: expected reasons {sorted(item.expected.reasons)}, saw {sorted(seen[0]['reasons'])}")
+            problems.append(
+                f"line {line}: expected reasons {sorted(item.expected.reasons)}, saw {sorted(seen[0]['reasons'])}"
+            )
     for line in sorted(by_line):
         problems.append(f"line {line}: valid, yet dead-lettered with {by_line[line][0]['reasons']}")
-    stored = _stored_items(clients, stack.get(workflow.TABLE).physical(ctx), [i.record["orderId"] for i in valid.values()])
+    stored = _stored_items(
+        clients, stack.get(workflow.TABLE).physical(ctx), [i.record["orderId"] for i in valid.values()]
+    )
     for line, item in valid.items():
         found = stored.get(str(item.record["orderId"]))
         if found is None:
@@ -113,7 +119,9 @@ def _stored_items(clients: Any, table: str, order_ids: list[Any]) -> dict[str, d
     found: dict[str, dict[str, Any]] = {}
     unique = sorted({str(order_id) for order_id in order_ids})
     for start in range(0, len(unique), 100):
-        request = {table: {"Keys": [{"orderId": {"S": oid}} for oid in unique[start : start + 100]], "ConsistentRead": True}}
+        request = {
+            table: {"Keys": [{"orderId": {"S": oid}} for oid in unique[start : start + 100]], "ConsistentRead": True}
+        }
         while request:
             response = dynamodb.batch_get_item(RequestItems=request)
             for item in response["Responses"].get(table, []):

@@ -19,7 +19,12 @@ from infra.stack.planner import Call, Change, Saved
 Clients = Callable[[str], Any]
 # Errors that mean "not yet" on AWS: IAM propagation, resources still being created.
 _RETRYABLE_MESSAGES = ("cannot be assumed", "role defined for the function", "authorized to assume")
-_RETRYABLE_CODES = {"ResourceInUseException", "ResourceConflictException", "TooManyRequestsException", "ConflictException"}
+_RETRYABLE_CODES = {
+    "ResourceInUseException",
+    "ResourceConflictException",
+    "TooManyRequestsException",
+    "ConflictException",
+}
 _RETRY_FOR_SECONDS = 90.0
 
 
@@ -34,7 +39,9 @@ def apply(changes: list[Change], clients: Clients, report: Callable[[Change], No
             try:
                 response = _run(call, clients, saved)
             except ClientError as err:
-                raise DeployError(f"{change.action} {change.kind} {change.name}: {call.service}.{call.operation} failed: {err}") from err
+                raise DeployError(
+                    f"{change.action} {change.kind} {change.name}: {call.service}.{call.operation} failed: {err}"
+                ) from err
             for key, path in call.save.items():
                 saved[key] = jmespath.search(path, response)
         if report:

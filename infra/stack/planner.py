@@ -36,8 +36,19 @@ from infra.stack.stack import Stack
 POLICY_NAME = "testbed"
 # Deploy order: what is referenced comes before what refers to it. Destroy reverses it.
 ORDER: tuple[type[Resource], ...] = (
-    Role, Table, Queue, Topic, RuntimeTopic, Stream, Bucket, Function, Permission, StateMachine, Rule, RestApi,
-)  # fmt: skip
+    Role,
+    Table,
+    Queue,
+    Topic,
+    RuntimeTopic,
+    Stream,
+    Bucket,
+    Function,
+    Permission,
+    StateMachine,
+    Rule,
+    RestApi,
+)
 Action = Literal["create", "update", "delete"]
 State = dict[str, Any]
 
@@ -179,7 +190,10 @@ def desired_state(resource: Resource, stack: Stack, ctx: Context) -> State:
                 "type": resource.type,
             }
         case Rule():
-            return {"pattern": canonical_json(stack.resolve_all(resource.pattern, ctx)), "targets": canonical_json(_targets(resource, stack, ctx))}
+            return {
+                "pattern": canonical_json(stack.resolve_all(resource.pattern, ctx)),
+                "targets": canonical_json(_targets(resource, stack, ctx)),
+            }
         case RestApi():
             return {"integration": _integration_uri(stack.get(resource.function), ctx), "stage": resource.stage}
     raise TypeError(f"no desired state for {resource!r}")
@@ -189,7 +203,9 @@ def _table_state(table: Table) -> State:
     keys = [{"AttributeName": table.hash_key, "KeyType": "HASH"}]
     if table.range_key:
         keys.append({"AttributeName": table.range_key, "KeyType": "RANGE"})
-    names = {table.hash_key, table.range_key} | {i.hash_key for i in table.indexes} | {i.range_key for i in table.indexes}
+    names = (
+        {table.hash_key, table.range_key} | {i.hash_key for i in table.indexes} | {i.range_key for i in table.indexes}
+    )
     indexes = []
     for index in sorted(table.indexes, key=lambda i: i.name):
         schema = [{"AttributeName": index.hash_key, "KeyType": "HASH"}]
@@ -199,7 +215,8 @@ def _table_state(table: Table) -> State:
     return {
         "KeySchema": keys,
         "AttributeDefinitions": [
-            {"AttributeName": name, "AttributeType": table.attribute_type(name)} for name in sorted(n for n in names if n)
+            {"AttributeName": name, "AttributeType": table.attribute_type(name)}
+            for name in sorted(n for n in names if n)
         ],
         "GlobalSecondaryIndexes": indexes,
         "StreamViewType": table.stream,
@@ -237,8 +254,7 @@ def _targets(rule: Rule, stack: Stack, ctx: Context) -> list[dict[str, str]]:
 
 def _integration_uri(function: Resource, ctx: Context) -> str:
     return (
-        f"arn:{ctx.partition}:apigateway:{ctx.region}:lambda:path/2015-03-31/functions/"
-        f"{function.arn(ctx)}/invocations"
+        f"arn:{ctx.partition}:apigateway:{ctx.region}:lambda:path/2015-03-31/functions/{function.arn(ctx)}/invocations"
     )
 
 
@@ -253,7 +269,9 @@ def _role_create(role: Role, stack: Stack, ctx: Context, desired: State) -> list
     name = role.physical(ctx)
     return [
         Call("iam", "create_role", {"RoleName": name, "AssumeRolePolicyDocument": desired["trust"]}),
-        Call("iam", "put_role_policy", {"RoleName": name, "PolicyName": POLICY_NAME, "PolicyDocument": desired["policy"]}),
+        Call(
+            "iam", "put_role_policy", {"RoleName": name, "PolicyName": POLICY_NAME, "PolicyDocument": desired["policy"]}
+        ),
     ]
 
 
@@ -263,13 +281,23 @@ def _role_update(role: Role, stack: Stack, ctx: Context, desired: State, current
     if desired["trust"] != current.get("trust"):
         calls.append(Call("iam", "update_assume_role_policy", {"RoleName": name, "PolicyDocument": desired["trust"]}))
     if desired["policy"] != current.get("policy"):
-        calls.append(Call("iam", "put_role_policy", {"RoleName": name, "PolicyName": POLICY_NAME, "PolicyDocument": desired["policy"]}))
+        calls.append(
+            Call(
+                "iam",
+                "put_role_policy",
+                {"RoleName": name, "PolicyName": POLICY_NAME, "PolicyDocument": desired["policy"]},
+            )
+        )
     return calls
 
 
 def _role_delete(role: Role, ctx: Context, current: State) -> list[Call]:
     name = role.physical(ctx)
-    calls = [Call("iam", "delete_role_policy", {"RoleName": name, "PolicyName": POLICY_NAME})] if current.get("policy") else []
+    calls = (
+        [Call("iam", "delete_role_policy", {"RoleName": name, "PolicyName": POLICY_NAME})]
+        if current.get("policy")
+        else []
+    )
     return [*calls, Call("iam", "delete_role", {"RoleName": name})]
 
 
@@ -298,25 +326,56 @@ def _table_update(table: Table, stack: Stack, ctx: Context, desired: State, curr
     calls: list[Call] = []
     if desired["StreamViewType"] != current.get("StreamViewType"):
         if current.get("StreamViewType"):
-            calls.append(Call("dynamodb", "update_table", {"TableName": name, "StreamSpecification": {"StreamEnabled": False}},
-                              waiter="table_exists", waiter_params={"TableName": name}))
+            calls.append(
+                Call(
+                    "dynamodb",
+                    "update_table",
+                    {"TableName": name, "StreamSpecification": {"StreamEnabled": False}},
+                    waiter="table_exists",
+                    waiter_params={"TableName": name},
+                )
+            )
         if desired["StreamViewType"]:
             spec = {"StreamEnabled": True, "StreamViewType": desired["StreamViewType"]}
-            calls.append(Call("dynamodb", "update_table", {"TableName": name, "StreamSpecification": spec},
-                              waiter="table_exists", waiter_params={"TableName": name}))
+            calls.append(
+                Call(
+                    "dynamodb",
+                    "update_table",
+                    {"TableName": name, "StreamSpecification": spec},
+                    waiter="table_exists",
+                    waiter_params={"TableName": name},
+                )
+            )
     existing = {i["IndexName"] for i in current.get("GlobalSecondaryIndexes", [])}
     for index in desired["GlobalSecondaryIndexes"]:
         if index["IndexName"] not in existing:
-            calls.append(Call("dynamodb", "update_table", {
-                "TableName": name, "AttributeDefinitions": desired["AttributeDefinitions"],
-                "GlobalSecondaryIndexUpdates": [{"Create": index}],
-            }, waiter="table_exists", waiter_params={"TableName": name}))  # fmt: skip
+            calls.append(
+                Call(
+                    "dynamodb",
+                    "update_table",
+                    {
+                        "TableName": name,
+                        "AttributeDefinitions": desired["AttributeDefinitions"],
+                        "GlobalSecondaryIndexUpdates": [{"Create": index}],
+                    },
+                    waiter="table_exists",
+                    waiter_params={"TableName": name},
+                )
+            )
     return calls
 
 
 def _table_delete(table: Table, ctx: Context, current: State) -> list[Call]:
     name = table.physical(ctx)
-    return [Call("dynamodb", "delete_table", {"TableName": name}, waiter="table_not_exists", waiter_params={"TableName": name})]
+    return [
+        Call(
+            "dynamodb",
+            "delete_table",
+            {"TableName": name},
+            waiter="table_not_exists",
+            waiter_params={"TableName": name},
+        )
+    ]
 
 
 def _bucket_create(bucket: Bucket, stack: Stack, ctx: Context, desired: State) -> list[Call]:
@@ -332,7 +391,13 @@ def _bucket_update(bucket: Bucket, stack: Stack, ctx: Context, desired: State, c
     config = _notification_config(bucket, stack, ctx)
     if not config and not current.get("notifications"):
         return []
-    return [Call("s3", "put_bucket_notification_configuration", {"Bucket": bucket.physical(ctx), "NotificationConfiguration": config})]
+    return [
+        Call(
+            "s3",
+            "put_bucket_notification_configuration",
+            {"Bucket": bucket.physical(ctx), "NotificationConfiguration": config},
+        )
+    ]
 
 
 def _bucket_delete(bucket: Bucket, ctx: Context, current: State) -> list[Call]:
@@ -363,14 +428,28 @@ def _topic_delete(topic: Topic, ctx: Context, current: State) -> list[Call]:
 
 def _stream_create(stream: Stream, stack: Stack, ctx: Context, desired: State) -> list[Call]:
     name = stream.physical(ctx)
-    return [Call("kinesis", "create_stream", {"StreamName": name, "ShardCount": stream.shards},
-                 waiter="stream_exists", waiter_params={"StreamName": name})]  # fmt: skip
+    return [
+        Call(
+            "kinesis",
+            "create_stream",
+            {"StreamName": name, "ShardCount": stream.shards},
+            waiter="stream_exists",
+            waiter_params={"StreamName": name},
+        )
+    ]
 
 
 def _stream_delete(stream: Stream, ctx: Context, current: State) -> list[Call]:
     name = stream.physical(ctx)
-    return [Call("kinesis", "delete_stream", {"StreamName": name, "EnforceConsumerDeletion": True},
-                 waiter="stream_not_exists", waiter_params={"StreamName": name})]  # fmt: skip
+    return [
+        Call(
+            "kinesis",
+            "delete_stream",
+            {"StreamName": name, "EnforceConsumerDeletion": True},
+            waiter="stream_not_exists",
+            waiter_params={"StreamName": name},
+        )
+    ]
 
 
 def _function_create(function: Function, stack: Stack, ctx: Context, desired: State) -> list[Call]:
@@ -385,21 +464,37 @@ def _function_create(function: Function, stack: Stack, ctx: Context, desired: St
         "MemorySize": desired["MemorySize"],
         "Environment": {"Variables": desired["Environment"]},
     }
-    return [Call("lambda", "create_function", params, waiter="function_active_v2", waiter_params={"FunctionName": name})]
+    return [
+        Call("lambda", "create_function", params, waiter="function_active_v2", waiter_params={"FunctionName": name})
+    ]
 
 
 def _function_update(function: Function, stack: Stack, ctx: Context, desired: State, current: State) -> list[Call]:
     name = function.physical(ctx)
     calls = []
     if desired["CodeSha256"] != current.get("CodeSha256"):
-        calls.append(Call("lambda", "update_function_code", {"FunctionName": name, "ZipFile": function.package},
-                          waiter="function_updated_v2", waiter_params={"FunctionName": name}))  # fmt: skip
+        calls.append(
+            Call(
+                "lambda",
+                "update_function_code",
+                {"FunctionName": name, "ZipFile": function.package},
+                waiter="function_updated_v2",
+                waiter_params={"FunctionName": name},
+            )
+        )
     config_keys = ("Handler", "Runtime", "Timeout", "MemorySize", "Environment", "Role")
     if any(desired[k] != current.get(k) for k in config_keys):
         params = {k: desired[k] for k in config_keys if k != "Environment"}
         params["Environment"] = {"Variables": desired["Environment"]}
-        calls.append(Call("lambda", "update_function_configuration", {"FunctionName": name, **params},
-                          waiter="function_updated_v2", waiter_params={"FunctionName": name}))  # fmt: skip
+        calls.append(
+            Call(
+                "lambda",
+                "update_function_configuration",
+                {"FunctionName": name, **params},
+                waiter="function_updated_v2",
+                waiter_params={"FunctionName": name},
+            )
+        )
     return calls
 
 
@@ -420,16 +515,29 @@ def _permission_create(permission: Permission, stack: Stack, ctx: Context, desir
     return [Call("lambda", "add_permission", params)]
 
 
-def _permission_update(permission: Permission, stack: Stack, ctx: Context, desired: State, current: State) -> list[Call]:
+def _permission_update(
+    permission: Permission, stack: Stack, ctx: Context, desired: State, current: State
+) -> list[Call]:
     return _permission_delete(permission, ctx, current) + _permission_create(permission, stack, ctx, desired)
 
 
 def _permission_delete(permission: Permission, ctx: Context, current: State) -> list[Call]:
-    return [Call("lambda", "remove_permission", {"FunctionName": ctx.name(permission.function), "StatementId": permission.statement_id})]
+    return [
+        Call(
+            "lambda",
+            "remove_permission",
+            {"FunctionName": ctx.name(permission.function), "StatementId": permission.statement_id},
+        )
+    ]
 
 
 def _machine_create(machine: StateMachine, stack: Stack, ctx: Context, desired: State) -> list[Call]:
-    params = {"name": machine.physical(ctx), "definition": desired["definition"], "roleArn": desired["roleArn"], "type": machine.type}
+    params = {
+        "name": machine.physical(ctx),
+        "definition": desired["definition"],
+        "roleArn": desired["roleArn"],
+        "type": machine.type,
+    }
     return [Call("stepfunctions", "create_state_machine", params)]
 
 
@@ -466,14 +574,35 @@ def _rule_delete(rule: Rule, ctx: Context, current: State) -> list[Call]:
 
 def _api_create(api: RestApi, stack: Stack, ctx: Context, desired: State) -> list[Call]:
     calls = [
-        Call("apigateway", "create_rest_api", {"name": api.physical(ctx), "endpointConfiguration": {"types": ["REGIONAL"]}},
-             save={"api_id": "id"}),
-        Call("apigateway", "get_resources", {"restApiId": Saved("api_id")}, save={"root_id": "items[?path=='/'].id | [0]"}),
-        Call("apigateway", "create_resource", {"restApiId": Saved("api_id"), "parentId": Saved("root_id"), "pathPart": api.path},
-             save={"resource_id": "id"}),
-        Call("apigateway", "put_method", {"restApiId": Saved("api_id"), "resourceId": Saved("resource_id"),
-                                          "httpMethod": api.method, "authorizationType": "NONE"}),
-    ]  # fmt: skip
+        Call(
+            "apigateway",
+            "create_rest_api",
+            {"name": api.physical(ctx), "endpointConfiguration": {"types": ["REGIONAL"]}},
+            save={"api_id": "id"},
+        ),
+        Call(
+            "apigateway",
+            "get_resources",
+            {"restApiId": Saved("api_id")},
+            save={"root_id": "items[?path=='/'].id | [0]"},
+        ),
+        Call(
+            "apigateway",
+            "create_resource",
+            {"restApiId": Saved("api_id"), "parentId": Saved("root_id"), "pathPart": api.path},
+            save={"resource_id": "id"},
+        ),
+        Call(
+            "apigateway",
+            "put_method",
+            {
+                "restApiId": Saved("api_id"),
+                "resourceId": Saved("resource_id"),
+                "httpMethod": api.method,
+                "authorizationType": "NONE",
+            },
+        ),
+    ]
     return calls + _api_integration(api, stack, ctx, desired)
 
 
@@ -481,13 +610,31 @@ def _api_integration(api: RestApi, stack: Stack, ctx: Context, desired: State) -
     function = stack.get(api.function)
     api_id = Saved("api_id")
     return [
-        Call("apigateway", "put_integration", {"restApiId": api_id, "resourceId": Saved("resource_id"), "httpMethod": api.method,
-                                               "type": "AWS_PROXY", "integrationHttpMethod": "POST", "uri": desired["integration"]}),
-        Call("lambda", "add_permission", {"FunctionName": function.physical(ctx), "StatementId": f"testbed-{api.name}",
-                                          "Action": "lambda:InvokeFunction", "Principal": "apigateway.amazonaws.com",
-                                          "SourceArn": Saved("api_id", ctx.arn("execute-api", f"{{}}/*/{api.method}/{api.path}"))}),
+        Call(
+            "apigateway",
+            "put_integration",
+            {
+                "restApiId": api_id,
+                "resourceId": Saved("resource_id"),
+                "httpMethod": api.method,
+                "type": "AWS_PROXY",
+                "integrationHttpMethod": "POST",
+                "uri": desired["integration"],
+            },
+        ),
+        Call(
+            "lambda",
+            "add_permission",
+            {
+                "FunctionName": function.physical(ctx),
+                "StatementId": f"testbed-{api.name}",
+                "Action": "lambda:InvokeFunction",
+                "Principal": "apigateway.amazonaws.com",
+                "SourceArn": Saved("api_id", ctx.arn("execute-api", f"{{}}/*/{api.method}/{api.path}")),
+            },
+        ),
         Call("apigateway", "create_deployment", {"restApiId": api_id, "stageName": api.stage}),
-    ]  # fmt: skip
+    ]
 
 
 def _api_update(api: RestApi, stack: Stack, ctx: Context, desired: State, current: State) -> list[Call]:
@@ -497,23 +644,51 @@ def _api_update(api: RestApi, stack: Stack, ctx: Context, desired: State, curren
 
 def _api_delete(api: RestApi, ctx: Context, current: State) -> list[Call]:
     return [
-        Call("lambda", "remove_permission", {"FunctionName": ctx.name(api.function), "StatementId": f"testbed-{api.name}"}),
+        Call(
+            "lambda",
+            "remove_permission",
+            {"FunctionName": ctx.name(api.function), "StatementId": f"testbed-{api.name}"},
+        ),
         Call("apigateway", "delete_rest_api", {"restApiId": current["_id"]}),
     ]
 
 
 _CREATE: dict[type[Resource], Builder] = {
-    Role: _role_create, Table: _table_create, Queue: _queue_create, Topic: _topic_create, RuntimeTopic: _topic_create,
-    Stream: _stream_create, Bucket: _bucket_create, Function: _function_create,
-    Permission: _permission_create, StateMachine: _machine_create, Rule: _rule_create, RestApi: _api_create,
-}  # fmt: skip
+    Role: _role_create,
+    Table: _table_create,
+    Queue: _queue_create,
+    Topic: _topic_create,
+    RuntimeTopic: _topic_create,
+    Stream: _stream_create,
+    Bucket: _bucket_create,
+    Function: _function_create,
+    Permission: _permission_create,
+    StateMachine: _machine_create,
+    Rule: _rule_create,
+    RestApi: _api_create,
+}
 _UPDATE: dict[type[Resource], Updater] = {
-    Role: _role_update, Table: _table_update, Queue: _queue_update, Bucket: _bucket_update,
-    Function: _function_update, Permission: _permission_update, StateMachine: _machine_update,
-    Rule: _rule_update, RestApi: _api_update,
-}  # fmt: skip
+    Role: _role_update,
+    Table: _table_update,
+    Queue: _queue_update,
+    Bucket: _bucket_update,
+    Function: _function_update,
+    Permission: _permission_update,
+    StateMachine: _machine_update,
+    Rule: _rule_update,
+    RestApi: _api_update,
+}
 _DELETE: dict[type[Resource], Deleter] = {
-    Role: _role_delete, Table: _table_delete, Queue: _queue_delete, Topic: _topic_delete, RuntimeTopic: _topic_delete,
-    Stream: _stream_delete, Bucket: _bucket_delete, Function: _function_delete,
-    Permission: _permission_delete, StateMachine: _machine_delete, Rule: _rule_delete, RestApi: _api_delete,
-}  # fmt: skip
+    Role: _role_delete,
+    Table: _table_delete,
+    Queue: _queue_delete,
+    Topic: _topic_delete,
+    RuntimeTopic: _topic_delete,
+    Stream: _stream_delete,
+    Bucket: _bucket_delete,
+    Function: _function_delete,
+    Permission: _permission_delete,
+    StateMachine: _machine_delete,
+    Rule: _rule_delete,
+    RestApi: _api_delete,
+}

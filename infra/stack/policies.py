@@ -35,16 +35,16 @@ def policy_document(stack: Stack, role: Role, ctx: Context) -> Document:
         statements = list(_function_statements(stack, owner, ctx))
     elif isinstance(owner, StateMachine):
         declared = {
-            action: [stack.resolve(r, ctx) for r in grant.resources] for grant in owner.grants for action in grant.actions
+            action: [stack.resolve(r, ctx) for r in grant.resources]
+            for grant in owner.grants
+            for action in grant.actions
         }
         statements = list(state_machine_statements(stack.definition(owner, ctx), ctx, declared, owner.arn(ctx)))
     elif isinstance(owner, Rule):
         target = stack.get(owner.target)
         statements = [_allow(["states:StartExecution"], [target.arn(ctx)])]
     else:
-        statements = [
-            _allow(list(s.actions), [stack.resolve(r, ctx) for r in s.resources]) for s in role.statements
-        ]
+        statements = [_allow(list(s.actions), [stack.resolve(r, ctx) for r in s.resources]) for s in role.statements]
     return {"Version": "2012-10-17", "Statement": _merge(statements)}
 
 

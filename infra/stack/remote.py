@@ -47,8 +47,8 @@ class BotoRemote:
 
     def describe(self, resource: Resource, stack: Stack, ctx: Context) -> State | None:
         reader = getattr(self, f"_{type(resource).__name__.lower()}", None)
-        if reader is None:
-            reader = self._topic if isinstance(resource, Topic) else None
+        if reader is None and isinstance(resource, Topic):
+            reader = self._topic
         if reader is None:
             raise TypeError(f"cannot read {resource.kind}")
         try:
@@ -166,7 +166,9 @@ class BotoRemote:
         for resource in gateway.get_resources(restApiId=api_id)["items"]:
             if resource.get("path") == f"/{api.path}" and api.method in resource.get("resourceMethods", {}):
                 try:
-                    integration = gateway.get_integration(restApiId=api_id, resourceId=resource["id"], httpMethod=api.method)
+                    integration = gateway.get_integration(
+                        restApiId=api_id, resourceId=resource["id"], httpMethod=api.method
+                    )
                     state["integration"] = integration.get("uri")
                 except ClientError as err:
                     if not _missing(err):

@@ -53,9 +53,18 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     batches = [{"source": source, "entries": entries[i : i + size]} for i in range(0, len(entries), size)]
     prefix = os.environ.get("PARSED_PREFIX", "parsed/")
     parsed_key = f"{prefix}{event.get('execution', 'manual')}/{key.rsplit('/', 1)[-1]}.entries.json"
-    _client().put_object(Bucket=bucket, Key=parsed_key, Body=json.dumps(batches).encode(), ContentType="application/json")
+    _client().put_object(
+        Bucket=bucket, Key=parsed_key, Body=json.dumps(batches).encode(), ContentType="application/json"
+    )
     LOG.info(json.dumps({"key": key, "format": fmt, "records": len(entries), "parsed_key": parsed_key}))
-    return {"bucket": bucket, "key": key, "format": fmt, "parsed_key": parsed_key, "total": len(entries), "batches": len(batches)}
+    return {
+        "bucket": bucket,
+        "key": key,
+        "format": fmt,
+        "parsed_key": parsed_key,
+        "total": len(entries),
+        "batches": len(batches),
+    }
 
 
 def summarise(event: dict[str, Any], context: Any) -> dict[str, Any]:

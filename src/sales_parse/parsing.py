@@ -30,7 +30,9 @@ def parse(text: str, fmt: str) -> list[dict[str, Any]]:
     return entries
 
 
-def _entry(line: int, record: dict[str, Any] | None, raw: str | None = None, error: str | None = None) -> dict[str, Any]:
+def _entry(
+    line: int, record: dict[str, Any] | None, raw: str | None = None, error: str | None = None
+) -> dict[str, Any]:
     return {"line": line, "record": record, "error": error, "raw": raw, "duplicate_of": None}
 
 

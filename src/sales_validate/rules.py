@@ -78,7 +78,8 @@ def normalize(record: dict[str, Any]) -> dict[str, Any]:
     """A valid record with typed values (JSON and CSV give the same result)."""
     quantity = _integer(record["quantity"])
     price = _decimal(record["unitPrice"])
-    assert quantity is not None and price is not None, "normalize() takes valid records only"
+    if quantity is None or price is None:
+        raise ValueError(f"normalize() takes valid records only, got {record!r}")
     price = price.quantize(Decimal("0.01"))
     return {
         "orderId": record["orderId"],

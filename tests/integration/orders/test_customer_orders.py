@@ -57,7 +57,14 @@ def test_approved_order_is_kept_and_the_customer_notified(aws: Clients, names: d
         notices = sns_messages(drain(aws, capture, count=1))
 
     assert execution.status == "SUCCEEDED", f"expected SUCCEEDED, saw {execution.status}: {execution.cause}"
-    assert execution.path == ["PutOrder", "WasOrderStored", "CheckTransaction", "IsTransactionApproved", "NotifyCustomer", "OrderConfirmed"]
+    assert execution.path == [
+        "PutOrder",
+        "WasOrderStored",
+        "CheckTransaction",
+        "IsTransactionApproved",
+        "NotifyCustomer",
+        "OrderConfirmed",
+    ]
     item = stored(aws, names["table"], order)
     assert item is not None, "the approved order is not in the table"
     assert json.loads(item["order"]["S"])["orderID"] == order["orderID"]
@@ -83,7 +90,8 @@ def test_declined_order_is_deleted_and_the_execution_fails(aws: Clients, names: 
         f"expected FAILED TransactionDeclined, saw {execution.status} {execution.error}"
     )
     assert execution.path[-2:] == ["DeleteOrder", "TransactionDeclined"], execution.path
-    assert execution.cause and "declined" in execution.cause
+    assert execution.cause
+    assert "declined" in execution.cause
     assert stored(aws, names["table"], order) is None, "the declined order is still in the table"
 
 

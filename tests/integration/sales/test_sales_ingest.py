@@ -36,7 +36,9 @@ def test_every_record_ends_in_exactly_one_place(deployer: Deployer, stack: Stack
 
     key, execution = upload(deployer, stack, render_sales(generated, fmt), fmt)
 
-    assert execution.status == "SUCCEEDED", f"expected SUCCEEDED, saw {execution.status} {execution.error}: {execution.cause}"
+    assert execution.status == "SUCCEEDED", (
+        f"expected SUCCEEDED, saw {execution.status} {execution.error}: {execution.cause}"
+    )
     assert execution.path == ["ParseFile", "ValidateAndStore", "Summarise", "AllAccountedFor", "Ingested"]
     assert execution.output == {
         "source": f"s3://{stack.get(workflow.BUCKET).physical(deployer.ctx)}/{key}",
@@ -81,7 +83,8 @@ def test_an_unreadable_file_is_dead_lettered_whole(aws: Clients, deployer: Deplo
     source = f"s3://{stack.get(workflow.BUCKET).physical(deployer.ctx)}/{key}"
     letters = drain(aws, url, count=1, keep=lambda m: json.loads(m["Body"]).get("source") == source)
     reasons = json.loads(letters[0]["Body"])["reasons"]
-    assert reasons[0].startswith("unreadable-file:") and "array" in reasons[0], reasons
+    assert reasons[0].startswith("unreadable-file:"), reasons
+    assert "array" in reasons[0], reasons
 
 
 def test_files_outside_the_incoming_prefix_start_nothing(aws: Clients, deployer: Deployer, stack: Stack) -> None:
@@ -92,7 +95,7 @@ def test_files_outside_the_incoming_prefix_start_nothing(aws: Clients, deployer:
     # The stray object goes first: by the time the incoming file's execution has
     # finished, an execution the stray object wrongly started would be listed too.
     aws("s3").put_object(Bucket=stack.get(workflow.BUCKET).physical(deployer.ctx), Key="elsewhere/x.json", Body=b"[]")
-    key, execution = upload(deployer, stack, render_sales(generate_sales(5, 0, seed=1), "json"), "json")
+    _key, execution = upload(deployer, stack, render_sales(generate_sales(5, 0, seed=1), "json"), "json")
     after = known_executions(aws, machine)
     assert after - before == {execution.arn}, "only the file under incoming/ starts an execution"
 

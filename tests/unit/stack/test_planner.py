@@ -26,7 +26,9 @@ class FakeRemote:
     @classmethod
     def holding(cls, stack: Stack, **overrides: State) -> FakeRemote:
         """A target that already has the whole stack as planned (some states overridden)."""
-        existing = {r.name: desired_state(r, stack, CTX) | {"_id": "api0", "_url": "https://q"} for r in stack.resources}
+        existing = {
+            r.name: desired_state(r, stack, CTX) | {"_id": "api0", "_url": "https://q"} for r in stack.resources
+        }
         existing.update(overrides)
         return cls(existing)
 
@@ -89,7 +91,8 @@ def test_names_carry_the_prefix_and_arns_the_account_and_region() -> None:
     machine = next(c for c in changes if c.kind == "state-machine")
     definition = machine.calls[0].params["definition"]
     assert "arn:aws:lambda:eu-west-1:123456789012:function:tb-check-transaction" in definition
-    assert "000000000000" not in definition and "us-east-1" not in definition
+    assert "000000000000" not in definition
+    assert "us-east-1" not in definition
 
 
 def test_destroy_deletes_only_what_exists_in_reverse_order() -> None:

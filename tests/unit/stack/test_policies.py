@@ -104,7 +104,13 @@ def test_a_function_gets_its_log_group_and_its_grants_only() -> None:
     granted = {(a, r) for s in document["Statement"] for a in s["Action"] for r in s["Resource"]}
     assert ("s3:GetObject", "arn:aws:s3:::tb-sales-landing/*") in granted
     assert ("s3:PutObject", "arn:aws:s3:::tb-sales-landing/*") in granted
-    assert {a for a, _ in granted} == {"logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents", "s3:GetObject", "s3:PutObject"}
+    assert {a for a, _ in granted} == {
+        "logs:CreateLogGroup",
+        "logs:CreateLogStream",
+        "logs:PutLogEvents",
+        "s3:GetObject",
+        "s3:PutObject",
+    }
 
 
 def test_a_run_time_resource_without_a_declared_grant_is_refused() -> None:
@@ -123,7 +129,9 @@ def test_a_run_time_resource_without_a_declared_grant_is_refused() -> None:
         list(state_machine_statements(definition, CTX))
     declared = {"dynamodb:BatchWriteItem": ["arn:aws:dynamodb:eu-west-1:123456789012:table/t"]}
     statements = list(state_machine_statements(definition, CTX, declared))
-    assert statements == [{"Effect": "Allow", "Action": ["dynamodb:BatchWriteItem"], "Resource": declared["dynamodb:BatchWriteItem"]}]
+    assert statements == [
+        {"Effect": "Allow", "Action": ["dynamodb:BatchWriteItem"], "Resource": declared["dynamodb:BatchWriteItem"]}
+    ]
 
 
 def test_policy_documents_are_valid_json_iam() -> None:
