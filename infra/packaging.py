@@ -20,6 +20,7 @@ def zip_files(files: dict[str, bytes | str]) -> bytes:
             content = files[name]
             info = zipfile.ZipInfo(name, date_time=_EPOCH)
             info.external_attr = 0o644 << 16
+            info.create_system = 3  # Unix, also when built on Windows: same bytes everywhere
             info.compress_type = zipfile.ZIP_DEFLATED
             archive.writestr(info, content.encode() if isinstance(content, str) else content)
     return buffer.getvalue()
@@ -30,7 +31,7 @@ def zip_directory(root: Path, extra: dict[str, Path] | None = None) -> bytes:
     files: dict[str, bytes | str] = {
         path.relative_to(root).as_posix(): path.read_bytes()
         for path in sorted(root.rglob("*"))
-        if path.is_file() and not _SKIP.intersection(path.parts) and path.suffix != ".pyc"
+        if path.is_file() and not _SKIP.intersection(path.relative_to(root).parts) and path.suffix != ".pyc"
     }
     for name, path in (extra or {}).items():
         files[name] = path.read_bytes()

@@ -182,7 +182,7 @@ class EmbeddedEngine(Engine):
         command = [sys.executable, "-m", "infra.engine.supervisor"]
         if not self.detach:
             command += ["--die-with-parent", f"--cleanup-dir={root}"]
-        command += ["--", sys.executable, "-m", "localstack.runtime.main"]
+        command += ["--", sys.executable, "-m", "infra.engine.localstack_main"]
         with open(root / "localstack.log", "wb") as log:
             self._process = subprocess.Popen(
                 command,

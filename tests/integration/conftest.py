@@ -14,8 +14,8 @@ from infra.deploy import Deployer
 from infra.errors import WaitTimeout
 from infra.packaging import zip_files
 from infra.stack.stack import Stack
-from infra.workflows import stack_for
 from infra.waiting import wait_for
+from infra.workflows import stack_for
 
 LOG = logging.getLogger(__name__)
 Clients = Callable[[str], Any]
@@ -56,7 +56,7 @@ def cleanup() -> Iterator[Cleanup]:
 
 
 @pytest.fixture(scope="session")
-def role_arn(aws: Clients) -> Iterator[str]:
+def role_arn(aws: Clients) -> str:
     """One role for every test function, state machine and rule of the session."""
     iam = aws("iam")
     name = "testbed-integration-role"
@@ -64,7 +64,7 @@ def role_arn(aws: Clients) -> Iterator[str]:
         arn = iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(TRUST_POLICY))["Role"]["Arn"]
     except iam.exceptions.EntityAlreadyExistsException:
         arn = iam.get_role(RoleName=name)["Role"]["Arn"]
-    yield arn
+    return arn
 
 
 @pytest.fixture
@@ -160,9 +160,9 @@ def make_state_machine(
     sfn = aws("stepfunctions")
 
     def make(definition: dict[str, Any]) -> str:
-        arn: str = sfn.create_state_machine(
-            name=unique("sm"), definition=json.dumps(definition), roleArn=role_arn
-        )["stateMachineArn"]
+        arn: str = sfn.create_state_machine(name=unique("sm"), definition=json.dumps(definition), roleArn=role_arn)[
+            "stateMachineArn"
+        ]
         cleanup.add(f"state machine {arn}", lambda: sfn.delete_state_machine(stateMachineArn=arn))
         return arn
 
@@ -231,5 +231,5 @@ def deploy(deployer: Deployer) -> Iterator[Callable[[str], Stack]]:
     for name, stack in deployed.items():
         try:
             deployer.destroy(stack)
-        except Exception:  # noqa: BLE001 - cleanup failures are logged, not raised
+        except Exception:
             LOG.exception("destroying workflow %s failed", name)

@@ -1,0 +1,274 @@
+"""Benchmarks of the embedded engine: numbers to print, never assertions.
+
+    python -m infra.bench [--warm-calls 200] [--sfn-runs 20]
+
+Measured on a fresh embedded engine (a second start: the first one of the process pays
+for imports and warms the OS caches): start to ready, a no-op Python Lambda cold and
+warm, a no-op API call (SQS ListQueues) interleaved with the warm invokes as a
+yardstick, invokes/s with concurrent callers, 2- and 3-state Step Functions executions,
+and the resident memory of the engine's processes afterwards.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import statistics
+import threading
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from botocore.config import Config
+from rich.console import Console
+from rich.table import Table
+
+from infra.engine.embedded import EmbeddedEngine, engine_processes
+from infra.errors import TestbedError
+from infra.packaging import zip_files
+from infra.settings import Settings
+from infra.waiting import wait_for
+
+CONCURRENT_CALLERS = 4
+NOOP_SOURCE = "def handler(event, context):\n    return event\n"
+TRUST_POLICY = {
+    "Version": "2012-10-17",
+    "Statement": [
+        {
+            "Effect": "Allow",
+            "Principal": {"Service": ["lambda.amazonaws.com", "states.amazonaws.com"]},
+            "Action": "sts:AssumeRole",
+        }
+    ],
+}
+
+# key -> (label, unit), in the order the table shows them.
+MEASURES: dict[str, tuple[str, str]] = {
+    "engine_start_s": ("engine start to ready (second start)", "s"),
+    "cold_invoke_ms": ("Lambda no-op, first (cold) invoke", "ms"),
+    "warm_invoke_median_ms": ("Lambda no-op, warm invoke median", "ms"),
+    "warm_invoke_p95_ms": ("Lambda no-op, warm invoke p95", "ms"),
+    "api_call_median_ms": ("no-op API call (SQS ListQueues) median", "ms"),
+    "warm_invoke_to_api_ratio": ("warm invoke / API call", "x"),
+    "concurrent_invokes_per_s": (f"invokes/s, {CONCURRENT_CALLERS} concurrent callers", "1/s"),
+    "sfn_2_state_median_ms": ("Step Functions 2 states (Pass, Lambda) median", "ms"),
+    "sfn_3_state_median_ms": ("Step Functions 3 states (Pass, Lambda, Pass) median", "ms"),
+    "engine_rss_mb": ("engine memory (RSS, all processes) after the run", "MB"),
+    "engine_processes": ("engine processes after the run", ""),
+    "warm_calls": ("warm invokes measured", ""),
+    "sfn_runs": ("executions measured per state machine", ""),
+}
+
+
+def _ms(seconds: float) -> float:
+    return seconds * 1000
+
+
+def _timed(call: Callable[[], Any]) -> float:
+    """Seconds one call took."""
+    started = time.perf_counter()
+    call()
+    return time.perf_counter() - started
+
+
+def _p95(samples: Sequence[float]) -> float:
+    if len(samples) < 2:
+        return samples[0]
+    return statistics.quantiles(samples, n=20, method="inclusive")[18]
+
+
+def rss_mb(pids: Sequence[int]) -> float:
+    """The summed resident memory of `pids`, in MB (processes gone meanwhile count 0)."""
+    total_kb = 0
+    for pid in pids:
+        try:
+            status = Path(f"/proc/{pid}/status").read_text()
+        except OSError:
+            continue
+        for line in status.splitlines():
+            if line.startswith("VmRSS:"):
+                total_kb += int(line.split()[1])
+    return total_kb / 1024
+
+
+class _Bench:
+    """One engine with a no-op function, and fresh clients made from its session."""
+
+    def __init__(self, engine: EmbeddedEngine) -> None:
+        self.engine = engine
+        self.config = Config(retries={"mode": "standard", "max_attempts": 1}, read_timeout=60)
+
+    def client(self, service: str, **config: Any) -> Any:
+        """A new client (boto3 clients are thread-safe, but each caller gets its own pool)."""
+        session: Any = self.engine.session()  # typed overloads want a literal service name
+        merged = self.config.merge(Config(**config))
+        return session.client(service, endpoint_url=self.engine.endpoint_url, config=merged)
+
+    def create_function(self, role_arn: str) -> str:
+        lam = self.client("lambda")
+        arn: str = lam.create_function(
+            FunctionName="bench-noop",
+            Runtime="python3.12",
+            Role=role_arn,
+            Handler="noop.handler",
+            Code={"ZipFile": zip_files({"noop.py": NOOP_SOURCE})},
+            Timeout=30,
+        )["FunctionArn"]
+        wait_for(
+            lambda: lam.get_function_configuration(FunctionName="bench-noop")["State"] == "Active",
+            timeout=60,
+            what="function bench-noop to be Active",
+        )
+        return arn
+
+    def concurrent_invokes_per_s(self, calls_per_caller: int) -> float:
+        clients = [self.client("lambda") for _ in range(CONCURRENT_CALLERS)]
+        barrier = threading.Barrier(CONCURRENT_CALLERS + 1)
+        errors: list[BaseException] = []
+
+        def caller(lam: Any) -> None:
+            try:
+                lam.invoke(FunctionName="bench-noop", Payload=b"{}")  # warm one environment each
+                barrier.wait()
+                for _ in range(calls_per_caller):
+                    lam.invoke(FunctionName="bench-noop", Payload=b"{}")
+            except BaseException as err:  # noqa: BLE001 - reported once the threads are joined
+                errors.append(err)
+                barrier.abort()
+
+        threads = [threading.Thread(target=caller, args=(lam,)) for lam in clients]
+        for thread in threads:
+            thread.start()
+        with contextlib.suppress(threading.BrokenBarrierError):  # a caller failed: reported below
+            barrier.wait()
+        started = time.perf_counter()
+        for thread in threads:
+            thread.join()
+        elapsed = time.perf_counter() - started
+        if errors:
+            raise TestbedError(f"concurrent invokes failed: {errors[0]!r}") from errors[0]
+        return CONCURRENT_CALLERS * calls_per_caller / elapsed
+
+    def state_machine_median_ms(self, role_arn: str, function_arn: str, states: int, runs: int) -> float:
+        sfn = self.client("stepfunctions", inject_host_prefix=False)  # no "sync-" host on 127.0.0.1
+        arn = sfn.create_state_machine(
+            name=f"bench-{states}-states",
+            definition=json.dumps(_definition(function_arn, states)),
+            roleArn=role_arn,
+            type="EXPRESS",
+        )["stateMachineArn"]
+
+        def execute() -> None:
+            result = sfn.start_sync_execution(stateMachineArn=arn, input='{"n": 1}')
+            if result["status"] != "SUCCEEDED":
+                raise TestbedError(f"{states}-state execution ended {result['status']}: {result}")
+
+        execute()  # the first run of a definition parses and caches it
+        return _ms(statistics.median(_timed(execute) for _ in range(runs)))
+
+
+def _definition(function_arn: str, states: int) -> dict[str, Any]:
+    invoke: dict[str, Any] = {
+        "Type": "Task",
+        "Resource": "arn:aws:states:::lambda:invoke",
+        "Parameters": {"FunctionName": function_arn, "Payload.$": "$"},
+        "OutputPath": "$.Payload",
+    }
+    definition: dict[str, Any] = {
+        "StartAt": "Prepare",
+        "States": {
+            "Prepare": {"Type": "Pass", "Result": {"order": 1}, "Next": "Invoke"},
+            "Invoke": {**invoke, "End": True},
+        },
+    }
+    if states == 3:
+        definition["States"]["Invoke"] = {**invoke, "Next": "Shape"}
+        definition["States"]["Shape"] = {
+            "Type": "Pass",
+            "Parameters": {"done.$": "$.order"},
+            "End": True,
+        }
+    return definition
+
+
+def run_benchmarks(
+    settings: Settings | None = None, warm_calls: int = 200, sfn_runs: int = 20
+) -> dict[str, float | int]:
+    """Start a fresh embedded engine, measure it, stop it; returns the numbers by key
+    (see MEASURES for labels and units)."""
+    settings = settings or Settings(target="embedded")
+    if settings.target != "embedded":
+        raise ValueError(f"benchmarks measure the embedded engine, not target {settings.target!r}")
+    if warm_calls < 1 or sfn_runs < 1:
+        raise ValueError("warm_calls and sfn_runs must be at least 1")
+    EmbeddedEngine(settings).start().stop()  # the first start of a process pays for imports
+
+    engine = EmbeddedEngine(settings)
+    results: dict[str, float | int] = {"warm_calls": warm_calls, "sfn_runs": sfn_runs}
+    results["engine_start_s"] = _timed(engine.start)
+    try:
+        bench = _Bench(engine)
+        iam = bench.client("iam")
+        role_arn = iam.create_role(RoleName="bench", AssumeRolePolicyDocument=json.dumps(TRUST_POLICY))["Role"]["Arn"]
+        function_arn = bench.create_function(role_arn)
+        lam, sqs = bench.client("lambda"), bench.client("sqs")
+
+        def invoke() -> None:
+            lam.invoke(FunctionName="bench-noop", Payload=b"{}")
+
+        results["cold_invoke_ms"] = _ms(_timed(invoke))
+        sqs.list_queues()  # open the connection, as the invoke's is
+        warm, api = [], []
+        for _ in range(warm_calls):  # interleaved: both see the same machine state
+            warm.append(_timed(invoke))
+            api.append(_timed(sqs.list_queues))
+        results["warm_invoke_median_ms"] = _ms(statistics.median(warm))
+        results["warm_invoke_p95_ms"] = _ms(_p95(warm))
+        results["api_call_median_ms"] = _ms(statistics.median(api))
+        results["warm_invoke_to_api_ratio"] = statistics.median(warm) / statistics.median(api)
+
+        per_caller = max(warm_calls // CONCURRENT_CALLERS, 1)
+        results["concurrent_invokes_per_s"] = bench.concurrent_invokes_per_s(per_caller)
+        for states in (2, 3):
+            results[f"sfn_{states}_state_median_ms"] = bench.state_machine_median_ms(
+                role_arn, function_arn, states, sfn_runs
+            )
+
+        assert engine.record is not None
+        pids = engine_processes(engine.record.engine_id, engine.record.root)
+        results["engine_processes"] = len(pids)
+        results["engine_rss_mb"] = rss_mb(pids)
+    finally:
+        engine.stop()
+    return {key: results[key] for key in MEASURES}
+
+
+def render(results: dict[str, float | int]) -> Table:
+    """The results as a table: measure, value, unit."""
+    table = Table(title="testbed benchmarks (embedded LocalStack 4.14.0)")
+    table.add_column("measure")
+    table.add_column("value", justify="right")
+    table.add_column("unit")
+    for key, value in results.items():
+        label, unit = MEASURES.get(key, (key, ""))
+        shown = f"{value:,}" if isinstance(value, int) else f"{value:,.2f}"
+        table.add_row(label, shown, unit)
+    return table
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m infra.bench", description=__doc__.split("\n")[0])
+    parser.add_argument("--warm-calls", type=int, default=200)
+    parser.add_argument("--sfn-runs", type=int, default=20)
+    args = parser.parse_args(argv)
+    console = Console()
+    with console.status("benchmarking a fresh embedded engine..."):
+        results = run_benchmarks(warm_calls=args.warm_calls, sfn_runs=args.sfn_runs)
+    console.print(render(results))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,23 @@
+"""The benchmark runs end to end and reports every measure (its numbers are not asserted)."""
+
+from __future__ import annotations
+
+import pytest
+
+from infra.bench import MEASURES, render, run_benchmarks
+from infra.settings import Settings
+
+
+def test_benchmarks_report_every_measure(settings: Settings):
+    if settings.target != "embedded":
+        pytest.skip(f"benchmarks start their own embedded engine; target is {settings.target}")
+    results = run_benchmarks(Settings(target="embedded"), warm_calls=5, sfn_runs=2)
+    assert list(results) == list(MEASURES)
+    assert all(value > 0 for value in results.values()), results
+    assert (results["warm_calls"], results["sfn_runs"]) == (5, 2)
+    assert render(results).row_count == len(MEASURES)
+
+
+def test_benchmarks_refuse_other_targets():
+    with pytest.raises(ValueError, match="embedded engine"):
+        run_benchmarks(Settings(target="endpoint"))
