@@ -28,7 +28,13 @@ fi
 python=$(find_python)
 echo "setup: creating .venv with $("$python" -V) ($python)"
 [ -x .venv/bin/python ] && ok .venv/bin/python || { rm -rf .venv; "$python" -m venv .venv; }
-.venv/bin/python -m pip install --quiet --upgrade pip
-.venv/bin/python -m pip install --quiet -e '.[dev]'
+# pip's warnings about the machine's package mirrors go to a log, not the terminal.
+log=.venv/setup.log
+echo "setup: installing the project and its dev tools (about 3 minutes the first time; log: $log)"
+if ! { .venv/bin/python -m pip install --quiet --upgrade pip && .venv/bin/python -m pip install --quiet -e '.[dev]'; } >"$log" 2>&1; then
+  tail -n 30 "$log" >&2
+  echo "setup: pip failed; the whole log is in $log" >&2
+  exit 1
+fi
 cp pyproject.toml "$stamp"
 echo "setup: done"
