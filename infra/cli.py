@@ -279,9 +279,8 @@ def show_run(result: RunResult) -> None:
     console.print(f"[bold]{result.workflow}[/bold]: {counts} in {result.seconds:.1f} s, {verdict}")
     paths = Counter((e.status, " > ".join(e.path), e.error or "") for e in result.executions)
     for (status, path, error), times in paths.most_common():
-        console.print(
-            f"  {times:>4} x {status:<9} {path}" + (f"  [{error}]" if error else ""), markup=False, highlight=False
-        )
+        line = f"  {times:>4} x {status:<9} {path}" + (f"  [{error}]" if error else "")
+        console.print(line, markup=False, highlight=False, soft_wrap=True)
     for problem in result.problems[:20]:
         console.print(f"  [red]![/red] {problem}", highlight=False)
     if len(result.problems) > 20:
