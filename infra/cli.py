@@ -303,6 +303,40 @@ def summary_table(results: list[RunResult]) -> Table:
     return table
 
 
+@app.command("export")
+def export_command(
+    fmt: Annotated[str, typer.Argument(help="the only format: cloudformation")],
+    out: Annotated[Path | None, typer.Option(help="write the template here instead of standard output")] = None,
+    artifacts: Annotated[Path | None, typer.Option(help="also write the functions' zip files into this folder")] = None,
+    workflow: WorkflowOption = None,
+) -> None:
+    """Export the whole stack as a CloudFormation template, from the same model deploy uses.
+
+    Deploy it with: aws s3 sync ARTIFACTS s3://BUCKET/ && aws cloudformation deploy
+    --template-file FILE --stack-name testbed --capabilities CAPABILITY_NAMED_IAM
+    --parameter-overrides ArtifactBucket=BUCKET Prefix=tb
+    """
+    import json
+
+    from infra.stack import cloudformation
+
+    if fmt != "cloudformation":
+        raise typer.BadParameter(f"unknown format {fmt!r}; the one format is cloudformation")
+    stack = stack_for(workflow)
+    text = json.dumps(cloudformation.template(stack), indent=1)
+    if out:
+        out.write_text(text)
+        console.print(f"wrote {out} ({len(cloudformation.template(stack)['Resources'])} resources)")
+    else:
+        typer.echo(text)
+    if artifacts:
+        for key, archive in cloudformation.artifacts(stack).items():
+            target = artifacts / key
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(archive)
+        console.print(f"wrote the functions' zip files under {artifacts}/functions/ (upload them to the ArtifactBucket)")
+
+
 @app.command()
 def bench(as_json: Annotated[bool, typer.Option("--json", help="print JSON instead of a table")] = False) -> None:
     """Measure the embedded engine: start, Lambda invokes, state machines, memory."""
