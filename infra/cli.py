@@ -334,7 +334,9 @@ def export_command(
             target = artifacts / key
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_bytes(archive)
-        console.print(f"wrote the functions' zip files under {artifacts}/functions/ (upload them to the ArtifactBucket)")
+        console.print(
+            f"wrote the functions' zip files under {artifacts}/functions/ (upload them to the ArtifactBucket)"
+        )
 
 
 @app.command()

@@ -48,7 +48,9 @@ def wait_execution(clients: Clients, arn: str, timeout: float = 120) -> Executio
         described: dict[str, Any] = sfn.describe_execution(executionArn=arn)
         return None if described["status"] == "RUNNING" else described
 
-    described: dict[str, Any] = wait_for(finished, timeout=timeout, interval=0.05, max_interval=0.5, what=f"execution {arn} to finish")
+    described: dict[str, Any] = wait_for(
+        finished, timeout=timeout, interval=0.05, max_interval=0.5, what=f"execution {arn} to finish"
+    )
     history = execution_history(clients, arn)
     output = described.get("output")
     return Execution(

@@ -46,6 +46,9 @@ def cache_step_functions_task_clients() -> None:
     # Task modules import the function by name: those imported later get the cached one;
     # those already imported (another hook may have) are pointed at it here.
     for name, module in list(sys.modules.items()):
-        if name.startswith("localstack.services.stepfunctions") and getattr(module, "boto_client_for", None) is original:
-            module.boto_client_for = boto_client_for
+        if (
+            name.startswith("localstack.services.stepfunctions")
+            and getattr(module, "boto_client_for", None) is original
+        ):
+            setattr(module, "boto_client_for", boto_client_for)  # noqa: B010 - module attribute patch
     LOG.debug("step functions task clients are cached")

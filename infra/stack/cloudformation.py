@@ -37,7 +37,9 @@ from infra.stack.planner import _notification_config, _table_state, desired_stat
 from infra.stack.policies import policy_document
 from infra.stack.stack import Stack
 
-CFN_CONTEXT = Context(prefix="${Prefix}", account="${AWS::AccountId}", region="${AWS::Region}", partition="${AWS::Partition}")
+CFN_CONTEXT = Context(
+    prefix="${Prefix}", account="${AWS::AccountId}", region="${AWS::Region}", partition="${AWS::Partition}"
+)
 Template = dict[str, Any]
 
 
@@ -100,7 +102,9 @@ def _depends_on(resource: Resource, stack: Stack) -> list[str]:
         needed.add(resource.target)
     if isinstance(resource, Bucket):
         needed |= {
-            p.name for p in stack.of_kind(Permission) if isinstance(p.source_arn, Ref) and p.source_arn.resource == resource.name
+            p.name
+            for p in stack.of_kind(Permission)
+            if isinstance(p.source_arn, Ref) and p.source_arn.resource == resource.name
         }
     return sorted(logical_id(stack.get(name)) for name in needed)
 
@@ -215,11 +219,17 @@ def _properties(resource: Resource, stack: Stack, ctx: Context) -> dict[str, Any
 def _rest_api(api: RestApi, stack: Stack, ctx: Context) -> dict[str, Any]:
     api_id = logical_id(api)
     function = stack.get(api.function)
-    uri = f"arn:{ctx.partition}:apigateway:{ctx.region}:lambda:path/2015-03-31/functions/{function.arn(ctx)}/invocations"
+    uri = (
+        f"arn:{ctx.partition}:apigateway:{ctx.region}:lambda:path/2015-03-31/functions/{function.arn(ctx)}/invocations"
+    )
     extra = {
         f"{api_id}Resource": {
             "Type": "AWS::ApiGateway::Resource",
-            "Properties": {"RestApiId": {"Ref": api_id}, "ParentId": {"Fn::GetAtt": [api_id, "RootResourceId"]}, "PathPart": api.path},
+            "Properties": {
+                "RestApiId": {"Ref": api_id},
+                "ParentId": {"Fn::GetAtt": [api_id, "RootResourceId"]},
+                "PathPart": api.path,
+            },
         },
         f"{api_id}Method": {
             "Type": "AWS::ApiGateway::Method",
