@@ -114,3 +114,10 @@ def test_bad_input_fails_with_a_clear_error(aws: Clients, names: dict[str, str])
 
     assert execution.status == "FAILED"
     assert "orderID" in (execution.cause or ""), f"the cause should name the missing field: {execution.cause}"
+
+
+def test_a_second_deploy_plans_nothing(deployer: Deployer, stack: Stack) -> None:
+    changes = deployer.plan(stack)
+    assert changes == [], (
+        f"expected no changes after a deploy, the planner wants {[(c.action, c.name) for c in changes]}"
+    )
