@@ -1,11 +1,12 @@
-"""Engine-side batching of Lambda's bookkeeping (an on_infra_start hook).
+"""Engine-side batching of Lambda's and SQS's bookkeeping (an on_infra_start hook).
 
 LocalStack 4.14.0 starts a thread and makes one PutMetricData call (an SQLite commit)
 for every invoke, and one PutLogEvents call per invoke. On a 2-core machine that work
 competes with the invoke itself and doubles a warm invoke's latency. AWS delivers both
 with a delay too, so the engine sends them in batches: metrics once a second as
 statistic sets, logs as one call per log stream for whatever is queued. Nothing is
-dropped; readers of logs and metrics must poll, as they must against AWS. Likewise
+dropped; readers of logs and metrics must poll, as they must against AWS. SQS
+likewise made one PutMetricData call per message; its samples join the same batches. Likewise
 each invoke started a keep-alive `threading.Timer` (a new thread); one scheduler
 thread now serves every environment's timers.
 """
@@ -17,7 +18,7 @@ import itertools
 import logging
 import threading
 import time
-from collections import Counter, defaultdict
+from collections import defaultdict
 from datetime import UTC, datetime
 from queue import Empty
 from typing import Any
@@ -29,59 +30,88 @@ FLUSH_SECONDS = 1.0
 MAX_LOG_ITEMS = 500
 
 
+Key = tuple[str, str, str, str, str, str, str]  # account, region, namespace, dimension, value, metric, unit
+
+
 class MetricBatcher:
-    """Counts Invocations and Errors per function and publishes them once a second."""
+    """Aggregates metric samples (Lambda invocations and errors, SQS message counts) and
+    publishes them once a second as statistic sets, one PutMetricData per target."""
 
     def __init__(self) -> None:
-        self._counts: Counter[tuple[str, str, str, str]] = Counter()
+        self._stats: dict[Key, list[float]] = {}  # sample count, sum, minimum, maximum
         self._lock = threading.Lock()
         self._thread = threading.Thread(target=self._loop, name="testbed-metrics", daemon=True)
         self._thread.start()
 
-    def invocation(self, function_name: str, account_id: str, region_name: str) -> None:
+    def sample(self, key: Key, value: float = 1.0) -> None:
         with self._lock:
-            self._counts[(account_id, region_name, function_name, "Invocations")] += 1
+            stats = self._stats.get(key)
+            if stats is None:
+                self._stats[key] = [1.0, value, value, value]
+            else:
+                stats[0] += 1
+                stats[1] += value
+                stats[2] = min(stats[2], value)
+                stats[3] = max(stats[3], value)
+
+    def invocation(self, function_name: str, account_id: str, region_name: str) -> None:
+        self.sample(_lambda_key(account_id, region_name, function_name, "Invocations"))
 
     def error(self, function_name: str, account_id: str, region_name: str) -> None:
-        with self._lock:
-            self._counts[(account_id, region_name, function_name, "Invocations")] += 1
-            self._counts[(account_id, region_name, function_name, "Errors")] += 1
+        self.invocation(function_name, account_id, region_name)
+        self.sample(_lambda_key(account_id, region_name, function_name, "Errors"))
+
+    def sqs_metric(
+        self, account_id: str, region: str, queue_name: str, metric: str, value: float = 1, unit: str = "Count"
+    ) -> None:
+        self.sample((account_id, region, "AWS/SQS", "QueueName", queue_name, metric, unit), float(value))
+
+    def sqs_metric_batch(self, account_id: str, region: str, sqs_metric_batch_data: list[dict[str, Any]]) -> None:
+        for data in sqs_metric_batch_data:
+            self.sqs_metric(
+                account_id,
+                region,
+                str(data.get("QueueName")),
+                str(data.get("MetricName")),
+                float(data.get("Value", 1)),
+                str(data.get("Unit", "Count")),
+            )
 
     def _loop(self) -> None:
         while True:
             time.sleep(FLUSH_SECONDS)  # a flush period, not a wait for a condition
             with self._lock:
-                counts, self._counts = self._counts, Counter()
-            if counts:
-                self._publish(counts)
+                stats, self._stats = self._stats, {}
+            if stats:
+                self._publish(stats)
 
     @staticmethod
-    def _publish(counts: Counter[tuple[str, str, str, str]]) -> None:
+    def _publish(stats: dict[Key, list[float]]) -> None:
         from localstack.aws.connect import connect_to
 
-        by_target: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
+        by_target: dict[tuple[str, str, str], list[dict[str, Any]]] = defaultdict(list)
         now = datetime.now(UTC)
-        for (account, region, function, metric), count in counts.items():
-            by_target[(account, region)].append(
+        for (account, region, namespace, dimension, value, metric, unit), (count, total, low, high) in stats.items():
+            by_target[(account, region, namespace)].append(
                 {
                     "MetricName": metric,
-                    "Dimensions": [{"Name": "FunctionName", "Value": function}],
+                    "Dimensions": [{"Name": dimension, "Value": value}],
                     "Timestamp": now,
-                    "StatisticValues": {
-                        "SampleCount": float(count),
-                        "Sum": float(count),
-                        "Minimum": 1.0,
-                        "Maximum": 1.0,
-                    },
-                    "Unit": "Count",
+                    "StatisticValues": {"SampleCount": count, "Sum": total, "Minimum": low, "Maximum": high},
+                    "Unit": unit,
                 }
             )
-        for (account, region), data in by_target.items():
+        for (account, region, namespace), data in by_target.items():
             try:
                 client = connect_to(aws_access_key_id=account, region_name=region).cloudwatch
-                client.put_metric_data(Namespace="AWS/Lambda", MetricData=data)
-            except Exception as err:  # noqa: BLE001 - metrics must never break invokes
-                LOG.info("could not publish Lambda metrics: %s", err)
+                for start in range(0, len(data), 1000):
+                    client.put_metric_data(Namespace=namespace, MetricData=data[start : start + 1000])
+            except Exception as err:  # noqa: BLE001 - metrics must never break the calls they count
+                LOG.info("could not publish %s metrics: %s", namespace, err)
+
+
+def _lambda_key(account: str, region: str, function: str, metric: str) -> Key:
+    return (account, region, "AWS/Lambda", "FunctionName", function, metric, "Count")
 
 
 def batched_log_loop(self: Any, *args: Any, **kwargs: Any) -> None:
@@ -185,6 +215,7 @@ def batch_lambda_metrics_and_logs() -> None:
     """Installed through the entry point `localstack.hooks.on_infra_start:testbed_batching`."""
     from localstack.services.lambda_.invocation import execution_environment, version_manager
     from localstack.services.lambda_.invocation.logs import LogHandler
+    from localstack.services.sqs import provider as sqs_provider
 
     batcher = MetricBatcher()
     original_start_thread = version_manager.start_thread
@@ -200,3 +231,6 @@ def batch_lambda_metrics_and_logs() -> None:
     version_manager.start_thread = start_thread
     LogHandler.run_log_loop = batched_log_loop
     execution_environment.Timer = SharedTimer
+    # SQS publishes one metric per message sent, received or deleted: batch those too.
+    sqs_provider.publish_sqs_metric = batcher.sqs_metric
+    sqs_provider.publish_sqs_metric_batch = batcher.sqs_metric_batch

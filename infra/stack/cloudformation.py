@@ -22,7 +22,6 @@ from infra.stack.model import (
     Function,
     Permission,
     Queue,
-    Ref,
     Resource,
     RestApi,
     Role,
@@ -35,7 +34,7 @@ from infra.stack.model import (
 )
 from infra.stack.planner import _notification_config, _table_state, desired_state
 from infra.stack.policies import policy_document
-from infra.stack.stack import Stack
+from infra.stack.stack import Stack, must_exist_first
 
 CFN_CONTEXT = Context(
     prefix="${Prefix}", account="${AWS::AccountId}", region="${AWS::Region}", partition="${AWS::Partition}"
@@ -90,23 +89,8 @@ def _resource(resource: Resource, stack: Stack, ctx: Context) -> dict[str, Any]:
 
 
 def _depends_on(resource: Resource, stack: Stack) -> list[str]:
-    """What must exist first. Names are plain strings in the template, so CloudFormation
-    cannot infer this: a role before its owner, a function before its permission, the
-    permission before the bucket notifying the function, a state machine before its rule."""
-    needed: set[str] = set()
-    if isinstance(resource, Function | StateMachine | Rule):
-        needed.add(resource.role_name)
-    if isinstance(resource, Permission):
-        needed.add(resource.function)
-    if isinstance(resource, Rule):
-        needed.add(resource.target)
-    if isinstance(resource, Bucket):
-        needed |= {
-            p.name
-            for p in stack.of_kind(Permission)
-            if isinstance(p.source_arn, Ref) and p.source_arn.resource == resource.name
-        }
-    return sorted(logical_id(stack.get(name)) for name in needed)
+    """Names are plain strings in the template, so CloudFormation cannot infer the order."""
+    return sorted(logical_id(stack.get(name)) for name in must_exist_first(resource, stack))
 
 
 def _properties(resource: Resource, stack: Stack, ctx: Context) -> dict[str, Any]:

@@ -35,6 +35,8 @@ from infra.stack.stack import Stack
 
 POLICY_NAME = "testbed"
 # Deploy order: what is referenced comes before what refers to it. Destroy reverses it.
+# Buckets follow functions and permissions: S3 refuses a notification to a Lambda
+# function that does not exist or may not be invoked by S3.
 ORDER: tuple[type[Resource], ...] = (
     Role,
     Table,
@@ -42,9 +44,9 @@ ORDER: tuple[type[Resource], ...] = (
     Topic,
     RuntimeTopic,
     Stream,
-    Bucket,
     Function,
     Permission,
+    Bucket,
     StateMachine,
     Rule,
     RestApi,

@@ -123,3 +123,24 @@ def role_owner(stack: Stack, role: Role) -> Resource | None:
         if getattr(resource, "role_name", None) == role.name:
             return resource
     return None
+
+
+def must_exist_first(resource: Resource, stack: Stack) -> set[str]:
+    """The logical names that must exist before `resource` can be created: its role, the
+    function a permission is for, the permissions of the functions a bucket notifies (S3
+    refuses a notification it cannot deliver), the state machine a rule starts. Other
+    Refs are plain names and ARNs (in policies, environment, ASL) and order nothing."""
+    needed: set[str] = set()
+    if isinstance(resource, Function | StateMachine | Rule):
+        needed.add(resource.role_name)
+    if isinstance(resource, Permission):
+        needed.add(resource.function)
+    if isinstance(resource, Rule):
+        needed.add(resource.target)
+    if isinstance(resource, Bucket):
+        needed |= {
+            p.name
+            for p in stack.of_kind(Permission)
+            if isinstance(p.source_arn, Ref) and p.source_arn.resource == resource.name
+        }
+    return needed

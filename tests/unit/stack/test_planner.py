@@ -8,7 +8,7 @@ import pytest
 
 from infra.stack.model import Context, Resource
 from infra.stack.planner import Change, State, desired_state, destroy_plan, plan
-from infra.stack.stack import Stack
+from infra.stack.stack import Stack, must_exist_first
 from infra.workflows import WORKFLOWS, stack_for
 
 CTX = Context(prefix="tb", account="123456789012", region="eu-west-1")
@@ -47,12 +47,10 @@ def test_a_fresh_account_gets_every_resource_created_in_a_valid_order(workflow: 
     assert sorted(created) == sorted(r.physical(CTX) for r in stack.resources if _deployable(r))
     position = {name: index for index, name in enumerate(created)}
     for resource in stack.resources:
-        for ref in resource.refs():
-            target = stack.get(ref.resource)
-            if _deployable(resource) and _deployable(target):
-                assert position[target.physical(CTX)] < position[resource.physical(CTX)], (
-                    f"{resource.name} is created before {ref.resource}, which it refers to"
-                )
+        for needed in must_exist_first(resource, stack):
+            assert position[stack.get(needed).physical(CTX)] < position[resource.physical(CTX)], (
+                f"{resource.name} is created before {needed}, which must exist first"
+            )
 
 
 def test_an_account_that_has_everything_plans_nothing() -> None:
