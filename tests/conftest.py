@@ -12,6 +12,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import settings as hypothesis_settings
+
+# The machine is shared and noisy: property tests check behaviour, never speed.
+hypothesis_settings.register_profile("testbed", deadline=None)
+hypothesis_settings.load_profile("testbed")
 
 from infra.engine import Engine, engine_for
 from infra.errors import EngineUnavailable

@@ -39,11 +39,12 @@ def parse_body(body: str | None) -> Any:
         raise InvalidRequest([("invalid-json", f"the body is not valid JSON ({err})")]) from None
 
 
-def problems(payload: Any, extra: tuple[str, ...] = ()) -> list[tuple[str, str]]:
+def problems(payload: Any, extra: tuple[str, ...] = (), subject: str = "the body") -> list[tuple[str, str]]:
     """Every fault of `payload` as (code, message); empty when it can be processed.
-    `extra` names fields accepted besides FIELDS (the state machine's `simulate`)."""
+    `extra` names fields accepted besides FIELDS (the state machine's `simulate`);
+    `subject` is what the payload is called in messages."""
     if not isinstance(payload, dict):
-        return [("not-an-object", f"the body must be a JSON object, got {_json_type(payload)}")]
+        return [("not-an-object", f"{subject} must be a JSON object, got {_json_type(payload)}")]
     found: list[tuple[str, str]] = []
     unknown = sorted(set(payload) - set(FIELDS) - set(extra))
     if unknown:
@@ -56,12 +57,19 @@ def problems(payload: Any, extra: tuple[str, ...] = ()) -> list[tuple[str, str]]
     elif not payload["message"].strip():
         found.append(("empty-message", "'message' must not be empty or blank"))
     elif len(payload["message"]) > MAX_MESSAGE:
-        found.append(("message-too-long", f"'message' has {len(payload['message'])} characters; at most {MAX_MESSAGE} are accepted"))
+        found.append(
+            (
+                "message-too-long",
+                f"'message' has {len(payload['message'])} characters; at most {MAX_MESSAGE} are accepted",
+            )
+        )
     if "requestId" in payload:
         request_id = payload["requestId"]
         if not isinstance(request_id, str) or not 0 < len(request_id) <= MAX_REQUEST_ID:
             seen = f"{len(request_id)} characters" if isinstance(request_id, str) else _json_type(request_id)
-            found.append(("request-id-invalid", f"'requestId' must be a string of 1 to {MAX_REQUEST_ID} characters, got {seen}"))
+            found.append(
+                ("request-id-invalid", f"'requestId' must be a string of 1 to {MAX_REQUEST_ID} characters, got {seen}")
+            )
     if "priority" in payload:
         priority = payload["priority"]
         if not isinstance(priority, int) or isinstance(priority, bool):

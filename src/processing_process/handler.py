@@ -1,0 +1,107 @@
+"""The processing Lambda, behind API Gateway and inside the data-processing state machine.
+
+Through API Gateway (Lambda proxy integration) it answers in proxy format: 200 with the
+processed data, 400 with `{"error", "message", "reasons"}` naming every fault of the
+request. Invoked by the state machine (`{"input": <request>, "execution": <name>}`) it
+returns the processed data or raises: `InvalidRequest` for a request that can never be
+processed (the state machine catches it), `TransientProcessingError` when the input
+asks for it with `"simulate": "transient-once"` (failing the first attempt of an
+execution only, remembered by a marker object in S3; the state machine retries it).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import os
+from typing import Any
+
+import boto3
+from botocore.exceptions import ClientError
+from rules import InvalidRequest, parse_body, problems, process
+
+LOG = logging.getLogger()
+LOG.setLevel(logging.INFO)
+SIMULATIONS = ("transient-once",)
+_s3 = None
+
+
+class TransientProcessingError(Exception):
+    """A failure worth retrying (the state machine's Retry names this error type)."""
+
+
+def _client() -> Any:
+    global _s3
+    if _s3 is None:
+        _s3 = boto3.client("s3")
+    return _s3
+
+
+def handler(event: Any, context: Any) -> dict[str, Any]:
+    if is_proxy_event(event):
+        return http_answer(event)
+    return run_step(event)
+
+
+def is_proxy_event(event: Any) -> bool:
+    """An API Gateway proxy event carries the HTTP method and the request context."""
+    return isinstance(event, dict) and "httpMethod" in event and "requestContext" in event
+
+
+def http_answer(event: dict[str, Any]) -> dict[str, Any]:
+    """The proxy-format answer to one HTTP request."""
+    body = event.get("body")
+    if body is not None and event.get("isBase64Encoded"):
+        body = base64.b64decode(body).decode("utf-8", errors="replace")
+    try:
+        payload = parse_body(body)
+        found = problems(payload)
+        if found:
+            raise InvalidRequest(found)
+    except InvalidRequest as err:
+        LOG.info(json.dumps({"event": "rejected", "reasons": err.codes}))
+        return proxy(400, {"error": "BadRequest", "message": str(err), "reasons": err.codes})
+    result = process(payload)
+    LOG.info(json.dumps({"event": "processed", "requestId": result["requestId"]}))
+    return proxy(200, result)
+
+
+def proxy(status: int, body: dict[str, Any]) -> dict[str, Any]:
+    return {"statusCode": status, "headers": {"Content-Type": "application/json"}, "body": json.dumps(body)}
+
+
+def run_step(event: Any) -> dict[str, Any]:
+    """One state machine step: the processed request, or an exception naming the failure."""
+    if isinstance(event, dict) and "input" in event:
+        payload, execution = event["input"], event.get("execution")
+    else:
+        payload, execution = event, None
+    found = problems(payload, extra=("simulate",), subject="the input")
+    simulate = payload.get("simulate") if isinstance(payload, dict) else None
+    if simulate is not None and simulate not in SIMULATIONS:
+        found.append(("simulate-unknown", f"'simulate' must be one of {', '.join(SIMULATIONS)}, got {simulate!r}"))
+    if found:
+        raise InvalidRequest(found)
+    if simulate == "transient-once":
+        fail_first_attempt(execution or payload.get("requestId"))
+    result = process(payload)
+    LOG.info(json.dumps({"event": "processed", "execution": execution, "requestId": result["requestId"]}))
+    return result
+
+
+def fail_first_attempt(token: str | None) -> None:
+    """Raise TransientProcessingError the first time `token` is seen, never again."""
+    if not token:
+        raise InvalidRequest(
+            [("simulate-unknown", "'simulate' needs an execution name or a requestId to count attempts")]
+        )
+    key = f"{os.environ['MARKER_PREFIX']}{token}/transient-once"
+    try:
+        # A conditional put: exactly one attempt creates the marker, the others are refused.
+        _client().put_object(Bucket=os.environ["MARKER_BUCKET"], Key=key, Body=b"failed once", IfNoneMatch="*")
+    except ClientError as err:
+        if err.response.get("Error", {}).get("Code") in ("PreconditionFailed", "412"):
+            return
+        raise
+    raise TransientProcessingError(f"simulated transient failure for {token} (first attempt); a retry succeeds")
