@@ -93,14 +93,16 @@ def down() -> None:
 
 
 @app.command()
-def status() -> None:
-    """Show the running engine: endpoint, health, processes."""
+def status(prefix: Annotated[str, typer.Option(help="the deployment prefix whose API URL to show")] = "tb") -> None:
+    """Show the running engine: endpoint, health, processes, and the deployed HTTP API's URL."""
     engine = running_engine()
     if engine is None or engine.record is None:
         console.print("no engine is up (testbed up starts one)")
         raise typer.Exit(code=1)
     record = engine.record
     table = Table(title="testbed engine", show_header=False)
+    table.add_column("what")
+    table.add_column("value", overflow="fold")
     table.add_row("target", "embedded (LocalStack 4.14.0, no Docker)")
     table.add_row("endpoint", engine.endpoint_url or "")
     table.add_row("region", record.region)
@@ -108,7 +110,17 @@ def status() -> None:
     table.add_row("processes", str(len(engine.processes())))
     table.add_row("directory", record.root)
     table.add_row("log", str(engine.log_path))
+    table.add_row("POST /process-data", _api_url(engine, prefix))
     console.print(table)
+
+
+def _api_url(engine: Engine, prefix: str) -> str:
+    from infra.runs.processing import api_url
+
+    try:
+        return api_url(deployer_for(engine, prefix), stack_for(["processing"]), engine.endpoint_url)
+    except TestbedError as err:
+        return f"not deployed ({err})"
 
 
 @app.command("env")
