@@ -45,9 +45,9 @@ class Runner(Protocol):
 
 def runners() -> dict[str, Runner]:
     """Every workflow's runner, by workflow name (imported lazily: they need Faker)."""
-    from infra.runs import orders, processing, sales
+    from infra.runs import csv_etl, orders, processing, sales
 
-    return {"orders": orders.run, "sales": sales.run, "processing": processing.run}
+    return {"orders": orders.run, "sales": sales.run, "processing": processing.run, "csv-etl": csv_etl.run}
 
 
 Clients = Callable[[str], Any]

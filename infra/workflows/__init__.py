@@ -11,12 +11,13 @@ from collections.abc import Callable, Iterable, Sequence
 
 from infra.stack.model import Resource
 from infra.stack.stack import Stack
-from infra.workflows import orders, processing, sales
+from infra.workflows import csv_etl, orders, processing, sales
 
 WORKFLOWS: dict[str, Callable[[], Iterable[Resource]]] = {
     "orders": orders.resources,
     "sales": sales.resources,
     "processing": processing.resources,
+    "csv-etl": csv_etl.resources,
 }
 
 

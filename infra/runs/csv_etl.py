@@ -1,0 +1,343 @@
+"""Run workflow 5 (CSV ETL) on generated files and account for every file and row.
+
+A good file (options.records rows, options.invalid_rate of them bad) and one bad file
+(its kind chosen by the seed) are uploaded together under `source/`; S3 notifies the
+start Lambda, which starts an execution per file. Notifications are captured through
+an SQS queue subscribed to the topic for the run (created and deleted here). Then each
+file is checked against its labels: where it ended (archive/ or error/, not source/),
+the stage and target tables row by row, the rejected-rows report, the one notification
+it must have sent, and the path its execution took.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+import uuid
+from collections.abc import Callable, Iterable
+from decimal import Decimal
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from fixtures.csv_files import BAD_FILES, CsvFile, generate_bad_file, generate_csv_file
+from infra.deploy import Deployer
+from infra.executions import Execution, known_executions, started_after, wait_execution
+from infra.observe import drain, sns_messages, topic_capture
+from infra.runs import RunOptions, RunResult
+from infra.stack.stack import Stack
+from infra.workflows import csv_etl as workflow
+
+Clients = Callable[[str], Any]
+LOADED_PATH = [
+    "ValidateFile", "IsFileValid", "LoadStage", "ArchiveFile", "TransformToTarget", "AllRowsAccounted",
+    "DescribeLoad", "NotifySuccess", "Loaded",
+]  # fmt: skip
+INVALID_PATH = ["ValidateFile", "IsFileValid", "MoveToError", "DescribeRejection", "NotifyInvalid", "FileInvalid"]
+LISTED = 50  # rejected rows the success notification names (the load step's LISTED)
+
+
+def run(deployer: Deployer, stack: Stack, options: RunOptions) -> RunResult:
+    clients, ctx = deployer.clients, deployer.ctx
+    tag = uuid.uuid4().hex[:8]
+    good = generate_csv_file(options.records, options.invalid_rate, options.seed, name=f"run-{tag}.csv")
+    kind = BAD_FILES[options.seed % len(BAD_FILES)]
+    bad = generate_bad_file(kind, options.seed, name=f"run-{tag}-{kind}.csv")
+    started = time.monotonic()
+    with topic_capture(clients, stack.get(workflow.TOPIC).arn(ctx)) as capture:
+        # Both files are in flight together, as two uploads would be.
+        keys = {csv_file.name: workflow.SOURCE + csv_file.name for csv_file in (good, bad)}
+        arns = [put_and_find(deployer, stack, csv_file.body, keys[csv_file.name]) for csv_file in (good, bad)]
+        finished = [wait_execution(clients, arn, timeout=300) for arn in arns]
+        uploads = [
+            (csv_file, keys[csv_file.name], execution)
+            for csv_file, execution in zip((good, bad), finished, strict=True)
+        ]
+        notices = captured_notices(clients, capture, [key for _, key, _ in uploads])
+    seconds = time.monotonic() - started
+    problems: list[str] = []
+    for csv_file, key, execution in uploads:
+        problems += [f"{key}: {problem}" for problem in check_file(deployer, stack, csv_file, key, execution, notices)]
+    output = uploads[0][2].output if isinstance(uploads[0][2].output, dict) else {}
+    return RunResult(
+        workflow="csv-etl",
+        executions=[execution for _, _, execution in uploads],
+        counts={
+            "files": len(uploads),
+            "invalid_files": sum(not csv_file.expected.valid for csv_file, _, _ in uploads),
+            "rows": len(good.rows),
+            "loaded": int(output.get("loaded", 0)),
+            "rejected": int(output.get("rejected", 0)),
+            "transformed": int(output.get("transformed", 0)),
+            "notifications": sum(len(found) for found in notices.values()),
+        },
+        seconds=seconds,
+        problems=problems,
+        details={
+            key: f"{csv_file.kind}: {execution.status} {execution.error or ''}".strip()
+            for csv_file, key, execution in uploads
+        },
+    )
+
+
+def upload(deployer: Deployer, stack: Stack, csv_file: CsvFile, key: str | None = None) -> tuple[str, Execution]:
+    """Start the file's run and return the key and the finished execution."""
+    key = key or workflow.SOURCE + csv_file.name
+    arn = put_and_find(deployer, stack, csv_file.body, key)
+    return key, wait_execution(deployer.clients, arn, timeout=300)
+
+
+def put_and_find(deployer: Deployer, stack: Stack, body: bytes, key: str) -> str:
+    """Upload `body` to `key` and return the ARN of the execution S3 started for it."""
+    clients = deployer.clients
+    machine = stack.get(workflow.MACHINE).arn(deployer.ctx)
+    seen = known_executions(clients, machine)
+    clients("s3").put_object(Bucket=bucket_name(deployer, stack), Key=key, Body=body)
+    while True:  # other files' executions may start meanwhile: take the one for this key
+        arn = started_after(clients, machine, seen, timeout=60)
+        if json.loads(clients("stepfunctions").describe_execution(executionArn=arn)["input"]).get("key") == key:
+            return arn
+        seen.add(arn)
+
+
+def bucket_name(deployer: Deployer, stack: Stack) -> str:
+    return stack.get(workflow.BUCKET).physical(deployer.ctx)
+
+
+def captured_notices(
+    clients: Clients, capture_url: str, keys: list[str], each: int = 1
+) -> dict[str, list[dict[str, Any]]]:
+    """The notifications about `keys` (`each` per key awaited, any extra ones kept too),
+    as {key: [message body]}."""
+
+    def about(message: dict[str, Any]) -> str | None:
+        attributes = json.loads(message["Body"]).get("MessageAttributes") or {}
+        value = attributes.get("file", {}).get("Value")
+        return str(value) if value in keys else None
+
+    def keep(message: dict[str, Any]) -> bool:
+        return about(message) is not None
+
+    raw = drain(clients, capture_url, count=each * len(keys), keep=keep, timeout=60)
+    raw += drain(clients, capture_url, count=0, keep=keep)  # anything sent twice
+    found: dict[str, list[dict[str, Any]]] = {key: [] for key in keys}
+    for message, envelope in zip(raw, sns_messages(raw), strict=True):
+        found[str(about(message))].append({"subject": envelope.get("Subject"), **json.loads(envelope["Message"])})
+    return found
+
+
+def check_file(
+    deployer: Deployer,
+    stack: Stack,
+    csv_file: CsvFile,
+    key: str,
+    execution: Execution,
+    notices: dict[str, list[dict[str, Any]]],
+) -> list[str]:
+    """Every way the outcome of one uploaded file can differ from its labels, in words."""
+    problems: list[str] = []
+    sent = notices.get(key, [])
+    if len(sent) != 1:
+        problems.append(f"expected exactly one notification, saw {len(sent)}: {sent}")
+    if csv_file.expected.valid:
+        problems += _check_loaded(deployer, stack, csv_file, key, execution, sent[0] if sent else {})
+    else:
+        problems += _check_rejected(deployer, stack, csv_file, key, execution, sent[0] if sent else {})
+    return problems
+
+
+def _check_loaded(
+    deployer: Deployer, stack: Stack, csv_file: CsvFile, key: str, execution: Execution, notice: dict[str, Any]
+) -> list[str]:
+    problems: list[str] = []
+    if (execution.status, execution.path) != ("SUCCEEDED", LOADED_PATH):
+        problems.append(
+            f"expected SUCCEEDED via {LOADED_PATH}, saw {execution.status} via {execution.path}: {execution.cause}"
+        )
+    archived = workflow.ARCHIVE + key.removeprefix(workflow.SOURCE)
+    problems += _placement(deployer, stack, csv_file, key, expected_at=archived, absent=[key])
+    counts = {"rows": len(csv_file.rows), "loaded": len(csv_file.loaded), "rejected": len(csv_file.rejected)}
+    counts["transformed"] = counts["loaded"]
+    expected_notice = {
+        "outcome": "loaded",
+        "subject": "CSV file loaded",
+        "file": key,
+        "archived_as": archived,
+        **counts,
+    }
+    seen = {name: notice.get(name) for name in expected_notice}
+    if seen != expected_notice:
+        problems.append(f"success notification: expected {expected_notice}, saw {seen}")
+    listed = [(row.record["line"], list(row.expected.reasons)) for row in csv_file.rejected[:LISTED]]
+    if [(r.get("line"), r.get("reasons")) for r in notice.get("rejected_rows") or []] != listed:
+        problems.append(f"success notification lists rejected rows {notice.get('rejected_rows')}, expected {listed}")
+    problems += _check_rejects_report(deployer, stack, csv_file, key, notice.get("rejects_key"))
+    clients, ctx = deployer.clients, deployer.ctx
+    staged = stage_rows(clients, stack.get(workflow.STAGE_TABLE).physical(ctx), load_id(key, csv_file.body))
+    if len(staged) != counts["loaded"]:
+        problems.append(f"stage table: expected {counts['loaded']} rows of this load, saw {len(staged)}")
+    target = stack.get(workflow.TARGET_TABLE).physical(ctx)
+    expected = csv_file.targets()
+    stored = target_rows(clients, target, list(expected))
+    lineage = {"source_file": key, "load_id": load_id(key, csv_file.body)}
+    for transaction, row in expected.items():
+        problems += [
+            f"target {transaction}: {p}" for p in target_row_problems({**row, **lineage}, stored.get(transaction))
+        ]
+    loaded_ids = set(expected)
+    stray = {str(row.record["fields"]["transaction_id"]).strip() for row in csv_file.rejected} - loaded_ids - {""}
+    for transaction in target_rows(clients, target, sorted(stray)):
+        problems.append(f"target {transaction}: a rejected row's transaction was stored")
+    return problems
+
+
+def _check_rejected(
+    deployer: Deployer, stack: Stack, csv_file: CsvFile, key: str, execution: Execution, notice: dict[str, Any]
+) -> list[str]:
+    problems: list[str] = []
+    codes = list(csv_file.expected.reasons)
+    if (execution.status, execution.error, execution.path) != ("FAILED", "CsvFileInvalid", INVALID_PATH):
+        problems.append(
+            f"expected FAILED CsvFileInvalid via {INVALID_PATH}, "
+            f"saw {execution.status} {execution.error} via {execution.path}"
+        )
+    if not (execution.cause or "").startswith(f"{key}: {codes[0]} ("):
+        problems.append(f"expected the cause to name {key} and {codes[0]}, saw {execution.cause!r}")
+    relative = key.removeprefix(workflow.SOURCE)
+    moved = workflow.ERROR + relative
+    problems += _placement(deployer, stack, csv_file, key, expected_at=moved, absent=[key, workflow.ARCHIVE + relative])
+    expected_notice = {
+        "outcome": "invalid",
+        "subject": "CSV file rejected",
+        "file": key,
+        "moved_to": moved,
+        "codes": codes,
+    }
+    seen = {name: notice.get(name) for name in expected_notice}
+    if seen != expected_notice:
+        problems.append(f"error notification: expected {expected_notice}, saw {seen}")
+    if [reason.get("code") for reason in notice.get("reasons") or []] != codes or not all(
+        reason.get("detail") for reason in notice.get("reasons") or []
+    ):
+        problems.append(f"error notification: expected reasons {codes} with details, saw {notice.get('reasons')}")
+    clients, ctx = deployer.clients, deployer.ctx
+    staged = stage_rows(clients, stack.get(workflow.STAGE_TABLE).physical(ctx), load_id(key, csv_file.body))
+    if staged:
+        problems.append(f"stage table: expected nothing from an invalid file, saw {len(staged)} rows")
+    ids = sorted({str(row.record["fields"]["transaction_id"]) for row in csv_file.rows} - {""})
+    stored = target_rows(clients, stack.get(workflow.TARGET_TABLE).physical(ctx), ids)
+    if stored:
+        problems.append(f"target table: expected nothing from an invalid file, saw {sorted(stored)[:5]}...")
+    return problems
+
+
+def _placement(
+    deployer: Deployer, stack: Stack, csv_file: CsvFile, key: str, expected_at: str, absent: Iterable[str]
+) -> list[str]:
+    problems: list[str] = []
+    found = read_object(deployer.clients, bucket_name(deployer, stack), expected_at)
+    if found is None:
+        problems.append(f"expected the file at {expected_at}, it is not there")
+    elif found != csv_file.body:
+        problems.append(f"{expected_at} does not hold the uploaded bytes")
+    for elsewhere in absent:
+        if read_object(deployer.clients, bucket_name(deployer, stack), elsewhere) is not None:
+            problems.append(f"expected nothing at {elsewhere}, the file is still there")
+    return problems
+
+
+def _check_rejects_report(
+    deployer: Deployer, stack: Stack, csv_file: CsvFile, key: str, reported_key: str | None
+) -> list[str]:
+    expected_key = workflow.ERROR + key.removeprefix(workflow.SOURCE).removesuffix(".csv") + ".rejected-rows.jsonl"
+    if not csv_file.rejected:
+        return [] if reported_key is None else [f"no rejected rows, yet a report was named: {reported_key}"]
+    if reported_key != expected_key:
+        return [f"expected the rejected rows report at {expected_key}, the notification names {reported_key}"]
+    body = read_object(deployer.clients, bucket_name(deployer, stack), expected_key)
+    if body is None:
+        return [f"the rejected rows report {expected_key} is missing"]
+    seen = {entry["line"]: entry["reasons"] for entry in map(json.loads, body.decode().splitlines())}
+    expected = {row.record["line"]: list(row.expected.reasons) for row in csv_file.rejected}
+    if seen != expected:
+        wrong = sorted(line for line in expected.keys() | seen.keys() if seen.get(line) != expected.get(line))
+        shown = [(line, expected.get(line), seen.get(line)) for line in wrong[:5]]
+        return [f"rejected rows report differs at {len(wrong)} line(s); (line, expected, seen): {shown}"]
+    return []
+
+
+def target_row_problems(expected: dict[str, Any], stored: dict[str, Any] | None) -> list[str]:
+    """How a stored target row differs from the expected one (numbers compared as Decimal)."""
+    if stored is None:
+        return ["expected in the target table, not there"]
+    problems = []
+    for name, value in expected.items():
+        seen = stored.get(name)
+        same = Decimal(str(value)) == seen if isinstance(seen, Decimal) else value == seen
+        if not same:
+            problems.append(f"{name}: expected {value!r}, saw {seen!r}")
+    extra = set(stored) - set(expected)
+    if extra:
+        problems.append(f"unexpected attributes {sorted(extra)}")
+    return problems
+
+
+def load_id(key: str, body: bytes) -> str:
+    """The stage table's id of one upload: its key and its ETag (the MD5 of a single-part
+    upload)."""
+    return f"{key}#{hashlib.md5(body).hexdigest()}"
+
+
+def stage_rows(clients: Clients, table: str, load: str) -> list[dict[str, Any]]:
+    paginator = clients("dynamodb").get_paginator("query")
+    pages = paginator.paginate(
+        TableName=table,
+        KeyConditionExpression="load_id = :load",
+        ExpressionAttributeValues={":load": {"S": load}},
+        ConsistentRead=True,
+    )
+    return [_plain(item) for page in pages for item in page["Items"]]
+
+
+def target_rows(clients: Clients, table: str, transactions: list[str]) -> dict[str, dict[str, Any]]:
+    """The target rows of `transactions` that exist, by transaction id, as plain values."""
+    found: dict[str, dict[str, Any]] = {}
+    for start in range(0, len(transactions), 100):
+        keys = [{"transaction_id": {"S": t}} for t in transactions[start : start + 100]]
+        request: dict[str, Any] = {table: {"Keys": keys, "ConsistentRead": True}}
+        while request:
+            response = clients("dynamodb").batch_get_item(RequestItems=request)
+            for item in response["Responses"].get(table, []):
+                found[item["transaction_id"]["S"]] = _plain(item)
+            request = response.get("UnprocessedKeys") or {}
+    return found
+
+
+def _plain(item: dict[str, Any]) -> dict[str, Any]:
+    return {name: Decimal(value["N"]) if "N" in value else value.get("S") for name, value in item.items()}
+
+
+def read_object(clients: Clients, bucket: str, key: str) -> bytes | None:
+    try:
+        body: bytes = clients("s3").get_object(Bucket=bucket, Key=key)["Body"].read()
+    except ClientError as err:
+        if err.response["Error"]["Code"] in ("NoSuchKey", "404"):
+            return None
+        raise
+    return body
+
+
+def scheduled_attempts(execution: Execution, state: str) -> list[dict[str, Any]]:
+    """The task attempts (TaskScheduled or LambdaFunctionScheduled events) of `state`."""
+    attempts: list[dict[str, Any]] = []
+    inside = False
+    for event in execution.history:
+        kind = event["type"]
+        if kind.endswith("StateEntered"):
+            inside = event["stateEnteredEventDetails"]["name"] == state
+        elif kind.endswith("StateExited"):
+            inside = False
+        elif inside and kind in ("TaskScheduled", "LambdaFunctionScheduled"):
+            attempts.append(event)
+    return attempts

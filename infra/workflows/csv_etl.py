@@ -1,0 +1,108 @@
+"""Workflow 5, CSV ETL with validation, archive, error prefix and notifications (seed 004).
+
+A CSV file uploaded under `source/` in the files bucket fires an S3 notification to the
+start Lambda, which starts the state machine with the bucket and key. The file is
+validated (header, column types, UTF-8, empty, row count, truncated rows). An invalid
+file is moved to `error/`, an error notification names it and its reasons, and the
+execution fails with `CsvFileInvalid`. A valid file's good rows are loaded into the
+stage table and the file is moved to `archive/` (the seed's first Glue job); the stage
+rows are typed, derived and put into the target table keyed by transaction id (the
+second Glue job; DynamoDB stands in for Redshift); a success notification gives the
+counts and the rejected rows, whose full list is written under `error/`. Any
+unexpected error sends the error notification and fails with `CsvEtlFailed`.
+"""
+
+from __future__ import annotations
+
+from infra.stack.model import Bucket, Function, Notification, Ref, Resource, StateMachine, Statement, Table, Topic
+
+BUCKET = "csv-files"
+STAGE_TABLE = "csv-stage"
+TARGET_TABLE = "csv-sales"
+TOPIC = "csv-notifications"
+START = "csv-start"
+VALIDATE = "csv-validate"
+LOAD = "csv-load"
+TRANSFORM = "csv-transform"
+MOVE = "csv-move"
+MACHINE = "csv-etl"
+SOURCE = "source/"
+ARCHIVE = "archive/"
+ERROR = "error/"
+# Test hook: an object here makes the next load fail once with TransientLoadError.
+FAILURE_MARKER = "control/fail-next-load"
+PREFIXES = {"SOURCE_PREFIX": SOURCE, "ARCHIVE_PREFIX": ARCHIVE, "ERROR_PREFIX": ERROR}
+
+
+def resources() -> list[Resource]:
+    objects = Ref(BUCKET, suffix="/*")
+    return [
+        Bucket(BUCKET, notifications=(Notification(START, prefix=SOURCE, suffix=".csv"),)),
+        Table(STAGE_TABLE, hash_key="load_id", range_key="line", attributes={"line": "N"}),
+        Table(TARGET_TABLE, hash_key="transaction_id"),
+        Topic(TOPIC),
+        Function(
+            START,
+            source="csv_start",
+            timeout=10,
+            environment={"STATE_MACHINE_ARN": Ref(MACHINE)},
+            grants=(Statement(("states:StartExecution",), (Ref(MACHINE),)),),
+        ),
+        Function(
+            VALIDATE,
+            source="csv_etl",
+            handler="validate.handler",
+            timeout=300,
+            memory=512,
+            environment={**PREFIXES, "MAX_ROWS": "1000000"},
+            grants=(Statement(("s3:GetObject",), (objects,)),),
+        ),
+        Function(
+            LOAD,
+            source="csv_etl",
+            handler="load.handler",
+            timeout=600,
+            memory=1024,
+            environment={"STAGE_TABLE": Ref(STAGE_TABLE, "name"), "FAILURE_MARKER_KEY": FAILURE_MARKER},
+            grants=(
+                Statement(("s3:GetObject", "s3:PutObject"), (objects,)),
+                # Without ListBucket a missing marker reads as AccessDenied, not NoSuchKey.
+                Statement(("s3:ListBucket",), (Ref(BUCKET),)),
+                Statement(("s3:DeleteObject",), (Ref(BUCKET, suffix="/" + FAILURE_MARKER),)),
+                Statement(("dynamodb:BatchWriteItem",), (Ref(STAGE_TABLE),)),
+            ),
+        ),
+        Function(
+            TRANSFORM,
+            source="csv_etl",
+            handler="transform.handler",
+            timeout=600,
+            memory=1024,
+            environment={"STAGE_TABLE": Ref(STAGE_TABLE, "name"), "TARGET_TABLE": Ref(TARGET_TABLE, "name")},
+            grants=(
+                Statement(("dynamodb:Query",), (Ref(STAGE_TABLE),)),
+                Statement(("dynamodb:BatchWriteItem",), (Ref(TARGET_TABLE),)),
+            ),
+        ),
+        Function(
+            MOVE,
+            source="csv_etl",
+            handler="move.handler",
+            timeout=300,
+            grants=(
+                Statement(("s3:GetObject", "s3:PutObject", "s3:DeleteObject"), (objects,)),
+                Statement(("s3:ListBucket",), (Ref(BUCKET),)),
+            ),
+        ),
+        StateMachine(
+            MACHINE,
+            asl="csv_etl.asl.json",
+            substitutions={
+                "ValidateFunctionArn": Ref(VALIDATE),
+                "LoadFunctionArn": Ref(LOAD),
+                "TransformFunctionArn": Ref(TRANSFORM),
+                "MoveFunctionArn": Ref(MOVE),
+                "NotificationTopicArn": Ref(TOPIC),
+            },
+        ),
+    ]
