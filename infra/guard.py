@@ -11,9 +11,7 @@ DUMMY_KEYS = {"test", "testing", "dummy", "foo", "fake", "localstack", "testcont
 ENDPOINT_VARIABLES_PREFIX = "AWS_ENDPOINT_URL"
 
 
-def check_aws_target(
-    session: Any, environ: Mapping[str, str], expected_account: str | None
-) -> str:
+def check_aws_target(session: Any, environ: Mapping[str, str], expected_account: str | None) -> str:
     """Refuse to act on real AWS unless everything says it is meant; return the account id."""
     endpoints = sorted(key for key in environ if key.startswith(ENDPOINT_VARIABLES_PREFIX))
     if endpoints:
@@ -23,9 +21,7 @@ def check_aws_target(
         )
     credentials = session.get_credentials()
     if credentials is None:
-        raise TargetRefused(
-            "--target aws found no AWS credentials; configure a profile (aws configure) first."
-        )
+        raise TargetRefused("--target aws found no AWS credentials; configure a profile (aws configure) first.")
     key = credentials.get_frozen_credentials().access_key
     if key.lower() in DUMMY_KEYS or key.startswith("AKIA000000"):
         raise TargetRefused(

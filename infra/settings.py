@@ -35,9 +35,7 @@ class Settings:
         return self.target in EMULATOR_TARGETS
 
     @classmethod
-    def from_env(
-        cls, environ: Mapping[str, str] | None = None, **overrides: str | None
-    ) -> "Settings":
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: str | None) -> "Settings":
         """Read TESTBED_* and AWS_* variables; keyword arguments that are not None win."""
         env = os.environ if environ is None else environ
         values: dict[str, str | None] = {

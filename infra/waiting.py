@@ -9,7 +9,7 @@ from infra.errors import WaitTimeout
 T = TypeVar("T")
 
 
-def wait_for(
+def wait_for[T](
     probe: Callable[[], T | None],
     *,
     timeout: float,

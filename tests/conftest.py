@@ -14,13 +14,13 @@ from typing import Any
 import pytest
 from hypothesis import settings as hypothesis_settings
 
-# The machine is shared and noisy: property tests check behaviour, never speed.
-hypothesis_settings.register_profile("testbed", deadline=None)
-hypothesis_settings.load_profile("testbed")
-
 from infra.engine import Engine, engine_for
 from infra.errors import EngineUnavailable
 from infra.settings import TARGETS, Settings
+
+# The machine is shared and noisy: property tests check behaviour, never speed.
+hypothesis_settings.register_profile("testbed", deadline=None)
+hypothesis_settings.load_profile("testbed")
 
 ROOT = Path(__file__).resolve().parents[1]
 

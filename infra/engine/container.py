@@ -38,9 +38,7 @@ class ContainerEngine(Engine):
         if self._container is not None:
             return self
         if reason := docker_answers():
-            raise EngineUnavailable(
-                f"the container target needs Docker: {reason}. Use --target embedded here."
-            )
+            raise EngineUnavailable(f"the container target needs Docker: {reason}. Use --target embedded here.")
         from testcontainers.community.localstack import LocalStackContainer
 
         container = LocalStackContainer(image=self.settings.image, region_name=self.region)

@@ -13,6 +13,7 @@ thread now serves every environment's timers.
 
 from __future__ import annotations
 
+import contextlib
 import heapq
 import itertools
 import logging
@@ -149,10 +150,8 @@ def _put_events(client: Any, group: str, stream: str, events: list[dict[str, Any
         try:
             client.put_log_events(logGroupName=group, logStreamName=stream, logEvents=events)
         except client.exceptions.ResourceNotFoundException:
-            try:
+            with contextlib.suppress(client.exceptions.ResourceAlreadyExistsException):
                 client.create_log_group(logGroupName=group)
-            except client.exceptions.ResourceAlreadyExistsException:
-                pass
             client.create_log_stream(logGroupName=group, logStreamName=stream)
             client.put_log_events(logGroupName=group, logStreamName=stream, logEvents=events)
     except Exception as err:  # noqa: BLE001 - as LocalStack: log, never break invokes

@@ -30,6 +30,4 @@ def dynamodb_moto() -> Service:
 def dynamodbstreams_moto() -> Service:
     from localstack.services.moto import MotoFallbackDispatcher
 
-    return Service.for_provider(
-        MotoDynamoDBStreamsProvider(), dispatch_table_factory=MotoFallbackDispatcher
-    )
+    return Service.for_provider(MotoDynamoDBStreamsProvider(), dispatch_table_factory=MotoFallbackDispatcher)

@@ -11,6 +11,7 @@ invoke works.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import math
@@ -60,8 +61,7 @@ def worker_environment(
     env = {
         key: str(value)
         for key, value in env_vars.items()
-        if key in user_env
-        or (key not in _ENGINE_ONLY_NAMES and not key.startswith(_ENGINE_ONLY_PREFIXES))
+        if key in user_env or (key not in _ENGINE_ONLY_NAMES and not key.startswith(_ENGINE_ONLY_PREFIXES))
     }
     env.setdefault("PATH", _BASE_PATH)
     env.setdefault("LANG", "C.UTF-8")
@@ -79,8 +79,7 @@ class _Worker:
         lifeline_r, self.lifeline_w = os.pipe()
         with open(log_path, "ab") as log:
             self.process = subprocess.Popen(
-                [sys.executable, "-I", str(WORKER_SCRIPT), str(in_r), str(out_w), str(lifeline_r)]
-                + argv_tail,
+                [sys.executable, "-I", str(WORKER_SCRIPT), str(in_r), str(out_w), str(lifeline_r), *argv_tail],
                 env=env,
                 cwd=cwd,
                 stdin=subprocess.DEVNULL,
@@ -125,10 +124,8 @@ class _Worker:
         return 0
 
     def kill(self) -> None:
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(self.process.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
         self.process.wait()
         for fd in (self.in_w, self.out_r, self.lifeline_w):
             os.close(fd)
@@ -233,9 +230,7 @@ class LocalProcessExecutor(RuntimeExecutor):
             "logs": self._log_since(log_offset) + error + "\n",
         }
 
-    def _timed_out(
-        self, worker: _Worker, request_id: str, timeout: float, log_offset: int
-    ) -> dict[str, Any]:
+    def _timed_out(self, worker: _Worker, request_id: str, timeout: float, log_offset: int) -> dict[str, Any]:
         self._discard(worker)
         stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
         message = f"Task timed out after {timeout:.2f} seconds"

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).parent))
-from wire import read_frame, write_frame  # noqa: E402
+from wire import read_frame, write_frame
 
 sys.path.pop(0)
 
@@ -81,9 +81,7 @@ class _LambdaLogHandler(logging.Handler):
         stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
         millis = int(record.msecs)
         message = self.format(record)
-        sys.stdout.write(
-            f"[{record.levelname}]\t{stamp}.{millis:03d}Z\t{self.request_id}\t{message}\n"
-        )
+        sys.stdout.write(f"[{record.levelname}]\t{stamp}.{millis:03d}Z\t{self.request_id}\t{message}\n")
 
 
 def _error(error_type: str, message: str, stack: list[str] | None = None) -> dict[str, Any]:
@@ -94,19 +92,13 @@ def _load_handler(handler_spec: str) -> tuple[Any, dict[str, Any] | None]:
     """Import `module.function` the way the AWS runtime does, or describe why it failed."""
     module_name, _, function_name = handler_spec.rpartition(".")
     if not module_name:
-        return None, _error(
-            "Runtime.MalformedHandlerName", f"Bad handler '{handler_spec}': not enough values"
-        )
+        return None, _error("Runtime.MalformedHandlerName", f"Bad handler '{handler_spec}': not enough values")
     try:
         module = importlib.import_module(module_name.replace("/", "."))
     except ImportError as err:
-        return None, _error(
-            "Runtime.ImportModuleError", f"Unable to import module '{module_name}': {err}"
-        )
+        return None, _error("Runtime.ImportModuleError", f"Unable to import module '{module_name}': {err}")
     except SyntaxError as err:
-        return None, _error(
-            "Runtime.UserCodeSyntaxError", f"Syntax error in module '{module_name}': {err}"
-        )
+        return None, _error("Runtime.UserCodeSyntaxError", f"Syntax error in module '{module_name}': {err}")
     except Exception as err:  # noqa: BLE001 - any init failure is reported, as AWS does
         return None, _error(
             type(err).__name__,
@@ -115,9 +107,7 @@ def _load_handler(handler_spec: str) -> tuple[Any, dict[str, Any] | None]:
         )
     handler = getattr(module, function_name, None)
     if handler is None:
-        return None, _error(
-            "Runtime.HandlerNotFound", f"Handler '{function_name}' missing on module '{module_name}'"
-        )
+        return None, _error("Runtime.HandlerNotFound", f"Handler '{function_name}' missing on module '{module_name}'")
     return handler, None
 
 

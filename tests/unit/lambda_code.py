@@ -20,7 +20,8 @@ def load(function: str, module: str) -> ModuleType:
     sys.path.insert(0, str(folder))
     try:
         spec = importlib.util.spec_from_file_location(f"{function}.{module}", folder / f"{module}.py")
-        assert spec is not None and spec.loader is not None
+        assert spec is not None
+        assert spec.loader is not None
         loaded = importlib.util.module_from_spec(spec)
         sys.modules[spec.name] = loaded
         spec.loader.exec_module(loaded)

@@ -59,8 +59,10 @@ def test_logs_reach_log_result_and_cloudwatch(aws, make_function):
     response, _ = invoke(aws("lambda"), name, {"marker": "m-123"}, LogType="Tail")
     tail = base64.b64decode(response["LogResult"]).decode()
     assert "printed line m-123" in tail
-    assert "[INFO]" in tail and "logged line m-123" in tail
-    assert tail.startswith("START RequestId:") and "REPORT RequestId:" in tail
+    assert "[INFO]" in tail
+    assert "logged line m-123" in tail
+    assert tail.startswith("START RequestId:")
+    assert "REPORT RequestId:" in tail
 
     logs = aws("logs")
 
@@ -80,7 +82,8 @@ def test_timeout_is_sandbox_timedout_and_the_next_invoke_works(aws, make_functio
     assert body["errorType"] == "Sandbox.Timedout"
     assert "Task timed out after 1.00 seconds" in body["errorMessage"]
     tail = base64.b64decode(response["LogResult"]).decode()
-    assert "going to sleep" in tail and "Task timed out" in tail
+    assert "going to sleep" in tail
+    assert "Task timed out" in tail
     response, body = invoke(lam, name, {"seconds": 0})
     assert "FunctionError" not in response
     assert body == "woke up"
@@ -121,7 +124,9 @@ def test_function_environment_has_its_variables_and_nothing_of_the_engine(aws, m
     _, env = invoke(aws("lambda"), name)
     assert env["ORDERS_TABLE"] == "orders"
     assert env["AWS_LAMBDA_FUNCTION_NAME"] == name
-    assert env["AWS_ACCESS_KEY_ID"] and env["AWS_SECRET_ACCESS_KEY"] and env["AWS_SESSION_TOKEN"]
+    assert env["AWS_ACCESS_KEY_ID"]
+    assert env["AWS_SECRET_ACCESS_KEY"]
+    assert env["AWS_SESSION_TOKEN"]
     assert env["AWS_REGION"] == engine.region
     if engine.name == "embedded":
         assert env["AWS_ENDPOINT_URL"] == engine.endpoint_url
@@ -140,9 +145,7 @@ def test_lambda_reads_and_writes_dynamodb_through_boto3(aws, make_function, make
     response, body = invoke(aws("lambda"), name, {"customerID": "c-1", "orderID": "o-9"})
     assert "FunctionError" not in response, body
     assert body == {"customerID": "c-1", "orderID": "o-9", "total": 42}
-    item = aws("dynamodb").get_item(
-        TableName=table, Key={"customerID": {"S": "c-1"}, "orderID": {"S": "o-9"}}
-    )["Item"]
+    item = aws("dynamodb").get_item(TableName=table, Key={"customerID": {"S": "c-1"}, "orderID": {"S": "o-9"}})["Item"]
     assert item["total"] == {"N": "42"}
 
 
@@ -155,7 +158,10 @@ def test_unsupported_runtime_is_reported_not_hung(aws, role_arn, unique, cleanup
     lam = aws("lambda")
     name = unique("node")
     lam.create_function(
-        FunctionName=name, Runtime=runtime, Role=role_arn, Handler="index.handler",
+        FunctionName=name,
+        Runtime=runtime,
+        Role=role_arn,
+        Handler="index.handler",
         Code={"ZipFile": zip_files({"index.js": "exports.handler = async () => 1;"})},
     )
     cleanup.add(name, lambda: lam.delete_function(FunctionName=name))

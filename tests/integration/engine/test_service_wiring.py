@@ -10,16 +10,17 @@ from infra.waiting import wait_for
 PROBES = Path(__file__).parent / "functions" / "probes.py"
 
 
-def test_s3_object_created_notification_invokes_a_lambda(
-    aws, make_function, make_bucket, make_queue, receive_messages
-):
+def test_s3_object_created_notification_invokes_a_lambda(aws, make_function, make_bucket, make_queue, receive_messages):
     sink = make_queue()
     name = make_function(PROBES, "probes.record", env={"SINK_QUEUE_URL": sink})
     arn = aws("lambda").get_function(FunctionName=name)["Configuration"]["FunctionArn"]
     bucket = make_bucket()
     aws("lambda").add_permission(
-        FunctionName=name, StatementId="s3", Action="lambda:InvokeFunction",
-        Principal="s3.amazonaws.com", SourceArn=f"arn:aws:s3:::{bucket}",
+        FunctionName=name,
+        StatementId="s3",
+        Action="lambda:InvokeFunction",
+        Principal="s3.amazonaws.com",
+        SourceArn=f"arn:aws:s3:::{bucket}",
     )
     aws("s3").put_bucket_notification_configuration(
         Bucket=bucket,
@@ -42,17 +43,11 @@ def test_s3_object_created_notification_invokes_a_lambda(
     assert record["s3"]["object"]["key"] == "incoming/sales.json"
 
 
-def test_sqs_event_source_mapping_invokes_a_lambda(
-    aws, make_function, make_queue, receive_messages, cleanup
-):
+def test_sqs_event_source_mapping_invokes_a_lambda(aws, make_function, make_queue, receive_messages, cleanup):
     source, sink = make_queue(), make_queue()
     name = make_function(PROBES, "probes.record", env={"SINK_QUEUE_URL": sink})
-    source_arn = aws("sqs").get_queue_attributes(QueueUrl=source, AttributeNames=["QueueArn"])[
-        "Attributes"
-    ]["QueueArn"]
-    mapping = aws("lambda").create_event_source_mapping(
-        FunctionName=name, EventSourceArn=source_arn, BatchSize=5
-    )
+    source_arn = aws("sqs").get_queue_attributes(QueueUrl=source, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    mapping = aws("lambda").create_event_source_mapping(FunctionName=name, EventSourceArn=source_arn, BatchSize=5)
     cleanup.add("mapping", lambda: aws("lambda").delete_event_source_mapping(UUID=mapping["UUID"]))
     for number in range(3):
         aws("sqs").send_message(QueueUrl=source, MessageBody=json.dumps({"n": number}))
@@ -105,9 +100,7 @@ def test_state_machine_invokes_lambda_then_puts_the_item(
     )
     result = wait_execution(execution["executionArn"])
     assert result["status"] == "SUCCEEDED", result
-    item = aws("dynamodb").get_item(
-        TableName=table, Key={"customerID": {"S": "c-7"}, "orderID": {"S": "o-7"}}
-    )["Item"]
+    item = aws("dynamodb").get_item(TableName=table, Key={"customerID": {"S": "c-7"}, "orderID": {"S": "o-7"}})["Item"]
     assert item["approved"] == {"BOOL": True}
 
 
