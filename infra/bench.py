@@ -6,7 +6,9 @@ Measured on a fresh embedded engine (a second start: the first one of the proces
 for imports and warms the OS caches): start to ready, a no-op Python Lambda cold and
 warm, a no-op API call (SQS ListQueues) interleaved with the warm invokes as a
 yardstick, invokes/s with concurrent callers, 2- and 3-state Step Functions executions,
-and the resident memory of the engine's processes afterwards.
+the sales ingest workflow end to end on 1,000 and 10,000 records beside writing the
+same valid records with BatchWriteItem, and the resident memory of the engine's
+processes afterwards.
 """
 
 from __future__ import annotations
@@ -55,6 +57,15 @@ MEASURES: dict[str, tuple[str, str]] = {
     "concurrent_invokes_per_s": (f"invokes/s, {CONCURRENT_CALLERS} concurrent callers", "1/s"),
     "sfn_2_state_median_ms": ("Step Functions 2 states (Pass, Lambda) median", "ms"),
     "sfn_3_state_median_ms": ("Step Functions 3 states (Pass, Lambda, Pass) median", "ms"),
+    "sales_1000_s": ("sales ingest, 1,000 records (10 % bad), upload to last record", "s"),
+    "sales_1000_records_per_s": ("  records per second", "1/s"),
+    "sales_1000_batch_write_s": ("  yardstick: its valid records by BatchWriteItem", "s"),
+    "sales_1000_ratio": ("  pipeline / yardstick", "x"),
+    "sales_10000_s": ("sales ingest, 10,000 records (10 % bad), upload to last record", "s"),
+    "sales_10000_records_per_s": ("  records per second", "1/s"),
+    "sales_10000_batch_write_s": ("  yardstick: its valid records by BatchWriteItem", "s"),
+    "sales_10000_ratio": ("  pipeline / yardstick", "x"),
+    "sales_unaccounted": ("sales records not accounted for (must be 0)", ""),
     "engine_rss_mb": ("engine memory (RSS, all processes) after the run", "MB"),
     "engine_processes": ("engine processes after the run", ""),
     "warm_calls": ("warm invokes measured", ""),
@@ -193,8 +204,53 @@ def _definition(function_arn: str, states: int) -> dict[str, Any]:
     return definition
 
 
+def sales_ingest(engine: EmbeddedEngine, sizes: Sequence[int], results: dict[str, float | int]) -> None:
+    """Workflow 2 end to end per file size, beside BatchWriteItem of the same valid records."""
+    from fixtures.sales import generate_sales, render_sales
+    from infra.deploy import Deployer
+    from infra.runs.sales import check_outcome, upload
+    from infra.workflows import sales, stack_for
+
+    deployer = Deployer.for_clients(engine.client, "bench", engine.region)
+    stack = stack_for(["sales"])
+    deployer.deploy(stack)
+    table = stack.get(sales.TABLE).physical(deployer.ctx)
+    dynamodb = engine.client("dynamodb")
+    upload(deployer, stack, render_sales(generate_sales(20, 0.1, 1), "json"), "json")  # warm the workers
+    unaccounted = 0
+    for size in sizes:
+        generated = generate_sales(size, 0.1, seed=size)
+        body = render_sales(generated, "json")
+        started = time.monotonic()
+        key, execution = upload(deployer, stack, body, "json")
+        seconds = time.monotonic() - started
+        source = f"s3://{stack.get(sales.BUCKET).physical(deployer.ctx)}/{key}"
+        problems = check_outcome(deployer, stack, generated, source, execution) if execution.succeeded else ["failed"]
+        unaccounted += len(problems)
+        items = [
+            item
+            for page in dynamodb.get_paginator("scan").paginate(TableName=table)
+            for item in page["Items"]
+            if item.get("sourceFile", {}).get("S") == source
+        ]
+        started = time.monotonic()
+        for start in range(0, len(items), 25):
+            pending: dict[str, Any] = {table: [{"PutRequest": {"Item": i}} for i in items[start : start + 25]]}
+            while pending:
+                pending = dynamodb.batch_write_item(RequestItems=pending).get("UnprocessedItems") or {}
+        yardstick = time.monotonic() - started
+        results[f"sales_{size}_s"] = seconds
+        results[f"sales_{size}_records_per_s"] = size / seconds
+        results[f"sales_{size}_batch_write_s"] = yardstick
+        results[f"sales_{size}_ratio"] = seconds / yardstick
+    results["sales_unaccounted"] = unaccounted
+
+
 def run_benchmarks(
-    settings: Settings | None = None, warm_calls: int = 200, sfn_runs: int = 20
+    settings: Settings | None = None,
+    warm_calls: int = 200,
+    sfn_runs: int = 20,
+    sales_sizes: Sequence[int] = (1000, 10000),
 ) -> dict[str, float | int]:
     """Start a fresh embedded engine, measure it, stop it; returns the numbers by key
     (see MEASURES for labels and units)."""
@@ -236,13 +292,15 @@ def run_benchmarks(
                 role_arn, function_arn, states, sfn_runs
             )
 
+        if sales_sizes:
+            sales_ingest(engine, sales_sizes, results)
         assert engine.record is not None
         pids = engine_processes(engine.record.engine_id, engine.record.root)
         results["engine_processes"] = len(pids)
         results["engine_rss_mb"] = rss_mb(pids)
     finally:
         engine.stop()
-    return {key: results[key] for key in MEASURES}
+    return {key: results[key] for key in MEASURES if key in results}
 
 
 def render(results: dict[str, float | int]) -> Table:
@@ -262,10 +320,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m infra.bench", description=__doc__.split("\n")[0])
     parser.add_argument("--warm-calls", type=int, default=200)
     parser.add_argument("--sfn-runs", type=int, default=20)
+    parser.add_argument("--sales", type=int, nargs="*", default=[1000, 10000], help="sales file sizes")
     args = parser.parse_args(argv)
     console = Console()
     with console.status("benchmarking a fresh embedded engine..."):
-        results = run_benchmarks(warm_calls=args.warm_calls, sfn_runs=args.sfn_runs)
+        results = run_benchmarks(warm_calls=args.warm_calls, sfn_runs=args.sfn_runs, sales_sizes=args.sales)
     console.print(render(results))
     return 0
 
