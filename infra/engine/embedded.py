@@ -195,7 +195,14 @@ class EmbeddedEngine(Engine):
             )
         self.record = EngineRecord(engine_id, self._process.pid, port, str(root), self.region)
         try:
-            wait_for(self._ready, timeout=READY_TIMEOUT, what=f"LocalStack health on port {port}")
+            # A short fixed interval: readiness is the number users wait on, worth 40 probes a second.
+            wait_for(
+                self._ready,
+                timeout=READY_TIMEOUT,
+                interval=0.025,
+                max_interval=0.025,
+                what=f"LocalStack health on port {port}",
+            )
         except Exception as err:
             log_tail = self._log_tail()
             self.stop()
