@@ -45,9 +45,15 @@ class Runner(Protocol):
 
 def runners() -> dict[str, Runner]:
     """Every workflow's runner, by workflow name (imported lazily: they need Faker)."""
-    from infra.runs import csv_etl, orders, processing, sales
+    from infra.runs import csv_etl, orders, processing, router, sales
 
-    return {"orders": orders.run, "sales": sales.run, "processing": processing.run, "csv-etl": csv_etl.run}
+    return {
+        "orders": orders.run,
+        "sales": sales.run,
+        "processing": processing.run,
+        "csv-etl": csv_etl.run,
+        "router": router.run,
+    }
 
 
 Clients = Callable[[str], Any]

@@ -11,13 +11,14 @@ from collections.abc import Callable, Iterable, Sequence
 
 from infra.stack.model import Resource
 from infra.stack.stack import Stack
-from infra.workflows import csv_etl, orders, processing, sales
+from infra.workflows import csv_etl, orders, processing, router, sales
 
 WORKFLOWS: dict[str, Callable[[], Iterable[Resource]]] = {
     "orders": orders.resources,
     "sales": sales.resources,
     "processing": processing.resources,
     "csv-etl": csv_etl.resources,
+    "router": router.resources,
 }
 
 

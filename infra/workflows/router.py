@@ -1,0 +1,67 @@
+"""Workflow 4, the ETL-or-streaming router (seed 003).
+
+The router picks a branch with `States.MathRandom` (an explicit `branch` in the input
+wins) and runs it as a nested execution it waits for. Streaming: fetch subscription
+prices (a seeded feed in place of the seed's paid web API), find or create the Kinesis
+stream and wait for it to be active, put the record, find or create the SNS topic with
+an email subscription, publish the record's ShardId and SequenceNumber. ETL: a Lambda
+(the seed's Glue job) turns raw subscription rows into curated ones, in S3 and DynamoDB,
+rejected rows with their reasons beside them.
+"""
+
+from __future__ import annotations
+
+from infra.stack.model import Bucket, Function, Ref, Resource, RuntimeTopic, StateMachine, Statement, Stream, Table
+
+BUCKET = "subscription-data"
+TABLE = "curated-subscriptions"
+STREAM = "subscription-stream"
+TOPIC = "subscription-updates"
+FETCH = "fetch-subscriptions"
+TRANSFORM = "transform-subscriptions"
+ROUTER = "etl-or-streaming"
+STREAMING = "streaming-branch"
+ETL = "etl-branch"
+RAW, CURATED, REJECTED = "raw/", "curated/", "rejected/"
+
+
+def resources() -> list[Resource]:
+    return [
+        Bucket(BUCKET),
+        Table(TABLE, hash_key="subscriptionId"),
+        Stream(STREAM, created_by_workflow=True),
+        RuntimeTopic(TOPIC),
+        Function(FETCH, source="router_fetch", timeout=10),
+        Function(
+            TRANSFORM,
+            source="router_transform",
+            timeout=60,
+            memory=512,
+            environment={"TABLE_NAME": Ref(TABLE, "name"), "CURATED_PREFIX": CURATED, "REJECTED_PREFIX": REJECTED},
+            grants=(
+                Statement(("s3:GetObject",), (Ref(BUCKET, suffix=f"/{RAW}*"),)),
+                Statement(("s3:PutObject",), (Ref(BUCKET, suffix=f"/{CURATED}*"), Ref(BUCKET, suffix=f"/{REJECTED}*"))),
+                Statement(("dynamodb:BatchWriteItem",), (Ref(TABLE),)),
+            ),
+        ),
+        StateMachine(
+            STREAMING,
+            asl="router_streaming.asl.json",
+            substitutions={
+                "FetchFunctionArn": Ref(FETCH),
+                "StreamName": Ref(STREAM, "name"),
+                "TopicName": Ref(TOPIC, "name"),
+                "TopicArn": Ref(TOPIC),
+            },
+        ),
+        StateMachine(
+            ETL,
+            asl="router_etl.asl.json",
+            substitutions={"TransformFunctionArn": Ref(TRANSFORM), "DataBucket": Ref(BUCKET, "name")},
+        ),
+        StateMachine(
+            ROUTER,
+            asl="router.asl.json",
+            substitutions={"StreamingMachineArn": Ref(STREAMING), "EtlMachineArn": Ref(ETL)},
+        ),
+    ]

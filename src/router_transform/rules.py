@@ -1,0 +1,72 @@
+"""Curating raw subscription rows (the seed's Glue job): types, currency, derived columns.
+
+A row is rejected with every reason that applies: missing-field:<name>,
+unknown-country, unknown-currency, bad-price, non-positive-price, unknown-plan.
+Curated rows carry the price in USD (fixed rate table) and a price tier.
+"""
+
+from __future__ import annotations
+
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from typing import Any
+
+FIELDS = ("subscriptionId", "country", "platform", "plan", "price", "currency")
+COUNTRIES = ("US", "GB", "DE", "FR", "IN", "JP", "BR", "CA")
+PLANS = ("basic", "standard", "premium")
+USD_PER_UNIT = {
+    "USD": Decimal("1"),
+    "GBP": Decimal("1.27"),
+    "EUR": Decimal("1.09"),
+    "INR": Decimal("0.012"),
+    "JPY": Decimal("0.0067"),
+    "BRL": Decimal("0.20"),
+    "CAD": Decimal("0.74"),
+}
+TIERS = ((Decimal("8"), "budget"), (Decimal("15"), "standard"))  # below the bound -> tier; else premium
+CENT = Decimal("0.01")
+
+
+def check(row: dict[str, Any]) -> list[str]:
+    reasons = [f"missing-field:{name}" for name in FIELDS if row.get(name) in (None, "")]
+    if row.get("country") not in (None, "") and row["country"] not in COUNTRIES:
+        reasons.append("unknown-country")
+    if row.get("currency") not in (None, "") and row["currency"] not in USD_PER_UNIT:
+        reasons.append("unknown-currency")
+    if row.get("plan") not in (None, "") and str(row["plan"]).lower() not in PLANS:
+        reasons.append("unknown-plan")
+    if row.get("price") not in (None, ""):
+        price = _decimal(row["price"])
+        if price is None:
+            reasons.append("bad-price")
+        elif price <= 0:
+            reasons.append("non-positive-price")
+    return reasons
+
+
+def curate(row: dict[str, Any]) -> dict[str, Any]:
+    """A valid row, typed and enriched."""
+    price = _decimal(row["price"])
+    if price is None:
+        raise ValueError(f"curate() takes valid rows only, got {row!r}")
+    usd = (price * USD_PER_UNIT[row["currency"]]).quantize(CENT, rounding=ROUND_HALF_UP)
+    tier = next((name for bound, name in TIERS if usd < bound), "premium")
+    return {
+        "subscriptionId": str(row["subscriptionId"]),
+        "country": row["country"],
+        "platform": str(row["platform"]).strip(),
+        "plan": str(row["plan"]).lower(),
+        "price": str(price.quantize(CENT, rounding=ROUND_HALF_UP)),
+        "currency": row["currency"],
+        "priceUsd": str(usd),
+        "tier": tier,
+    }
+
+
+def _decimal(value: Any) -> Decimal | None:
+    if isinstance(value, bool):
+        return None
+    try:
+        number = Decimal(str(value).strip())
+    except InvalidOperation:
+        return None
+    return number if number.is_finite() else None
