@@ -307,7 +307,7 @@ def summary_table(results: list[RunResult]) -> Table:
         succeeded = sum(e.status == "SUCCEEDED" for e in result.executions)
         table.add_row(
             result.workflow,
-            f"{len(result.executions)} ({succeeded} succeeded, {len(result.executions) - succeeded} failed)",
+            f"{len(result.executions)} ({succeeded} ok, {len(result.executions) - succeeded} failed)",
             ", ".join(f"{k} {v}" for k, v in result.counts.items()),
             f"{result.seconds:.1f} s",
             "[green]as expected[/green]" if result.ok else f"[red]{len(result.problems)} problem(s)[/red]",
