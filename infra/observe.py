@@ -61,7 +61,8 @@ def drain(
     sqs = clients("sqs")
     kept: dict[str, dict[str, Any]] = {}
 
-    def enough() -> bool:
+    def receive_batch() -> int:
+        """One receive: keep and delete ours, hand the others back; how many arrived."""
         batch = sqs.receive_message(
             QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=0, MessageAttributeNames=["All"]
         ).get("Messages", [])
@@ -78,6 +79,12 @@ def drain(
                 for i, m in enumerate(others)
             ]
             sqs.change_message_visibility_batch(QueueUrl=url, Entries=entries)
+        return len(mine)
+
+    def enough() -> bool:
+        # Read while messages of ours keep coming, then wait (with backoff) for more.
+        while receive_batch() and len(kept) < count:
+            pass
         return len(kept) >= count
 
     try:
