@@ -11,9 +11,12 @@ so the embedded engine adds it back, built from the real boto3 response.
 from __future__ import annotations
 
 import logging
+from types import ModuleType
 from typing import Any
 
 from localstack.runtime import hooks
+
+from infra.localstack_plugins.imports import after_import
 
 LOG = logging.getLogger(__name__)
 
@@ -31,19 +34,25 @@ def sdk_metadata(response_metadata: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+DYNAMODB_TASK_MODULE = (
+    "localstack.services.stepfunctions.asl.component.state.state_execution.state_task.service."
+    "state_task_service_dynamodb"
+)
+
+
 @hooks.on_infra_start()
 def dynamodb_task_http_metadata() -> None:
-    from localstack.services.stepfunctions.asl.component.state.state_execution.state_task.service import (
-        state_task_service_dynamodb as module,
-    )
-    from localstack.services.stepfunctions.asl.utils.boto_client import boto_client_for
+    after_import(DYNAMODB_TASK_MODULE, _patch_dynamodb_task)
 
-    task = module.StateTaskServiceDynamoDB
+
+def _patch_dynamodb_task(module: ModuleType) -> None:
+    from localstack.services.stepfunctions.asl.utils import boto_client
 
     def _eval_service_task(
         self: Any, env: Any, resource_runtime_part: Any, normalised_parameters: dict[str, Any], state_credentials: Any
     ) -> None:
-        client = boto_client_for(
+        # Looked up at call time, so that the cached task clients (task_clients.py) serve it.
+        client = boto_client.boto_client_for(
             service=self._get_boto_service_name(),
             region=resource_runtime_part.region,
             state_credentials=state_credentials,
@@ -53,5 +62,5 @@ def dynamodb_task_http_metadata() -> None:
         response.update(sdk_metadata(metadata))
         env.stack.append(response)
 
-    task._eval_service_task = _eval_service_task
+    module.StateTaskServiceDynamoDB._eval_service_task = _eval_service_task
     LOG.debug("dynamodb task responses now carry SdkHttpMetadata")
