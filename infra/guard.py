@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from botocore.exceptions import BotoCoreError, ClientError
+
 from infra.errors import TargetRefused
 
 DUMMY_KEYS = {"test", "testing", "dummy", "foo", "fake", "localstack", "testcontainers-localstack"}
@@ -28,7 +30,13 @@ def check_aws_target(session: Any, environ: Mapping[str, str], expected_account:
             f"--target aws refuses the emulator's dummy credentials (access key {key!r}); "
             "use a real profile (AWS_PROFILE=...)."
         )
-    account = str(session.client("sts").get_caller_identity()["Account"])
+    try:
+        account = str(session.client("sts").get_caller_identity()["Account"])
+    except (BotoCoreError, ClientError) as err:
+        raise TargetRefused(
+            f"--target aws could not confirm the account with STS GetCallerIdentity ({err}); "
+            "check the network and that the credentials are valid (aws sts get-caller-identity)."
+        ) from err
     if expected_account is None:
         raise TargetRefused(
             f"--target aws needs --account-id to confirm the account; these credentials are for "

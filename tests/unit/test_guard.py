@@ -100,3 +100,11 @@ def test_unrelated_aws_variables_do_not_trip_the_endpoint_check():
     session = StubbedSession()
     env = {"AWS_PROFILE": "prod", "AWS_REGION": "eu-west-1", "AWS_CA_BUNDLE": "/etc/ssl/ca.pem"}
     assert check_aws_target(session, env, ACCOUNT) == ACCOUNT
+
+
+def test_an_account_that_cannot_be_confirmed_is_refused_with_what_to_check():
+    session = StubbedSession(account=None)
+    session.stubber.add_client_error("get_caller_identity", "InvalidClientTokenId", "The security token is invalid")
+    with pytest.raises(TargetRefused, match="could not confirm the account") as raised:
+        check_aws_target(session, {}, ACCOUNT)
+    assert "aws sts get-caller-identity" in str(raised.value)
