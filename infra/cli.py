@@ -196,8 +196,11 @@ def destroy(target: TargetOption = None, prefix: PrefixOption = "tb", workflow: 
     """Remove everything deploy made (and what the workflows made at run time), nothing else."""
     settings = Settings.from_env(target=target)
     deployer = deployer_for(connected_engine(settings), prefix)
-    changes = deployer.destroy_plan(stack_for(workflow))
-    deployer.apply(changes, report=lambda c: console.print(f"  [red]deleted[/red] {c.kind} {c.name}"))
+    try:
+        changes = deployer.destroy_plan(stack_for(workflow))
+        deployer.apply(changes, report=lambda c: console.print(f"  [red]deleted[/red] {c.kind} {c.name}"))
+    except (TestbedError, ValueError, DeployError) as err:
+        raise fail(err) from err
     console.print(f"destroyed {len(changes)} resource(s)")
 
 
@@ -241,8 +244,11 @@ def run_command(
     settings = Settings.from_env(target=target)
     deployer = deployer_for(connected_engine(settings), prefix)
     stack = stack_for([workflow])
-    deployer.deploy(stack)
-    result = every[workflow](deployer, stack, RunOptions(records, invalid_rate, seed))
+    try:
+        deployer.deploy(stack)
+        result = every[workflow](deployer, stack, RunOptions(records, invalid_rate, seed))
+    except (TestbedError, DeployError) as err:
+        raise fail(err) from err
     show_run(result)
     if not result.ok:
         raise typer.Exit(code=1)
