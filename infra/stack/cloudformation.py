@@ -16,6 +16,7 @@ import json
 import re
 from typing import Any
 
+from infra.stack.desired import desired_state, notification_config, table_state
 from infra.stack.model import (
     Bucket,
     Context,
@@ -32,7 +33,6 @@ from infra.stack.model import (
     Table,
     Topic,
 )
-from infra.stack.planner import _notification_config, _table_state, desired_state
 from infra.stack.policies import policy_document
 from infra.stack.stack import Stack, must_exist_first
 
@@ -104,7 +104,7 @@ def _properties(resource: Resource, stack: Stack, ctx: Context) -> dict[str, Any
                 "Policies": [{"PolicyName": "testbed", "PolicyDocument": policy_document(stack, resource, ctx)}],
             }
         case Table():
-            state = _table_state(resource)
+            state = table_state(resource)
             props: dict[str, Any] = {
                 "Type": "AWS::DynamoDB::Table",
                 "TableName": name,
@@ -118,7 +118,7 @@ def _properties(resource: Resource, stack: Stack, ctx: Context) -> dict[str, Any
                 props["StreamSpecification"] = {"StreamViewType": resource.stream}
             return props
         case Bucket():
-            config = _notification_config(resource, stack, ctx)
+            config = notification_config(resource, stack, ctx)
             notifications: dict[str, Any] = {}
             if "EventBridgeConfiguration" in config:
                 notifications["EventBridgeConfiguration"] = {"EventBridgeEnabled": True}

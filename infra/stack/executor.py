@@ -14,7 +14,8 @@ from typing import Any
 import jmespath
 from botocore.exceptions import ClientError
 
-from infra.stack.planner import Call, Change, Saved
+from infra.stack.calls import Call, Saved
+from infra.stack.planner import Change
 
 Clients = Callable[[str], Any]
 # Errors that mean "not yet" on AWS: IAM propagation, resources still being created.

@@ -8,6 +8,8 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from infra.stack.calls import POLICY_NAME
+from infra.stack.desired import State
 from infra.stack.model import (
     Bucket,
     Context,
@@ -24,7 +26,6 @@ from infra.stack.model import (
     Topic,
     canonical_json,
 )
-from infra.stack.planner import POLICY_NAME, State
 from infra.stack.stack import Stack
 
 Clients = Callable[[str], Any]

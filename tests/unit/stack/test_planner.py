@@ -6,8 +6,9 @@ from typing import Any
 
 import pytest
 
+from infra.stack.desired import State, desired_state
 from infra.stack.model import Context, Resource
-from infra.stack.planner import Change, State, desired_state, destroy_plan, plan
+from infra.stack.planner import Change, destroy_plan, plan
 from infra.stack.stack import Stack, must_exist_first
 from infra.workflows import WORKFLOWS, stack_for
 
