@@ -1,19 +1,42 @@
 """Sales order validation: every reason a parsed entry is rejected for.
 
-Reason codes: malformed-line, duplicate-order-id, missing-field:<name>,
-wrong-type:<name>, non-positive-quantity, non-positive-price, bad-date,
-unknown-product, unknown-region. A record gets every reason that applies.
+Reason codes (a record gets every one that applies, in this order):
+
+- malformed-line: the parser could not read the line or element (no other reason then)
+- duplicate-order-id: an earlier entry of the file has the same orderId
+- missing-field:<name>: absent, null, or empty/blank text
+- wrong-type:<name>: orderId, orderDate, customerId, productId, region not text;
+  quantity not an integer (JSON int or text such as "3"); unitPrice not a number
+  (JSON number or text such as "9.99")
+- out-of-range:<name>: quantity above MAX_QUANTITY or unitPrice at or above MAX_PRICE
+  (beyond what an order holds, and beyond what the stored total could carry exactly)
+- non-positive-quantity, non-positive-price (the price as stored, rounded to cents)
+- bad-date: orderDate is not a real YYYY-MM-DD date
+- unknown-product, unknown-region: not in PRODUCTS, REGIONS (exact match)
+
+CSV gives every value as text, JSON as text or numbers; both validate and normalize alike.
 """
 
 from __future__ import annotations
 
+import re
 from datetime import date
-from decimal import Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
 FIELDS = ("orderId", "orderDate", "customerId", "productId", "region", "quantity", "unitPrice")
+TEXT_FIELDS = ("orderId", "orderDate", "customerId", "productId", "region")
 PRODUCTS = ("P-1001", "P-1002", "P-1003", "P-2001", "P-2002", "P-3001", "P-3002", "P-4001")
 REGIONS = ("north", "south", "east", "west", "central")
+MAX_QUANTITY = 1_000_000
+MAX_PRICE = Decimal(10) ** 9
+CENT = Decimal("0.01")
+_INTEGER = re.compile(r"[+-]?[0-9]+")
+_ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
+def _missing(value: Any) -> bool:
+    return value is None or (isinstance(value, str) and not value.strip())
 
 
 def _integer(value: Any) -> int | None:
@@ -21,7 +44,7 @@ def _integer(value: Any) -> int | None:
         return None
     if isinstance(value, int):
         return value
-    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+    if isinstance(value, str) and _INTEGER.fullmatch(value.strip()):
         return int(value.strip())
     return None
 
@@ -36,6 +59,20 @@ def _decimal(value: Any) -> Decimal | None:
     return number if number.is_finite() else None
 
 
+def _cents(price: Decimal) -> Decimal:
+    return price.quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+def _real_date(value: str) -> bool:
+    if not _ISO_DATE.fullmatch(value.strip()):
+        return False
+    try:
+        date.fromisoformat(value.strip())
+    except ValueError:
+        return False
+    return True
+
+
 def validate(entry: dict[str, Any]) -> list[str]:
     """The reasons to reject a parse entry; an empty list means valid."""
     if entry.get("error"):
@@ -43,59 +80,68 @@ def validate(entry: dict[str, Any]) -> list[str]:
     reasons: list[str] = []
     if entry.get("duplicate_of"):
         reasons.append("duplicate-order-id")
-    record = entry.get("record") or {}
-    for name in FIELDS:
-        if record.get(name) in (None, ""):
-            reasons.append(f"missing-field:{name}")
-    for name in ("orderId", "customerId", "productId", "region", "orderDate"):
-        if record.get(name) not in (None, "") and not isinstance(record[name], str):
-            reasons.append(f"wrong-type:{name}")
-    if record.get("quantity") not in (None, ""):
-        quantity = _integer(record["quantity"])
+    record = entry.get("record")
+    if not isinstance(record, dict):
+        record = {}
+    present = {name: record.get(name) for name in FIELDS if not _missing(record.get(name))}
+    reasons.extend(f"missing-field:{name}" for name in FIELDS if name not in present)
+    reasons.extend(
+        f"wrong-type:{name}" for name in TEXT_FIELDS if name in present and not isinstance(present[name], str)
+    )
+    if "quantity" in present:
+        quantity = _integer(present["quantity"])
         if quantity is None:
             reasons.append("wrong-type:quantity")
         elif quantity <= 0:
             reasons.append("non-positive-quantity")
-    if record.get("unitPrice") not in (None, ""):
-        price = _decimal(record["unitPrice"])
+        elif quantity > MAX_QUANTITY:
+            reasons.append("out-of-range:quantity")
+    if "unitPrice" in present:
+        price = _decimal(present["unitPrice"])
         if price is None:
             reasons.append("wrong-type:unitPrice")
-        elif price <= 0:
+        elif price <= 0 or (price < MAX_PRICE and _cents(price) <= 0):
             reasons.append("non-positive-price")
-    if isinstance(record.get("orderDate"), str) and record["orderDate"]:
-        try:
-            date.fromisoformat(record["orderDate"])
-        except ValueError:
-            reasons.append("bad-date")
-    if isinstance(record.get("productId"), str) and record["productId"] and record["productId"] not in PRODUCTS:
+        elif price >= MAX_PRICE:
+            reasons.append("out-of-range:unitPrice")
+    order_date, product, region = present.get("orderDate"), present.get("productId"), present.get("region")
+    if isinstance(order_date, str) and not _real_date(order_date):
+        reasons.append("bad-date")
+    if isinstance(product, str) and product.strip() not in PRODUCTS:
         reasons.append("unknown-product")
-    if isinstance(record.get("region"), str) and record["region"] and record["region"] not in REGIONS:
+    if isinstance(region, str) and region.strip() not in REGIONS:
         reasons.append("unknown-region")
     return reasons
 
 
 def normalize(record: dict[str, Any]) -> dict[str, Any]:
-    """A valid record with typed values (JSON and CSV give the same result)."""
+    """The stored form of a valid record; JSON and CSV give the same result.
+
+    Text fields without surrounding spaces, quantity an int, unitPrice and
+    total = quantity * unitPrice as Decimal with 2 decimals (half up): DynamoDB numbers,
+    never floats. Raises ValueError for a record `validate` would reject.
+    """
+    reasons = validate({"record": record})
+    if reasons:
+        raise ValueError(f"normalize() takes valid records only; this one is rejected for {', '.join(reasons)}")
     quantity = _integer(record["quantity"])
     price = _decimal(record["unitPrice"])
-    if quantity is None or price is None:
-        raise ValueError(f"normalize() takes valid records only, got {record!r}")
-    price = price.quantize(Decimal("0.01"))
+    if quantity is None or price is None:  # unreachable: validate() checked both
+        raise ValueError(f"normalize() cannot read quantity or unitPrice of {record!r}")
+    price = _cents(price)
     return {
-        "orderId": record["orderId"],
-        "orderDate": record["orderDate"],
-        "customerId": record["customerId"],
-        "productId": record["productId"],
-        "region": record["region"],
+        **{name: str(record[name]).strip() for name in TEXT_FIELDS},
         "quantity": quantity,
         "unitPrice": price,
-        "total": (price * quantity).quantize(Decimal("0.01")),
+        "total": (price * quantity).quantize(CENT),
     }
 
 
 def to_dynamodb_item(normalized: dict[str, Any]) -> dict[str, dict[str, str]]:
-    """The item in DynamoDB's attribute-value form (numbers as N strings)."""
-    return {
-        key: {"N": str(value)} if isinstance(value, int | Decimal) else {"S": str(value)}
-        for key, value in normalized.items()
-    }
+    """The item in DynamoDB's low-level attribute-value form: {"quantity": {"N": "3"}, ...}."""
+    item: dict[str, dict[str, str]] = {}
+    for key, value in normalized.items():
+        if isinstance(value, bool) or not isinstance(value, str | int | Decimal):
+            raise TypeError(f"{key}: cannot store a {type(value).__name__} (expected str, int or Decimal)")
+        item[key] = {"S": value} if isinstance(value, str) else {"N": str(value)}
+    return item
