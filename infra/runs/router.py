@@ -1,8 +1,10 @@
 """Run workflow 4 (ETL-or-streaming router) with both branches forced, and check them.
 
 Streaming: the record read back from the Kinesis stream (from outside the state
-machine) must be the feed the fetch function serves. ETL: every raw row must be
-curated as the generator expects, or rejected with exactly its reasons.
+machine, at the ShardId and SequenceNumber the branch reports) must be the document the
+branch put, which must be the feed the fetch function answered. ETL: every raw row must
+be curated as the generator expects (in S3 and in DynamoDB), or rejected with exactly
+its reasons.
 """
 
 from __future__ import annotations
@@ -13,10 +15,10 @@ import uuid
 from typing import Any
 
 from fixtures.records import Generated
-from fixtures.subscriptions import expected_curated, generate_subscriptions, render_subscriptions
+from fixtures.subscriptions import expected_curated, generate_subscriptions, line_of, render_subscriptions
 from infra.deploy import Deployer
-from infra.executions import Execution, start, wait_execution
-from infra.runs import RunOptions, RunResult
+from infra.executions import Execution, execution_history, start, wait_execution
+from infra.runs import Clients, RunOptions, RunResult
 from infra.stack.stack import Stack
 from infra.workflows import router as workflow
 
@@ -24,36 +26,69 @@ COUNTRIES = ("US", "GB", "DE", "FR", "IN", "JP", "BR", "CA")
 
 
 def run(deployer: Deployer, stack: Stack, options: RunOptions) -> RunResult:
+    """Streaming for one country, then ETL on `options.records` generated rows."""
     started = time.monotonic()
     country = COUNTRIES[options.seed % len(COUNTRIES)]
     streaming, stream_problems = run_streaming(deployer, stack, country, options.seed)
     generated = generate_subscriptions(options.records, options.invalid_rate, options.seed)
     etl, etl_problems = run_etl(deployer, stack, generated)
-    counts = {"streamed": int(streaming.succeeded), "rows": len(generated)}
-    if isinstance(etl.output, dict):
-        counts |= {k: int(etl.output["output"]["counts"][k]) for k in ("curated", "rejected")}
+    counts = {"streamed": int(streaming.succeeded and not stream_problems), "rows": len(generated)}
+    if etl.succeeded:
+        counts |= {name: int(etl.output["output"]["counts"][name]) for name in ("curated", "rejected")}
     return RunResult("router", [streaming, etl], counts, time.monotonic() - started, stream_problems + etl_problems)
 
 
 def machine(deployer: Deployer, stack: Stack) -> str:
+    """The router's ARN."""
     return stack.get(workflow.ROUTER).arn(deployer.ctx)
+
+
+def route(deployer: Deployer, stack: Stack, payload: dict[str, Any], timeout: float = 120) -> Execution:
+    """Start the router with `payload` and wait for it (and so for its branch)."""
+    return wait_execution(deployer.clients, start(deployer.clients, machine(deployer, stack), payload), timeout)
 
 
 def run_streaming(deployer: Deployer, stack: Stack, country: str, seed: int) -> tuple[Execution, list[str]]:
     payload = {"branch": "streaming", "country": country, "seed": seed, "email": f"data-team+{seed}@example.com"}
-    execution = wait_execution(
-        deployer.clients, start(deployer.clients, machine(deployer, stack), payload), timeout=180
-    )
+    execution = route(deployer, stack, payload)
     if not execution.succeeded:
         return execution, [f"streaming: {execution.status} {execution.error}: {execution.cause}"]
     output = execution.output["output"]
+    sent = branch_sent(deployer.clients, execution.output["execution"])
     record = read_record(deployer, stack, output["shardId"], output["sequenceNumber"])
     problems = []
     if record is None:
         problems.append(f"streaming: no record {output['sequenceNumber']} in {output['shardId']}")
-    elif record.get("country") != country or len(record.get("plans", [])) != output["plans"]:
-        problems.append(f"streaming: the stream holds {record!r:.200}, not the {country} feed")
+    elif record != sent["record"]:
+        problems.append(f"streaming: the stream holds {record!r:.200}, the branch put {sent['record']!r:.200}")
+    if sent["record"] != sent["fetched"] or sent["record"].get("country") != country:
+        problems.append(f"streaming: the branch put {sent['record']!r:.200}, not the {country} feed it fetched")
+    if sent["partition_key"] != country:
+        problems.append(f"streaming: partition key {sent['partition_key']!r}, expected {country!r}")
     return execution, problems
+
+
+def branch_sent(clients: Clients, branch_arn: str) -> dict[str, Any]:
+    """What the streaming branch execution `branch_arn` sent, from its history: the feed
+    the fetch function answered, the record (and partition key) it put, what it published."""
+    sent: dict[str, Any] = {}
+    for event in execution_history(clients, branch_arn):
+        if event["type"] == "TaskScheduled":
+            details = event["taskScheduledEventDetails"]
+            if details["resource"] == "putRecord":
+                params = json.loads(details["parameters"])
+                sent["record"] = json.loads(params["Data"])
+                sent["partition_key"] = params["PartitionKey"]
+            elif details["resource"] == "publish":
+                sent["published"] = json.loads(details["parameters"])
+        elif event["type"] == "TaskSucceeded":
+            details = event["taskSucceededEventDetails"]
+            if (details["resourceType"], details["resource"]) == ("lambda", "invoke"):
+                sent["fetched"] = json.loads(json.loads(details["output"])["Payload"]["body"])
+    missing = {"record", "partition_key", "fetched", "published"} - set(sent)
+    if missing:
+        raise LookupError(f"the history of {branch_arn} shows no {', '.join(sorted(missing))}")
+    return sent
 
 
 def read_record(deployer: Deployer, stack: Stack, shard_id: str, sequence_number: str) -> dict[str, Any] | None:
@@ -77,19 +112,28 @@ def read_record(deployer: Deployer, stack: Stack, shard_id: str, sequence_number
     return record
 
 
-def run_etl(deployer: Deployer, stack: Stack, generated: list[Generated]) -> tuple[Execution, list[str]]:
-    clients, ctx = deployer.clients, deployer.ctx
-    bucket = stack.get(workflow.BUCKET).physical(ctx)
-    key = f"{workflow.RAW}subscriptions-{uuid.uuid4().hex[:8]}.jsonl"
-    clients("s3").put_object(Bucket=bucket, Key=key, Body=render_subscriptions(generated).encode())
-    payload = {"branch": "etl", "rawKey": key}
-    execution = wait_execution(clients, start(clients, machine(deployer, stack), payload), timeout=180)
+def upload_raw(deployer: Deployer, stack: Stack, generated: list[Generated], fmt: str = "jsonl") -> str:
+    """Write the generated rows as a raw file under raw/; its key."""
+    suffix = "csv" if fmt == "csv" else "jsonl"
+    key = f"{workflow.RAW}subscriptions-{uuid.uuid4().hex[:8]}.{suffix}"
+    body = render_subscriptions(generated, fmt).encode()
+    deployer.clients("s3").put_object(Bucket=stack.get(workflow.BUCKET).physical(deployer.ctx), Key=key, Body=body)
+    return key
+
+
+def run_etl(
+    deployer: Deployer, stack: Stack, generated: list[Generated], fmt: str = "jsonl"
+) -> tuple[Execution, list[str]]:
+    """Upload the rows, route them to the ETL branch, check every row's outcome."""
+    execution = route(deployer, stack, {"branch": "etl", "rawKey": upload_raw(deployer, stack, generated, fmt)})
     if not execution.succeeded:
         return execution, [f"etl: {execution.status} {execution.error}: {execution.cause}"]
-    return execution, check_etl(deployer, stack, generated, execution.output["output"]["counts"])
+    return execution, check_etl(deployer, stack, generated, execution.output["output"]["counts"], fmt)
 
 
-def check_etl(deployer: Deployer, stack: Stack, generated: list[Generated], counts: dict[str, Any]) -> list[str]:
+def check_etl(
+    deployer: Deployer, stack: Stack, generated: list[Generated], counts: dict[str, Any], fmt: str = "jsonl"
+) -> list[str]:
     """Row by row: curated rows as expected in S3 and DynamoDB, rejected rows with their reasons."""
     clients, ctx = deployer.clients, deployer.ctx
     s3, bucket = clients("s3"), stack.get(workflow.BUCKET).physical(ctx)
@@ -102,25 +146,26 @@ def check_etl(deployer: Deployer, stack: Stack, generated: list[Generated], coun
     rejected = {row["line"]: row for row in lines(counts["rejectedKey"])}
     table = stack.get(workflow.TABLE).physical(ctx)
     problems = []
-    for line, item in enumerate(generated, start=1):
+    for index, item in enumerate(generated):
+        line = line_of(index, fmt)
         if item.expected.valid:
-            row = curated.get(line)
             want = expected_curated(item.record)
+            row = curated.get(line)
             if row is None:
                 problems.append(f"etl line {line}: valid but not curated")
-            elif {k: row[k] for k in want} != want:
+                continue
+            if {name: row.get(name) for name in want} != want:
                 problems.append(f"etl line {line}: curated {row}, expected {want}")
-            else:
-                stored = clients("dynamodb").get_item(
-                    TableName=table, Key={"subscriptionId": {"S": item.record["subscriptionId"]}}
-                )
-                if stored.get("Item", {}).get("priceUsd", {}).get("S") != want["priceUsd"]:
-                    problems.append(f"etl line {line}: not in {table} as curated")
+            key = {"subscriptionId": {"S": want["subscriptionId"]}}
+            item_stored = clients("dynamodb").get_item(TableName=table, Key=key, ConsistentRead=True).get("Item", {})
+            stored = {name: value.get("S", value.get("N")) for name, value in item_stored.items()}
+            if {name: stored.get(name) for name in want} != want or stored.get("sourceLine") != str(line):
+                problems.append(f"etl line {line}: {table} holds {stored}, expected {want} from line {line}")
         elif line not in rejected:
-            problems.append(f"etl line {line}: invalid ({item.expected.reasons}) but not rejected")
+            problems.append(f"etl line {line}: invalid ({', '.join(item.expected.reasons)}) but not rejected")
         elif rejected[line]["reasons"] != list(item.expected.reasons):
             problems.append(
-                f"etl line {line}: rejected for {rejected[line]['reasons']}, expected {item.expected.reasons}"
+                f"etl line {line}: rejected for {rejected[line]['reasons']}, expected {list(item.expected.reasons)}"
             )
     if len(curated) + len(rejected) != len(generated):
         problems.append(f"etl: {len(curated)} curated + {len(rejected)} rejected != {len(generated)} rows")

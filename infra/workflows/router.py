@@ -5,8 +5,9 @@ wins) and runs it as a nested execution it waits for. Streaming: fetch subscript
 prices (a seeded feed in place of the seed's paid web API), find or create the Kinesis
 stream and wait for it to be active, put the record, find or create the SNS topic with
 an email subscription, publish the record's ShardId and SequenceNumber. ETL: a Lambda
-(the seed's Glue job) turns raw subscription rows into curated ones, in S3 and DynamoDB,
-rejected rows with their reasons beside them.
+(the seed's Glue job) turns a raw subscription file (JSON lines or CSV under raw/) into
+curated rows, in S3 and DynamoDB, rejected rows with their reasons beside them. A branch
+that fails fails the router with `BranchFailed`, the branch's own error and cause in it.
 """
 
 from __future__ import annotations

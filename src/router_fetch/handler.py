@@ -2,7 +2,10 @@
 
 Stands in for the seed's paid web API (RapidAPI): a seeded feed, the same seed giving
 the same prices, answered the way an HTTP API answers (statusCode and a JSON body as
-text), so the state machine parses it with States.StringToJson as the seed does.
+text), so the state machine parses it with States.StringToJson as the seed does. The
+Random is seeded by country and seed (Faker is not in a Lambda's standard library):
+200 with the plans, 404 for a country the feed does not cover, 400 for a seed that is
+not a whole number.
 """
 
 from __future__ import annotations
@@ -37,8 +40,26 @@ def feed(country: str, seed: int) -> dict[str, Any]:
 
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    seed = _whole_number(event.get("seed", 0))
+    if seed is None:
+        return _answer(400, {"error": f"seed must be a whole number, got {event.get('seed')!r}", "plans": []})
     try:
-        body = feed(str(event.get("country")), int(event.get("seed", 0)))
+        body = feed(str(event.get("country")), seed)
     except ValueError as err:
-        return {"statusCode": 404, "body": json.dumps({"error": str(err), "plans": []})}
-    return {"statusCode": 200, "body": json.dumps(body)}
+        return _answer(404, {"error": str(err), "plans": []})
+    return _answer(200, body)
+
+
+def _whole_number(value: Any) -> int | None:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, str):
+        try:
+            return int(value.strip())
+        except ValueError:
+            return None
+    return None
+
+
+def _answer(status: int, body: dict[str, Any]) -> dict[str, Any]:
+    return {"statusCode": status, "body": json.dumps(body)}

@@ -1,14 +1,26 @@
-"""The ETL branch's transform: raw JSON-lines rows in S3 -> curated rows (S3 + DynamoDB),
-rejected rows with their reasons beside them. Every row ends in exactly one of the two."""
+"""The ETL branch's transform (the seed's Glue job): a raw subscription file in S3 (JSON
+lines, or CSV with a header) -> curated rows in S3 and DynamoDB, rejected rows with their
+reasons in S3. Every row ends in exactly one of the two.
+
+A row is rejected for the reasons `rules.check` gives, as `malformed-line` when its line
+cannot be read as a row, and as `duplicate-subscriptionId` when an earlier row of the
+file with the same id was curated (the table keeps one item per subscription).
+"""
 
 from __future__ import annotations
 
 import json
 import os
+import time
 from typing import Any
 
 import boto3
+from botocore.exceptions import ClientError
+from reading import file_format, read_rows
 from rules import check, curate
+
+BATCH = 25  # BatchWriteItem's limit
+WRITE_ATTEMPTS = 8
 
 _clients: dict[str, Any] = {}
 
@@ -19,50 +31,16 @@ def client(name: str) -> Any:
     return _clients[name]
 
 
-def read_rows(text: str) -> list[tuple[int, dict[str, Any] | None, str]]:
-    """(line, row or None when the line is not a JSON object, raw line)."""
-    rows = []
-    for number, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError:
-            row = None
-        rows.append((number, row if isinstance(row, dict) else None, line))
-    return rows
-
-
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     bucket, key, run = event["bucket"], event["rawKey"], event["runId"]
-    text = client("s3").get_object(Bucket=bucket, Key=key)["Body"].read().decode("utf-8")
-    curated, rejected = [], []
-    for line, row, raw in read_rows(text):
-        reasons = ["malformed-line"] if row is None else check(row)
-        if reasons:
-            rejected.append({"line": line, "row": row if row is not None else raw, "reasons": reasons})
-        else:
-            curated.append(curate(row) | {"sourceLine": line, "sourceKey": key})  # type: ignore[arg-type]
+    curated, rejected = transform(read_raw(bucket, key), key)
     stem = key.rsplit("/", 1)[-1].rsplit(".", 1)[0]
     curated_key = f"{os.environ.get('CURATED_PREFIX', 'curated/')}{stem}-{run}.jsonl"
     rejected_key = f"{os.environ.get('REJECTED_PREFIX', 'rejected/')}{stem}-{run}.jsonl"
     s3 = client("s3")
-    s3.put_object(Bucket=bucket, Key=curated_key, Body="".join(json.dumps(r) + "\n" for r in curated).encode())
-    s3.put_object(Bucket=bucket, Key=rejected_key, Body="".join(json.dumps(r) + "\n" for r in rejected).encode())
-    table = os.environ["TABLE_NAME"]
-    for start in range(0, len(curated), 25):
-        pending: dict[str, Any] = {
-            table: [
-                {"PutRequest": {"Item": {k: {"N" if k == "sourceLine" else "S": str(v)} for k, v in row.items()}}}
-                for row in curated[start : start + 25]
-            ]
-        }
-        for _ in range(8):  # unprocessed items are written again, a bounded number of times
-            pending = client("dynamodb").batch_write_item(RequestItems=pending).get("UnprocessedItems") or {}
-            if not pending:
-                break
-        else:
-            raise RuntimeError(f"DynamoDB left {sum(map(len, pending.values()))} curated rows unprocessed")
+    s3.put_object(Bucket=bucket, Key=curated_key, Body=_json_lines(curated))
+    s3.put_object(Bucket=bucket, Key=rejected_key, Body=_json_lines(rejected))
+    store(os.environ["TABLE_NAME"], curated)
     return {
         "total": len(curated) + len(rejected),
         "curated": len(curated),
@@ -70,3 +48,58 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         "curated_key": curated_key,
         "rejected_key": rejected_key,
     }
+
+
+def read_raw(bucket: str, key: str) -> str:
+    """The raw file's text; a missing or non-UTF-8 file is an error that names it."""
+    try:
+        body: bytes = client("s3").get_object(Bucket=bucket, Key=key)["Body"].read()
+    except ClientError as err:
+        if err.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
+            raise FileNotFoundError(f"no raw subscription file s3://{bucket}/{key}") from err
+        raise
+    try:
+        return body.decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise ValueError(f"raw subscription file s3://{bucket}/{key} is not UTF-8 text: {err}") from err
+
+
+def transform(text: str, key: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """(curated rows, rejected rows with their line and reasons), in file order."""
+    curated: list[dict[str, Any]] = []
+    rejected: list[dict[str, Any]] = []
+    seen: set[str] = set()
+    for line, row, raw in read_rows(text, file_format(key)):
+        reasons = ["malformed-line"] if row is None else check(row)
+        if row is not None and not reasons and str(row["subscriptionId"]) in seen:
+            reasons = ["duplicate-subscriptionId"]
+        if row is None or reasons:
+            rejected.append({"line": line, "row": raw if row is None else row, "reasons": reasons})
+            continue
+        curated.append(curate(row) | {"sourceLine": line, "sourceKey": key})
+        seen.add(curated[-1]["subscriptionId"])
+    return curated, rejected
+
+
+def store(table: str, rows: list[dict[str, Any]], backoff: float = 0.05) -> None:
+    """Every row as an item (strings, sourceLine a number); unprocessed items are written
+    again with backoff, a bounded number of times, then it is an error."""
+    for start in range(0, len(rows), BATCH):
+        pending: dict[str, Any] = {table: [{"PutRequest": {"Item": _item(row)}} for row in rows[start : start + BATCH]]}
+        for attempt in range(WRITE_ATTEMPTS):
+            pending = client("dynamodb").batch_write_item(RequestItems=pending).get("UnprocessedItems") or {}
+            if not pending:
+                break
+            if attempt + 1 < WRITE_ATTEMPTS:
+                time.sleep(backoff * 2**attempt)  # backoff before writing the throttled items again
+        else:
+            left = sum(map(len, pending.values()))
+            raise RuntimeError(f"DynamoDB left {left} curated rows unprocessed after {WRITE_ATTEMPTS} attempts")
+
+
+def _item(row: dict[str, Any]) -> dict[str, Any]:
+    return {name: {"N" if name == "sourceLine" else "S": str(value)} for name, value in row.items()}
+
+
+def _json_lines(rows: list[dict[str, Any]]) -> bytes:
+    return "".join(json.dumps(row) + "\n" for row in rows).encode()

@@ -2,7 +2,9 @@
 
 A row is rejected with every reason that applies: missing-field:<name>,
 unknown-country, unknown-currency, bad-price, non-positive-price, unknown-plan.
-Curated rows carry the price in USD (fixed rate table) and a price tier.
+Currency codes are normalised (surrounding space dropped, upper case: " eur" -> "EUR")
+before they are looked up; plans are lower-cased. Curated rows carry the price in USD
+(fixed rate table) and a price tier.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ def check(row: dict[str, Any]) -> list[str]:
     reasons = [f"missing-field:{name}" for name in FIELDS if row.get(name) in (None, "")]
     if row.get("country") not in (None, "") and row["country"] not in COUNTRIES:
         reasons.append("unknown-country")
-    if row.get("currency") not in (None, "") and row["currency"] not in USD_PER_UNIT:
+    if row.get("currency") not in (None, "") and currency_code(row["currency"]) not in USD_PER_UNIT:
         reasons.append("unknown-currency")
     if row.get("plan") not in (None, "") and str(row["plan"]).lower() not in PLANS:
         reasons.append("unknown-plan")
@@ -48,7 +50,8 @@ def curate(row: dict[str, Any]) -> dict[str, Any]:
     price = _decimal(row["price"])
     if price is None:
         raise ValueError(f"curate() takes valid rows only, got {row!r}")
-    usd = (price * USD_PER_UNIT[row["currency"]]).quantize(CENT, rounding=ROUND_HALF_UP)
+    currency = currency_code(row["currency"])
+    usd = (price * USD_PER_UNIT[currency]).quantize(CENT, rounding=ROUND_HALF_UP)
     tier = next((name for bound, name in TIERS if usd < bound), "premium")
     return {
         "subscriptionId": str(row["subscriptionId"]),
@@ -56,10 +59,15 @@ def curate(row: dict[str, Any]) -> dict[str, Any]:
         "platform": str(row["platform"]).strip(),
         "plan": str(row["plan"]).lower(),
         "price": str(price.quantize(CENT, rounding=ROUND_HALF_UP)),
-        "currency": row["currency"],
+        "currency": currency,
         "priceUsd": str(usd),
         "tier": tier,
     }
+
+
+def currency_code(value: Any) -> str:
+    """An ISO 4217 code as the rate table spells it."""
+    return str(value).strip().upper()
 
 
 def _decimal(value: Any) -> Decimal | None:
