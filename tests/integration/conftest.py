@@ -11,8 +11,9 @@ from typing import Any
 import pytest
 
 from infra.deploy import Deployer
-from infra.errors import WaitTimeout
+from infra.observe import drain
 from infra.packaging import zip_files
+from infra.stack.executor import empty_bucket
 from infra.stack.stack import Stack
 from infra.waiting import wait_for
 from infra.workflows import stack_for
@@ -112,9 +113,7 @@ def make_bucket(aws: Clients, unique: Callable[[str], str], cleanup: Cleanup) ->
         s3.create_bucket(Bucket=name)
 
         def empty_and_delete() -> None:
-            for page in s3.get_paginator("list_objects_v2").paginate(Bucket=name):
-                for obj in page.get("Contents", []):
-                    s3.delete_object(Bucket=name, Key=obj["Key"])
+            empty_bucket(s3, name)
             s3.delete_bucket(Bucket=name)
 
         cleanup.add(f"bucket {name}", empty_and_delete)
@@ -172,23 +171,9 @@ def make_state_machine(
 @pytest.fixture
 def receive_messages(aws: Clients) -> Callable[..., list[dict[str, Any]]]:
     """`receive_messages(url, count, timeout=20)` -> the bodies (parsed JSON) of `count` messages."""
-    sqs = aws("sqs")
 
     def receive(url: str, count: int, timeout: float = 20) -> list[dict[str, Any]]:
-        bodies: list[dict[str, Any]] = []
-
-        def enough() -> bool:
-            response = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=1)
-            for message in response.get("Messages", []):
-                bodies.append(json.loads(message["Body"]))
-                sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
-            return len(bodies) >= count
-
-        try:
-            wait_for(enough, timeout=timeout, what=f"{count} message(s) on {url}")
-        except WaitTimeout as err:
-            raise WaitTimeout(f"{err}; received {len(bodies)}: {bodies!r}") from None
-        return bodies
+        return [json.loads(message["Body"]) for message in drain(aws, url, count=count, timeout=timeout)]
 
     return receive
 

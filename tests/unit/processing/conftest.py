@@ -2,35 +2,11 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
 from types import ModuleType
 
 import pytest
 
-SRC = Path(__file__).resolve().parents[3] / "src"
-
-
-def load(folder: str, module: str) -> ModuleType:
-    """`src/<folder>/<module>.py` imported as the Lambda runtime would (its folder first on
-    sys.path), without leaving its sibling modules (`rules`...) in sys.modules."""
-    path = SRC / folder
-    siblings = [file.stem for file in path.glob("*.py")]
-    saved = {name: sys.modules.pop(name) for name in siblings if name in sys.modules}
-    sys.path.insert(0, str(path))
-    try:
-        spec = importlib.util.spec_from_file_location(f"{folder}_{module}", path / f"{module}.py")
-        assert spec is not None
-        assert spec.loader is not None
-        loaded = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(loaded)
-    finally:
-        sys.path.remove(str(path))
-        for name in siblings:
-            sys.modules.pop(name, None)
-        sys.modules.update(saved)
-    return loaded
+from tests.unit.lambda_code import load
 
 
 @pytest.fixture(scope="session")
