@@ -95,6 +95,9 @@ class Stack:
                 raise StackError(f"{machine.asl}: no substitution for ${{{key}}} in {machine.name}")
             return values[key]
 
+        unused = sorted(set(values) - set(_PLACEHOLDER.findall(text)))
+        if unused:
+            raise StackError(f"{machine.asl}: substitutions {', '.join(unused)} of {machine.name} are never used")
         definition: dict[str, Any] = json.loads(_PLACEHOLDER.sub(fill, text))
         return definition
 

@@ -62,7 +62,6 @@ def resources() -> list[Resource]:
             asl="sales_ingest.asl.json",
             substitutions={
                 "LandingBucket": Ref(BUCKET, "name"),
-                "SalesTable": Ref(TABLE, "name"),
                 "DeadLetterQueueUrl": Ref(QUEUE, "url"),
                 "ParseFunctionArn": Ref(PARSE),
                 "ValidateFunctionArn": Ref(VALIDATE),

@@ -109,3 +109,17 @@ def test_destroy_deletes_only_what_exists_in_reverse_order() -> None:
 
 def _deployable(resource: Resource) -> bool:
     return not getattr(resource, "created_by_workflow", False) and resource.kind != "runtime-topic"
+
+
+def test_a_substitution_the_asl_never_uses_is_an_error() -> None:
+    from dataclasses import replace
+
+    from infra.stack.model import Ref, StateMachine
+    from infra.stack.stack import StackError
+
+    stack = stack_for(["orders"])
+    machine = stack.get("customer-orders")
+    assert isinstance(machine, StateMachine)
+    stale = replace(machine, substitutions={**machine.substitutions, "Forgotten": Ref("orders-table", "name")})
+    with pytest.raises(StackError, match="Forgotten"):
+        stack.definition(stale, CTX)
