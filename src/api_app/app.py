@@ -73,7 +73,12 @@ def parse(body: bytes) -> ProcessRequest:
     if not body.strip():
         raise BadRequest([("no-body", 'the request has no body; send a JSON object such as {"message": "Hello"}')])
     try:
-        payload = json.loads(body)
+        text = body.decode("utf-8")
+    except UnicodeDecodeError as err:
+        detail = f"the body is not UTF-8 text (byte {err.start}: {err.reason}); send the JSON encoded as UTF-8"
+        raise BadRequest([("not-utf8", detail)]) from None
+    try:
+        payload = json.loads(text)
     except ValueError as err:
         raise BadRequest([("invalid-json", f"the body is not valid JSON ({err})")]) from None
     try:

@@ -2,7 +2,8 @@
 
 Through API Gateway (Lambda proxy integration) it answers in proxy format: 200 with the
 processed data, 400 with `{"error", "message", "reasons"}` naming every fault of the
-request. Invoked by the state machine (`{"input": <request>, "execution": <name>}`) it
+request (`not-utf8` for a body that is not UTF-8 text: it is never decoded with replacement
+characters). Invoked by the state machine (`{"input": <request>, "execution": <name>}`) it
 returns the processed data or raises: `InvalidRequest` for a request that can never be
 processed (the state machine catches it), `TransientProcessingError` when the input
 asks for it with `"simulate": "transient-once"` (failing the first attempt of an
@@ -52,9 +53,9 @@ def is_proxy_event(event: Any) -> bool:
 def http_answer(event: dict[str, Any]) -> dict[str, Any]:
     """The proxy-format answer to one HTTP request."""
     body = event.get("body")
-    if body is not None and event.get("isBase64Encoded"):
-        body = base64.b64decode(body).decode("utf-8", errors="replace")
     try:
+        if body is not None and event.get("isBase64Encoded"):
+            body = utf8_text(base64.b64decode(body))
         payload = parse_body(body)
         found = problems(payload)
         if found:
@@ -65,6 +66,16 @@ def http_answer(event: dict[str, Any]) -> dict[str, Any]:
     result = process(payload)
     LOG.info(json.dumps({"event": "processed", "requestId": result["requestId"]}))
     return proxy(200, result)
+
+
+def utf8_text(raw: bytes) -> str:
+    """The body as text; InvalidRequest (not-utf8) naming the first bad byte otherwise.
+    API Gateway passes a body that is not UTF-8 base64-encoded: never guess its characters."""
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as err:
+        detail = f"the body is not UTF-8 text (byte {err.start}: {err.reason}); send the JSON encoded as UTF-8"
+        raise InvalidRequest([("not-utf8", detail)]) from None
 
 
 def proxy(status: int, body: dict[str, Any]) -> dict[str, Any]:

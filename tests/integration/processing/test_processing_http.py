@@ -85,6 +85,18 @@ def test_the_api_messages_say_what_is_wrong(http: httpx.Client, names: dict[str,
     assert "'message' must be a string, got a number" in messages["wrong type"], messages
 
 
+@pytest.mark.parametrize("door", ["api", "app"])
+def test_a_body_that_is_not_utf8_is_answered_400_through_both_doors(
+    http: httpx.Client, names: dict[str, str], app_url: str, door: str
+) -> None:
+    url = names["api_url"] if door == "api" else f"{app_url}/process-data/"
+    body = expect(http.post(url, content=b'{"message": "caf\xe9 au lait"}', headers=JSON), 400)
+
+    assert (body["error"], body["reasons"]) == ("BadRequest", ["not-utf8"]), body
+    assert "not UTF-8" in body["message"], body
+    assert "byte 16" in body["message"], body
+
+
 def test_the_app_forwards_a_good_request_and_returns_the_lambdas_answer(
     http: httpx.Client, names: dict[str, str], app_url: str
 ) -> None:

@@ -106,6 +106,22 @@ def test_the_api_answer_to_a_bad_request_is_400_naming_the_fault(
     assert words in answered["message"], answered
 
 
+@pytest.mark.parametrize(
+    "raw",
+    [b'{"message": "caf\xe9"}', b'{"message": "\xff\xfe"}', b'{"message": "cut \xe2\x82"}'],
+    ids=["latin-1", "bom-bytes", "truncated-sequence"],
+)
+def test_a_body_that_is_not_utf8_is_answered_400_not_replaced(process_handler: ModuleType, raw: bytes) -> None:
+    # API Gateway hands a body that is not UTF-8 to the Lambda base64-encoded.
+    event = proxy_event(None) | {"body": base64.b64encode(raw).decode(), "isBase64Encoded": True}
+    status, answered = answer(process_handler, event)
+    assert (status, answered["error"], answered["reasons"]) == (400, "BadRequest", ["not-utf8"]), answered
+    offset = raw.index(next(byte for byte in raw if byte >= 0x80).to_bytes())
+    assert f"byte {offset}" in answered["message"], answered
+    assert "UTF-8" in answered["message"], answered
+    assert "\ufffd" not in json.dumps(answered), f"the body must not be decoded with replacement: {answered}"
+
+
 def test_a_step_rejects_bad_input_with_invalid_request(process_handler: ModuleType) -> None:
     with pytest.raises(process_handler.InvalidRequest, match="the input must be a JSON object, got an array") as caught:
         process_handler.handler({"input": [1], "execution": "e-1"}, None)
@@ -245,6 +261,16 @@ def test_the_app_answers_502_when_the_api_cannot_be_reached(api_app: ModuleType)
     response = post(api_app.create_app(closed), b'{"message": "hi"}')
     assert response.status_code == 502, response.text
     assert response.json()["message"].startswith(f"cannot reach the process-data API at {closed}"), response.text
+
+
+def test_the_app_refuses_a_body_that_is_not_utf8_without_calling_the_api(api_app: ModuleType) -> None:
+    # Nothing listens at this address: a 400 proves the request never left the app.
+    response = post(api_app.create_app("http://127.0.0.1:9/unused"), b'{"message": "caf\xe9 au lait"}')
+    assert response.status_code == 400, response.text
+    body = response.json()
+    assert (body["error"], body["reasons"]) == ("BadRequest", ["not-utf8"]), body
+    assert "byte 16" in body["message"], body
+    assert "UTF-8" in body["message"], body
 
 
 def test_the_app_refuses_bad_requests_without_calling_the_api(api_app: ModuleType) -> None:
