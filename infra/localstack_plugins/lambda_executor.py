@@ -107,6 +107,14 @@ class _Worker:
             raise WorkerGone("worker closed its pipe")
         return message
 
+    def is_alive(self) -> bool:
+        """False once the process ended (it is reaped here) or closed its result pipe."""
+        if self.process.poll() is not None:
+            return False
+        # An idle worker writes nothing: a readable result pipe means end-of-file.
+        readable, _, _ = select.select([self.out_r], [], [], 0)
+        return not readable
+
     def exit_reason(self) -> str:
         code = self.process.wait(timeout=5)
         if code < 0:
@@ -191,6 +199,12 @@ class LocalProcessExecutor(RuntimeExecutor):
         timeout = float(self.function_version.config.timeout)
         started = time.monotonic()
         with self._lock:
+            if self._worker is not None and not self._worker.is_alive():
+                # Died while idle (killed, OOM): no invocation was running, so none fails.
+                LOG.warning(
+                    "worker of %s exited while idle (%s); starting a new one", self.id, self._worker.exit_reason()
+                )
+                self._discard(self._worker)
             if self._worker is None:
                 self._spawn()  # the previous worker timed out or crashed: a new sandbox
             worker = self._worker

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import base64
 import json
+import os
+import signal
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -173,3 +175,80 @@ def test_unsupported_runtime_is_reported_not_hung(aws, role_arn, unique, cleanup
     config = wait_for(settled, timeout=20, what="the function to leave Pending")
     assert config["State"] == "Failed"
     assert "not supported by the local-process executor" in config["StateReason"]
+
+
+def function_workers(engine: Any, name: str) -> list[int]:
+    """Live worker processes of function `name`, found in the engine's process tree."""
+    workers = []
+    for pid in engine.processes():
+        try:
+            argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+        except FileNotFoundError:
+            continue
+        is_worker = any(arg.endswith(b"lambda_worker.py") for arg in argv)
+        if is_worker and f"/{name}-".encode() in b" ".join(argv) and not dead(pid):
+            workers.append(pid)
+    return workers
+
+
+def dead(pid: int) -> bool:
+    """True once `pid` no longer runs (gone, or a zombie its parent has not reaped yet)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return True
+    return stat.rsplit(")", 1)[1].split()[0] == "Z"
+
+
+def only_worker(engine: Any, name: str) -> int:
+    workers = function_workers(engine, name)
+    assert len(workers) == 1, f"expected one worker of {name} in the engine's process tree, found {workers}"
+    return workers[0]
+
+
+def handler_output(pid: int) -> str:
+    """What the worker's handlers printed so far: its stdout is the environment's log file."""
+    return Path(f"/proc/{pid}/fd/1").read_text(errors="replace")
+
+
+def test_a_worker_killed_while_idle_costs_no_invocation(aws, make_function, engine):
+    if engine.name != "embedded":
+        pytest.skip(f"killing a function worker needs the embedded engine's process tree; target is {engine.name}")
+    name = make_function(PROBES, "probes.echo")
+    lam = aws("lambda")
+    _, first = invoke(lam, name, {"n": 1})
+    worker = only_worker(engine, name)
+    assert first["pid"] == worker
+    os.kill(worker, signal.SIGKILL)
+    wait_for(lambda: dead(worker), timeout=10, what=f"worker {worker} to die after SIGKILL")
+
+    for n in range(2, 5):
+        response, body = invoke(lam, name, {"n": n})
+        assert "FunctionError" not in response, body
+        assert body["event"] == {"n": n}
+        assert body["pid"] != worker
+
+
+def test_a_worker_killed_during_an_invocation_is_runtime_exit_error(aws, make_function, engine):
+    if engine.name != "embedded":
+        pytest.skip(f"killing a function worker needs the embedded engine's process tree; target is {engine.name}")
+    name = make_function(PROBES, "probes.sleepy", timeout=120)
+    lam = aws("lambda")
+    invoke(lam, name, {"seconds": 0})
+    worker = only_worker(engine, name)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pending = pool.submit(invoke, lam, name, {"seconds": 60})
+        # The second "going to sleep" is this invocation's handler running.
+        wait_for(
+            lambda: handler_output(worker).count("going to sleep") == 2,
+            timeout=20,
+            what=f"worker {worker} to be inside the second invocation's handler",
+        )
+        os.kill(worker, signal.SIGKILL)
+        response, body = pending.result(timeout=60)
+    assert response["FunctionError"] == "Unhandled"
+    assert body["errorType"] == "Runtime.ExitError"
+    assert "signal: kill" in body["errorMessage"]
+    response, body = invoke(lam, name, {"seconds": 0})
+    assert "FunctionError" not in response, body
+    assert body == "woke up"
