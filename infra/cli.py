@@ -294,7 +294,8 @@ def show_run(result: RunResult) -> None:
     """One line of counts, then each distinct path the executions took, with how many took it."""
     verdict = "[green]as expected[/green]" if result.ok else f"[red]{len(result.problems)} problem(s)[/red]"
     counts = ", ".join(f"{key} {value}" for key, value in result.counts.items())
-    console.print(f"[bold]{result.workflow}[/bold]: {counts} in {result.seconds:.1f} s, {verdict}")
+    run = f" (run {result.run_id})" if result.run_id else ""
+    console.print(f"[bold]{result.workflow}[/bold]{run}: {counts} in {result.seconds:.1f} s, {verdict}")
     paths = Counter((e.status, " > ".join(e.path), e.error or "") for e in result.executions)
     for (status, path, error), times in paths.most_common():
         line = f"  {times:>4} x {status:<9} {path}" + (f"  [{error}]" if error else "")

@@ -4,9 +4,11 @@ and messages drained from a queue, with bounded polling."""
 from __future__ import annotations
 
 import json
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 
 from infra.errors import WaitTimeout
@@ -48,6 +50,20 @@ def sns_messages(raw: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [json.loads(message["Body"]) for message in raw]
 
 
+@dataclass
+class Collected:
+    """The messages a drain took (accepted by its `keep`, and deleted), and how many other
+    messages it saw and left in the queue for their owners."""
+
+    messages: list[dict[str, Any]]
+    others: set[str]  # the MessageIds of the other messages
+
+    @property
+    def foreign(self) -> int:
+        """How many other messages were seen (and left in the queue)."""
+        return len(self.others)
+
+
 def drain(
     clients: Clients,
     url: str,
@@ -55,40 +71,75 @@ def drain(
     count: int,
     timeout: float = 30,
     keep: Callable[[dict[str, Any]], bool] = lambda message: True,
+    visibility: int = 5,
 ) -> list[dict[str, Any]]:
     """Receive until `count` messages accepted by `keep` arrived; they are deleted, the
     others are left for their owners. Fails naming how many arrived of how many."""
+    return collect(clients, url, count=count, timeout=timeout, keep=keep, visibility=visibility).messages
+
+
+def collect(
+    clients: Clients,
+    url: str,
+    *,
+    count: int,
+    timeout: float = 30,
+    keep: Callable[[dict[str, Any]], bool] = lambda message: True,
+    visibility: int = 5,
+) -> Collected:
+    """Receive until `count` messages accepted by `keep` arrived, whatever else the queue holds.
+
+    Every receive hides what it takes for `visibility` seconds: ours are deleted, the
+    others are not touched and reappear for their owners when that time is up. So a sweep
+    walks past any number of other messages instead of being handed the same ten at the
+    head of the queue again; should one of them reappear during the sweep (the queue holds
+    more than a `visibility` worth of receives), the next receives hide for twice as long.
+    Fails naming how many of ours arrived and how many others were seen.
+    """
     sqs = clients("sqs")
     kept: dict[str, dict[str, Any]] = {}
+    foreign: set[str] = set()
+    hide = max(1, visibility)
+    deadline = time.monotonic() + timeout
 
-    def receive_batch() -> int:
-        """One receive: keep and delete ours, hand the others back; how many arrived."""
-        batch = sqs.receive_message(
-            QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=0, MessageAttributeNames=["All"]
-        ).get("Messages", [])
-        mine = [message for message in batch if keep(message)]
-        for message in mine:
-            kept[message["MessageId"]] = message
-        if mine:
-            entries = [{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(mine)]
-            sqs.delete_message_batch(QueueUrl=url, Entries=entries)
-        others = [message for message in batch if not keep(message)]
-        if others:  # give the messages of other runs back at once
-            entries = [
-                {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"], "VisibilityTimeout": 0}
-                for i, m in enumerate(others)
-            ]
-            sqs.change_message_visibility_batch(QueueUrl=url, Entries=entries)
-        return len(mine)
+    def ours(message: dict[str, Any]) -> bool:
+        try:
+            return keep(message)
+        except (ValueError, KeyError, TypeError, AttributeError):  # a body `keep` cannot read is someone else's
+            return False
 
-    def enough() -> bool:
-        # Read while messages of ours keep coming, then wait (with backoff) for more.
-        while receive_batch() and len(kept) < count:
-            pass
+    def sweep() -> bool:
+        """Receive until the queue shows nothing more or ours are complete; whether they are."""
+        nonlocal hide
+        seen_now: set[str] = set()
+        while (len(kept) < count or count == 0) and time.monotonic() < deadline:
+            batch = sqs.receive_message(
+                QueueUrl=url,
+                MaxNumberOfMessages=10,
+                WaitTimeSeconds=0,
+                VisibilityTimeout=hide,
+                MessageAttributeNames=["All"],
+            ).get("Messages", [])
+            if not batch:
+                break
+            mine = [message for message in batch if ours(message)]
+            for message in mine:
+                kept[message["MessageId"]] = message
+            if mine:
+                entries = [{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(mine)]
+                sqs.delete_message_batch(QueueUrl=url, Entries=entries)
+            others = {message["MessageId"] for message in batch} - {message["MessageId"] for message in mine}
+            if others & seen_now:  # back before the sweep ended: hide longer, but never past the timeout
+                hide = min(hide * 2, max(1, int(timeout)))
+            seen_now |= others
+            foreign.update(others)
         return len(kept) >= count
 
     try:
-        wait_for(enough, timeout=timeout, interval=0.05, max_interval=0.5, what=f"{count} messages on {url}")
+        wait_for(sweep, timeout=timeout, interval=0.05, max_interval=0.5, what=f"{count} messages on {url}")
     except WaitTimeout as err:
-        raise WaitTimeout(f"expected {count} messages on {url}, {len(kept)} arrived") from err
-    return list(kept.values())
+        raise WaitTimeout(
+            f"expected {count} messages on {url}, {len(kept)} arrived"
+            f" ({len(foreign)} other message(s) seen and left in the queue)"
+        ) from err
+    return Collected(list(kept.values()), foreign)

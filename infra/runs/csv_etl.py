@@ -7,6 +7,10 @@ an SQS queue subscribed to the topic for the run (created and deleted here). The
 file is checked against its labels: where it ended (archive/ or error/, not source/),
 the stage and target tables row by row, the rejected-rows report, the one notification
 it must have sent, and the path its execution took.
+
+The run id is in the file names (`run-<run>.csv`) and in every transaction id, so runs
+with the same seed, one after the other or at once, load distinct rows and each finds
+its own notifications.
 """
 
 from __future__ import annotations
@@ -14,7 +18,6 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-import uuid
 from collections.abc import Callable, Iterable
 from decimal import Decimal
 from typing import Any
@@ -24,7 +27,7 @@ from botocore.exceptions import ClientError
 from fixtures.csv_files import BAD_FILES, CsvFile, generate_bad_file, generate_csv_file
 from infra.deploy import Deployer
 from infra.executions import Execution, known_executions, started_after, wait_execution
-from infra.observe import drain, sns_messages, topic_capture
+from infra.observe import collect, sns_messages, topic_capture
 from infra.runs import RunOptions, RunResult
 from infra.stack.stack import Stack
 from infra.workflows import csv_etl as workflow
@@ -40,10 +43,13 @@ LISTED = 50  # rejected rows the success notification names (the load step's LIS
 
 def run(deployer: Deployer, stack: Stack, options: RunOptions) -> RunResult:
     clients, ctx = deployer.clients, deployer.ctx
-    tag = uuid.uuid4().hex[:8]
-    good = generate_csv_file(options.records, options.invalid_rate, options.seed, name=f"run-{tag}.csv")
+    run_id = options.run_id
+    good = generate_csv_file(
+        options.records, options.invalid_rate, options.seed, name=f"run-{run_id}.csv", run_id=run_id
+    )
     kind = BAD_FILES[options.seed % len(BAD_FILES)]
-    bad = generate_bad_file(kind, options.seed, name=f"run-{tag}-{kind}.csv")
+    bad = generate_bad_file(kind, options.seed, name=f"run-{run_id}-{kind}.csv", run_id=run_id)
+    others: set[str] = set()
     started = time.monotonic()
     with topic_capture(clients, stack.get(workflow.TOPIC).arn(ctx)) as capture:
         # Both files are in flight together, as two uploads would be.
@@ -54,7 +60,7 @@ def run(deployer: Deployer, stack: Stack, options: RunOptions) -> RunResult:
             (csv_file, keys[csv_file.name], execution)
             for csv_file, execution in zip((good, bad), finished, strict=True)
         ]
-        notices = captured_notices(clients, capture, [key for _, key, _ in uploads])
+        notices = captured_notices(clients, capture, [key for _, key, _ in uploads], others=others)
     seconds = time.monotonic() - started
     problems: list[str] = []
     for csv_file, key, execution in uploads:
@@ -71,6 +77,7 @@ def run(deployer: Deployer, stack: Stack, options: RunOptions) -> RunResult:
             "rejected": int(output.get("rejected", 0)),
             "transformed": int(output.get("transformed", 0)),
             "notifications": sum(len(found) for found in notices.values()),
+            **({"other_messages": len(others)} if others else {}),
         },
         seconds=seconds,
         problems=problems,
@@ -78,6 +85,7 @@ def run(deployer: Deployer, stack: Stack, options: RunOptions) -> RunResult:
             key: f"{csv_file.kind}: {execution.status} {execution.error or ''}".strip()
             for csv_file, key, execution in uploads
         },
+        run_id=run_id,
     )
 
 
@@ -106,10 +114,10 @@ def bucket_name(deployer: Deployer, stack: Stack) -> str:
 
 
 def captured_notices(
-    clients: Clients, capture_url: str, keys: list[str], each: int = 1
+    clients: Clients, capture_url: str, keys: list[str], each: int = 1, others: set[str] | None = None
 ) -> dict[str, list[dict[str, Any]]]:
     """The notifications about `keys` (`each` per key awaited, any extra ones kept too),
-    as {key: [message body]}."""
+    as {key: [message body]}; `others` gets the ids of the other messages seen (and left)."""
 
     def about(message: dict[str, Any]) -> str | None:
         attributes = json.loads(message["Body"]).get("MessageAttributes") or {}
@@ -119,8 +127,11 @@ def captured_notices(
     def keep(message: dict[str, Any]) -> bool:
         return about(message) is not None
 
-    raw = drain(clients, capture_url, count=each * len(keys), keep=keep, timeout=60)
-    raw += drain(clients, capture_url, count=0, keep=keep)  # anything sent twice
+    first = collect(clients, capture_url, count=each * len(keys), keep=keep, timeout=60)
+    extra = collect(clients, capture_url, count=0, keep=keep)  # anything sent twice
+    raw = first.messages + extra.messages
+    if others is not None:
+        others |= first.others | extra.others
     found: dict[str, list[dict[str, Any]]] = {key: [] for key in keys}
     for message, envelope in zip(raw, sns_messages(raw), strict=True):
         found[str(about(message))].append({"subject": envelope.get("Subject"), **json.loads(envelope["Message"])})

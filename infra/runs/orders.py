@@ -1,4 +1,8 @@
-"""Run workflow 1 (customer orders) on generated orders and check every outcome."""
+"""Run workflow 1 (customer orders) on generated orders and check every outcome.
+
+The run's id is in every order id, so the run's notifications are told apart from any
+other run's (or anyone else's) on the same topic by their orderID attribute.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 from fixtures.orders import generate_orders
 from infra.deploy import Deployer
 from infra.executions import Execution, start, wait_execution
-from infra.observe import drain, sns_messages, topic_capture
+from infra.observe import collect, sns_messages, topic_capture
 from infra.runs import RunOptions, RunResult
 from infra.stack.stack import Stack
 from infra.workflows import orders as workflow
@@ -17,7 +21,7 @@ from infra.workflows import orders as workflow
 
 def run(deployer: Deployer, stack: Stack, options: RunOptions) -> RunResult:
     clients, ctx = deployer.clients, deployer.ctx
-    generated = generate_orders(options.records, options.invalid_rate, options.seed)
+    generated = generate_orders(options.records, options.invalid_rate, options.seed, run_id=options.run_id)
     machine = stack.get(workflow.MACHINE).arn(ctx)
     table = stack.get(workflow.TABLE).physical(ctx)
     started = time.monotonic()
@@ -27,11 +31,8 @@ def run(deployer: Deployer, stack: Stack, options: RunOptions) -> RunResult:
             executions: list[Execution] = list(pool.map(lambda arn: wait_execution(clients, arn), arns))
         approved = [item for item in generated if item.expected.valid]
         wanted = {item.record["orderID"] for item in approved}
-        notices = (
-            sns_messages(drain(clients, capture, count=len(wanted), keep=lambda m: _order_of(m) in wanted))
-            if wanted
-            else []
-        )
+        captured = collect(clients, capture, count=len(wanted), keep=lambda m: _order_of(m) in wanted)
+        notices = sns_messages(captured.messages)
     seconds = time.monotonic() - started
     problems: list[str] = []
     dynamodb = clients("dynamodb")
@@ -65,9 +66,11 @@ def run(deployer: Deployer, stack: Stack, options: RunOptions) -> RunResult:
             "approved": sum(e.status == "SUCCEEDED" for e in executions),
             "declined": sum(e.error == "TransactionDeclined" for e in executions),
             "notified": len(notified),
+            **({"other_messages": captured.foreign} if captured.foreign else {}),
         },
         seconds=seconds,
         problems=problems,
+        run_id=options.run_id,
     )
 
 

@@ -5,7 +5,8 @@ app (started here with uvicorn on a free port, forwarding to that API); each ans
 have the request's expected status and body. Every request with a JSON body also starts
 an execution of the state machine (plus one asking for a simulated transient failure);
 each must end as expected (SUCCEEDED, or FAILED with ProcessingFailed), on the expected
-path, retried where asked, with its log entry in the log bucket.
+path, retried where asked, with its log entry in the log bucket. The run id is in every
+request id and execution name, so runs with the same seed are told apart.
 """
 
 from __future__ import annotations
@@ -186,7 +187,10 @@ def execution_problems(payload: Any, valid: bool, execution: Execution, entry: d
 
 def run(deployer: Deployer, stack: Stack, options: RunOptions) -> RunResult:
     clients, ctx = deployer.clients, deployer.ctx
-    generated = [cast(Request, item) for item in generate_requests(options.records, options.invalid_rate, options.seed)]
+    generated = [
+        cast(Request, item)
+        for item in generate_requests(options.records, options.invalid_rate, options.seed, run_id=options.run_id)
+    ]
     url = api_url(deployer, stack, endpoint_of(clients))
     started = time.monotonic()
     problems: list[str] = []
@@ -213,7 +217,7 @@ def run(deployer: Deployer, stack: Stack, options: RunOptions) -> RunResult:
                 ({**first_valid.record, "simulate": "transient-once"}, True, f"{_label(first_valid)} (transient)")
             )
         machine = stack.get(workflow.MACHINE).arn(ctx)
-        arns = [start(clients, machine, payload, name=f"run-{index:05d}-{uuid.uuid4().hex[:12]}")
+        arns = [start(clients, machine, payload, name=f"run-{options.run_id}-{index:05d}-{uuid.uuid4().hex[:6]}")
                 for index, (payload, _, _) in enumerate(inputs)]  # fmt: skip
         executions: list[Execution] = list(pool.map(lambda arn: wait_execution(clients, arn), arns))
     logged = retried = 0
@@ -233,7 +237,9 @@ def run(deployer: Deployer, stack: Stack, options: RunOptions) -> RunResult:
         "retried": retried,
         "logged": logged,
     }
-    return RunResult("processing", executions, counts, time.monotonic() - started, problems, {"api_url": url})
+    return RunResult(
+        "processing", executions, counts, time.monotonic() - started, problems, {"api_url": url}, options.run_id
+    )
 
 
 def _label(item: Generated) -> str:

@@ -4,7 +4,8 @@ Streaming: the record read back from the Kinesis stream (from outside the state
 machine, at the ShardId and SequenceNumber the branch reports) must be the document the
 branch put, which must be the feed the fetch function answered. ETL: every raw row must
 be curated as the generator expects (in S3 and in DynamoDB), or rejected with exactly
-its reasons.
+its reasons. The run id is in every subscription id (and in the raw file's name), so
+runs with the same seed curate distinct rows.
 """
 
 from __future__ import annotations
@@ -30,12 +31,13 @@ def run(deployer: Deployer, stack: Stack, options: RunOptions) -> RunResult:
     started = time.monotonic()
     country = COUNTRIES[options.seed % len(COUNTRIES)]
     streaming, stream_problems = run_streaming(deployer, stack, country, options.seed)
-    generated = generate_subscriptions(options.records, options.invalid_rate, options.seed)
-    etl, etl_problems = run_etl(deployer, stack, generated)
+    generated = generate_subscriptions(options.records, options.invalid_rate, options.seed, run_id=options.run_id)
+    etl, etl_problems = run_etl(deployer, stack, generated, name=f"subscriptions-{options.run_id}")
     counts = {"streamed": int(streaming.succeeded and not stream_problems), "rows": len(generated)}
     if etl.succeeded:
         counts |= {name: int(etl.output["output"]["counts"][name]) for name in ("curated", "rejected")}
-    return RunResult("router", [streaming, etl], counts, time.monotonic() - started, stream_problems + etl_problems)
+    problems = stream_problems + etl_problems
+    return RunResult("router", [streaming, etl], counts, time.monotonic() - started, problems, run_id=options.run_id)
 
 
 def machine(deployer: Deployer, stack: Stack) -> str:
@@ -112,20 +114,24 @@ def read_record(deployer: Deployer, stack: Stack, shard_id: str, sequence_number
     return record
 
 
-def upload_raw(deployer: Deployer, stack: Stack, generated: list[Generated], fmt: str = "jsonl") -> str:
-    """Write the generated rows as a raw file under raw/; its key."""
+def upload_raw(
+    deployer: Deployer, stack: Stack, generated: list[Generated], fmt: str = "jsonl", name: str | None = None
+) -> str:
+    """Write the generated rows as a raw file `raw/<name>.<suffix>` (a fresh name by default); its key."""
     suffix = "csv" if fmt == "csv" else "jsonl"
-    key = f"{workflow.RAW}subscriptions-{uuid.uuid4().hex[:8]}.{suffix}"
+    key = f"{workflow.RAW}{name or 'subscriptions-' + uuid.uuid4().hex[:8]}.{suffix}"
     body = render_subscriptions(generated, fmt).encode()
     deployer.clients("s3").put_object(Bucket=stack.get(workflow.BUCKET).physical(deployer.ctx), Key=key, Body=body)
     return key
 
 
 def run_etl(
-    deployer: Deployer, stack: Stack, generated: list[Generated], fmt: str = "jsonl"
+    deployer: Deployer, stack: Stack, generated: list[Generated], fmt: str = "jsonl", name: str | None = None
 ) -> tuple[Execution, list[str]]:
-    """Upload the rows, route them to the ETL branch, check every row's outcome."""
-    execution = route(deployer, stack, {"branch": "etl", "rawKey": upload_raw(deployer, stack, generated, fmt)})
+    """Upload the rows (as `name`, see `upload_raw`), route them to the ETL branch, check
+    every row's outcome."""
+    raw_key = upload_raw(deployer, stack, generated, fmt, name)
+    execution = route(deployer, stack, {"branch": "etl", "rawKey": raw_key})
     if not execution.succeeded:
         return execution, [f"etl: {execution.status} {execution.error}: {execution.cause}"]
     return execution, check_etl(deployer, stack, generated, execution.output["output"]["counts"], fmt)

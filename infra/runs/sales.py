@@ -4,6 +4,10 @@ One JSON file and one CSV file of the same generated orders are uploaded under
 `incoming/`; S3 -> EventBridge starts an execution for each. Afterwards every valid
 order must be in the table (from that file) and every invalid one in the dead-letter
 queue with exactly its expected reasons: nothing lost, nothing twice.
+
+Each file's order ids carry the run id and the format (`S-<run>-<fmt>-<seed>-<n>`): the
+two files of a run, and the files of runs with the same seed, never share an order id,
+and the run's dead letters are told apart from anything else in the queue.
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ from fixtures.records import Generated
 from fixtures.sales import generate_sales, render_sales
 from infra.deploy import Deployer
 from infra.executions import Execution, known_executions, started_after, wait_execution
-from infra.observe import drain
+from infra.observe import collect
 from infra.runs import RunOptions, RunResult
 from infra.stack.stack import Stack
 from infra.workflows import sales as workflow
@@ -26,19 +30,25 @@ FORMATS = ("json", "csv")
 
 
 def run(deployer: Deployer, stack: Stack, options: RunOptions, formats: tuple[str, ...] = FORMATS) -> RunResult:
-    generated = generate_sales(options.records, options.invalid_rate, options.seed)
     started = time.monotonic()
     executions: list[Execution] = []
     problems: list[str] = []
     counts = {"records": 0, "stored": 0, "rejected": 0}
+    others: set[str] = set()
     for fmt in formats:
-        execution, file_problems, summary = ingest_file(deployer, stack, generated, fmt)
+        run_id = f"{options.run_id}-{fmt}"
+        generated = generate_sales(options.records, options.invalid_rate, options.seed, run_id=run_id)
+        execution, file_problems, summary = ingest_file(
+            deployer, stack, generated, fmt, name=f"sales-{options.run_id}", others=others
+        )
         executions.append(execution)
         problems.extend(f"{fmt}: {problem}" for problem in file_problems)
         counts["records"] += len(generated)
         counts["stored"] += int(summary.get("stored", 0))
         counts["rejected"] += int(summary.get("rejected", 0))
-    return RunResult("sales", executions, counts, time.monotonic() - started, problems)
+    if others:
+        counts["other_messages"] = len(others)
+    return RunResult("sales", executions, counts, time.monotonic() - started, problems, run_id=options.run_id)
 
 
 def upload(deployer: Deployer, stack: Stack, body: str, fmt: str, name: str | None = None) -> tuple[str, Execution]:
@@ -54,26 +64,39 @@ def upload(deployer: Deployer, stack: Stack, body: str, fmt: str, name: str | No
 
 
 def ingest_file(
-    deployer: Deployer, stack: Stack, generated: list[Generated], fmt: str
+    deployer: Deployer,
+    stack: Stack,
+    generated: list[Generated],
+    fmt: str,
+    name: str | None = None,
+    others: set[str] | None = None,
 ) -> tuple[Execution, list[str], dict[str, Any]]:
+    """Upload `generated` as one file and check where each record ended; `others` gets the
+    ids of the other messages met (and left) in the dead-letter queue."""
     _clients, ctx = deployer.clients, deployer.ctx
     bucket = stack.get(workflow.BUCKET).physical(ctx)
-    key, execution = upload(deployer, stack, render_sales(generated, fmt), fmt)
+    key, execution = upload(deployer, stack, render_sales(generated, fmt), fmt, name)
     source = f"s3://{bucket}/{key}"
     summary = execution.output if isinstance(execution.output, dict) else {}
     if not execution.succeeded:
         return execution, [f"execution {execution.status} {execution.error}: {execution.cause}"], summary
-    problems = check_outcome(deployer, stack, generated, source, execution)
+    problems = check_outcome(deployer, stack, generated, source, execution, others=others)
     if summary.get("total") != len(generated):
         problems.append(f"summary counts {summary.get('total')} records, the file has {len(generated)}")
     return execution, problems, summary
 
 
 def check_outcome(
-    deployer: Deployer, stack: Stack, generated: list[Generated], source: str, execution: Execution
+    deployer: Deployer,
+    stack: Stack,
+    generated: list[Generated],
+    source: str,
+    execution: Execution,
+    others: set[str] | None = None,
 ) -> list[str]:
     """Every record of `source`, as ingested by `execution`, in exactly one place with the
-    expected reasons. (Uploading a file twice is two ingests: each dead-letters its own.)"""
+    expected reasons. (Uploading a file twice is two ingests: each dead-letters its own.)
+    Other messages in the dead-letter queue are left there; `others` gets their ids."""
     clients, ctx = deployer.clients, deployer.ctx
     problems: list[str] = []
     invalid = {line: item for line, item in enumerate(generated, start=1) if not item.expected.valid}
@@ -87,8 +110,11 @@ def check_outcome(
         body = json.loads(message["Body"])
         return bool(body.get("source") == source and body.get("execution") == name)
 
-    letters = [json.loads(m["Body"]) for m in drain(clients, url, count=len(invalid), keep=mine, timeout=60)]
-    letters += [json.loads(m["Body"]) for m in drain(clients, url, count=0, keep=mine)]
+    first = collect(clients, url, count=len(invalid), keep=mine, timeout=60)
+    extra = collect(clients, url, count=0, keep=mine)  # anything dead-lettered twice
+    letters = [json.loads(m["Body"]) for m in first.messages + extra.messages]
+    if others is not None:
+        others |= first.others | extra.others
     by_line: dict[int, list[dict[str, Any]]] = {}
     for letter in letters:
         by_line.setdefault(int(letter["line"]), []).append(letter)
