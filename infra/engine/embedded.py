@@ -122,6 +122,11 @@ def localstack_environment(
         "PROVIDER_OVERRIDE_DYNAMODB": "moto",
         "PROVIDER_OVERRIDE_DYNAMODBSTREAMS": "moto",
         "PYTHONUNBUFFERED": "1",
+        # Nothing beyond loopback: botocore in the engine (moto builds boto3 clients) must find
+        # credentials at once and never ask the instance metadata service (169.254.169.254).
+        "AWS_ACCESS_KEY_ID": "test",
+        "AWS_SECRET_ACCESS_KEY": "test",
+        "AWS_EC2_METADATA_DISABLED": "true",
     }
 
 
