@@ -15,11 +15,22 @@ from rich.table import Table
 from infra.deploy import Deployer, describe
 from infra.engine import Engine, engine_for
 from infra.engine.embedded import EmbeddedEngine
+from infra.engine.watchdog import exit_when_engine_dies
 from infra.errors import TestbedError
 from infra.runs import RunResult
 from infra.settings import TARGETS, Settings
 from infra.stack.executor import DeployError
-from infra.state import forget_running, running_engine, save_running, stale_record
+from infra.state import (
+    RecordedEngine,
+    forget_running,
+    legacy_record_path,
+    record_path,
+    recorded_engine,
+    running_engine,
+    save_running,
+    scope,
+    state_lock,
+)
 from infra.workflows import stack_for
 
 app = typer.Typer(
@@ -47,8 +58,14 @@ def fail(err: Exception) -> typer.Exit:
     return typer.Exit(code=1)
 
 
+PortOption = Annotated[
+    int | None,
+    typer.Option("--port", envvar="TESTBED_PORT", min=1, max=65535, help="embedded: the port (default: a free one)"),
+]
+
+
 @app.command()
-def up(target: TargetOption = None) -> None:
+def up(target: TargetOption = None, port: PortOption = None) -> None:
     """Start an engine and leave it running (embedded: a background LocalStack process)."""
     settings = settings_for(target)
     if settings.target != "embedded":
@@ -58,22 +75,27 @@ def up(target: TargetOption = None) -> None:
             raise fail(err) from err
         console.print(f"{settings.target} engine answering at {engine.endpoint_url}")
         return
-    if existing := running_engine():
-        console.print(f"already up at {existing.endpoint_url} (testbed down stops it)")
-        return
-    if stale := stale_record():
-        EmbeddedEngine(settings, record=stale).stop()
-        forget_running()
-    started = time.monotonic()
     try:
-        embedded = EmbeddedEngine(settings, detach=True).start()
+        # Held from the look at the record to saving the new one: concurrent ups start one engine.
+        with state_lock():
+            found = recorded_engine()
+            if found is not None and found.state == "up":
+                console.print(f"already up at {found.record.endpoint_url} (testbed down stops it)")
+                return
+            if found is not None:
+                console.print(f"{found.describe()}; clearing it")
+                found.engine.stop()
+                forget_running()
+            started = time.monotonic()
+            embedded = EmbeddedEngine(settings, detach=True, port=port).start()
+            save_running(embedded)
     except TestbedError as err:
         raise fail(err) from err
-    save_running(embedded)
     console.print(
         f"[green]up[/green] LocalStack 4.14.0 (embedded) at {embedded.endpoint_url} "
         f"in {time.monotonic() - started:.1f} s\n"
         f"  logs: {embedded.log_path}\n"
+        f"  record: {record_path()} (scope: {scope()})\n"
         '  point the AWS CLI at it:  eval "$(testbed env)"'
     )
 
@@ -81,29 +103,42 @@ def up(target: TargetOption = None) -> None:
 @app.command()
 def down() -> None:
     """Stop the engine `testbed up` started; nothing of it is left running."""
-    engine = running_engine()
-    record = engine.record if engine else stale_record()
-    if record is None:
-        console.print("nothing is up")
-        return
-    stopper = engine or EmbeddedEngine(Settings(target="embedded"), record=record)
-    stopper.stop()
-    forget_running()
-    console.print(f"[green]down[/green] engine {record.engine_id} stopped, {record.root} removed")
+    try:
+        with state_lock():
+            found = recorded_engine()
+            if found is None:
+                console.print(f"nothing is up (scope: {scope()})")
+                return
+            record = found.record
+            ours = record.supervisor_is_ours() or record.root_is_ours()
+            found.engine.stop()
+            forget_running()
+    except TestbedError as err:
+        raise fail(err) from err
+    if ours:
+        console.print(f"[green]down[/green] engine {record.engine_id} stopped, {record.root} removed")
+    else:
+        console.print(f"{found.describe()}; nothing stopped or removed, record {record_path()} cleared")
 
 
 @app.command()
 def status(prefix: Annotated[str, typer.Option(help="the deployment prefix whose API URL to show")] = "tb") -> None:
     """Show the running engine: endpoint, health, processes, and the deployed HTTP API's URL."""
-    engine = running_engine()
-    if engine is None or engine.record is None:
-        console.print("no engine is up (testbed up starts one)")
+    found = recorded_engine()
+    if found is None:
+        console.print(f"no engine is up (scope: {scope()}; testbed up starts one)")
+        _mention_legacy_record()
         raise typer.Exit(code=1)
-    record = engine.record
+    if found.state != "up":
+        console.print(f"[red]{found.describe()}[/red]", highlight=False)
+        console.print(f"  scope: {scope()}; testbed up starts a new engine, testbed down clears the record")
+        raise typer.Exit(code=1)
+    engine, record = found.engine, found.record
     table = Table(title="testbed engine", show_header=False)
     table.add_column("what")
     table.add_column("value", overflow="fold")
     table.add_row("target", "embedded (LocalStack 4.14.0, no Docker)")
+    table.add_row("scope", f"{scope()}; record {record_path()}")
     table.add_row("endpoint", engine.endpoint_url or "")
     table.add_row("region", record.region)
     table.add_row("supervisor pid", str(record.pid))
@@ -112,6 +147,15 @@ def status(prefix: Annotated[str, typer.Option(help="the deployment prefix whose
     table.add_row("log", str(engine.log_path))
     table.add_row("POST /process-data", _api_url(engine, prefix))
     console.print(table)
+
+
+def _mention_legacy_record() -> None:
+    legacy = legacy_record_path()
+    if legacy.is_file() and legacy != record_path():
+        console.print(
+            f"  note: {legacy} is a record from before records were kept per checkout; "
+            f"TESTBED_STATE_DIR={legacy.parent} testbed down stops the engine it names"
+        )
 
 
 def _api_url(engine: Engine, prefix: str) -> str:
@@ -123,6 +167,13 @@ def _api_url(engine: Engine, prefix: str) -> str:
         return f"not deployed ({err})"
 
 
+def _not_up_error() -> TestbedError:
+    found = recorded_engine()
+    if found is None:
+        return TestbedError(f"no engine is up (scope: {scope()}); run `testbed up` first (or `testbed demo`)")
+    return TestbedError(f"{found.describe()}; run `testbed up` to start a new one")
+
+
 @app.command("env")
 def env_command(target: TargetOption = None) -> None:
     """Print the exports that point the AWS CLI and boto3 at the engine: eval "$(testbed env)"."""
@@ -130,7 +181,7 @@ def env_command(target: TargetOption = None) -> None:
     if settings.target == "embedded":
         engine = running_engine(settings)
         if engine is None:
-            console.print("[red]error:[/red] no engine is up; run `testbed up` first", style=None)
+            console.print(f"[red]error:[/red] {_not_up_error()}", highlight=False)
             raise typer.Exit(code=1)
         exports = engine.exports()
     else:
@@ -141,11 +192,19 @@ def env_command(target: TargetOption = None) -> None:
 
 def connected_engine(settings: Settings) -> Engine:
     """The engine commands such as deploy and run talk to: for embedded, the one
-    `testbed up` left running; for the other targets, the target itself."""
+    `testbed up` left running (the command ends with a clear error if it dies meanwhile);
+    for the other targets, the target itself."""
     if settings.target == "embedded":
         engine = running_engine(settings)
-        if engine is None:
-            raise fail(TestbedError("no engine is up; run `testbed up` first (or `testbed demo`)"))
+        if engine is None or engine.record is None:
+            raise fail(_not_up_error())
+        record = engine.record
+
+        def report() -> None:
+            gone = RecordedEngine(record, "crashed" if record.root_is_ours() else "gone", engine)
+            console.print(f"[red]error:[/red] the engine stopped while this command ran: {gone.describe()}")
+
+        exit_when_engine_dies(record, report)
         return engine
     try:
         return engine_for(settings).start()

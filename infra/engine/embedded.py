@@ -1,11 +1,15 @@
 """The embedded target: LocalStack 4.14.0 as a plain child process, no Docker.
 
 Each engine gets a directory of its own (filesystem root, tmp, config, caches) and a
-free port on 127.0.0.1. Packages LocalStack installs at first use (kinesis-mock...)
-live in one shared cache, so a second start does not download again. Lambda runs
-through the `local-process` executor and DynamoDB through moto (see
-`infra.localstack_plugins`). A supervisor process owns LocalStack's process group so
-that stopping the engine, or killing its parent, leaves nothing behind.
+free port on 127.0.0.1 (or the one asked for; a port another process holds is reported
+as "port N is in use" as soon as LocalStack fails to bind it). Packages LocalStack
+installs at first use (kinesis-mock...) live in one shared cache, so a second start
+does not download again. Lambda runs through the `local-process` executor and DynamoDB
+through moto (see `infra.localstack_plugins`). A supervisor process owns LocalStack's process group so
+that stopping the engine, or killing its parent, leaves nothing behind. A record of a
+detached engine is trusted only as far as /proc confirms it: the recorded pid must still
+be the supervisor it started (start time and engine id), and the recorded directory must
+carry the engine's id, before anything is signalled or deleted.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Self
 
+from infra import procfs
 from infra.engine.base import Engine
 from infra.errors import EngineError, WaitTimeout
 from infra.settings import Settings
@@ -34,6 +39,19 @@ from infra.waiting import wait_for
 READY_TIMEOUT = 60.0
 STOP_TIMEOUT = 15.0
 ENGINE_ID_VAR = "TESTBED_ENGINE_ID"
+# In the engine's directory: its id (what makes the directory the engine's own) and why it ended.
+ID_FILE = "engine-id"
+EXIT_FILE = "exit.json"
+# How Twisted reports a port it cannot bind; LocalStack logs it and carries on.
+PORT_TAKEN_MARKERS = ("CannotListenError", "Address already in use")
+
+
+class PortInUse(EngineError):
+    """The engine's port is held by another process."""
+
+    def __init__(self, port: int, detail: str = "") -> None:
+        super().__init__(f"port {port} is in use{detail}; stop what holds it or choose another port")
+        self.port = port
 
 
 def shared_lib_dir() -> Path:
@@ -58,14 +76,47 @@ class EngineRecord:
     port: int
     root: str
     region: str
+    # The supervisor's start time (clock ticks since boot): with the pid, names one process.
+    started: int = 0
 
     @property
     def endpoint_url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
+    @property
+    def log_path(self) -> Path:
+        return Path(self.root) / "localstack.log"
+
+    def supervisor_is_ours(self) -> bool:
+        """True when the recorded pid is still this engine's supervisor, not a reused pid."""
+        if self.started and procfs.start_time(self.pid) != self.started:
+            return False
+        return procfs.is_running(self.pid) and procfs.has_variable(self.pid, ENGINE_ID_VAR, self.engine_id)
+
+    def root_is_ours(self) -> bool:
+        """True when the recorded directory is this engine's (named for it, holding its id)."""
+        root = Path(self.root)
+        if not root.name.startswith(f"testbed-{self.engine_id}-") or root.is_symlink():
+            return False
+        try:
+            return (root / ID_FILE).read_text().strip() == self.engine_id
+        except OSError:
+            return False
+
+    def exit_reason(self) -> str | None:
+        """Why the engine ended, as its supervisor wrote it; None if it did not say."""
+        try:
+            reason = json.loads((Path(self.root) / EXIT_FILE).read_text())["reason"]
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+        return str(reason)
+
     def save(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(asdict(self), indent=2))
+        # Written aside and renamed: a reader sees the old record or the new one, never half.
+        partial = path.with_name(f".{path.name}.{os.getpid()}")
+        partial.write_text(json.dumps(asdict(self), indent=2))
+        partial.replace(path)
 
     @classmethod
     def load(cls, path: Path) -> EngineRecord | None:
@@ -130,10 +181,12 @@ def localstack_environment(
     }
 
 
-def engine_processes(engine_id: str, root: str) -> list[int]:
+def engine_processes(engine_id: str, root: str | None) -> list[int]:
     """Pids of every process that belongs to an engine: LocalStack and its children carry
-    its id in their environment; Lambda workers (clean environment) run code under its root."""
+    its id in their environment; Lambda workers (clean environment) run code under its root.
+    Pass root=None when the directory is not known to be the engine's: id only."""
     marker = f"{ENGINE_ID_VAR}={engine_id}".encode()
+    root_marker = (root.rstrip("/") + "/").encode() if root else None
     found = []
     for entry in os.listdir("/proc"):
         if not entry.isdigit() or int(entry) == os.getpid():
@@ -143,7 +196,7 @@ def engine_processes(engine_id: str, root: str) -> list[int]:
             cmdline = Path(f"/proc/{entry}/cmdline").read_bytes()
         except OSError:
             continue
-        if marker in environ.split(b"\0") or root.encode() in cmdline:
+        if marker in environ.split(b"\0") or (root_marker is not None and root_marker in cmdline):
             found.append(int(entry))
     return found
 
@@ -159,11 +212,14 @@ class EmbeddedEngine(Engine):
         *,
         detach: bool = False,
         record: EngineRecord | None = None,
+        port: int | None = None,
     ) -> None:
         super().__init__(settings or Settings(target="embedded"))
         self.detach = detach
         self.record = record
+        self.port = port
         self._process: subprocess.Popen[bytes] | None = None
+        self._log_checked = 0
 
     @property
     def endpoint_url(self) -> str | None:
@@ -173,18 +229,19 @@ class EmbeddedEngine(Engine):
     def log_path(self) -> Path:
         if not self.record:
             raise EngineError("engine not started")
-        return Path(self.record.root) / "localstack.log"
+        return self.record.log_path
 
     def start(self) -> Self:
         if self.record is not None:
             return self
         engine_id = uuid.uuid4().hex[:12]
         root = Path(tempfile.mkdtemp(prefix=f"testbed-{engine_id}-"))
-        port = free_port()
+        port = self.port or free_port()
         self._prepare_dirs(root)
+        (root / ID_FILE).write_text(engine_id)
         env = localstack_environment(engine_id, port, root)
         env["TESTBED_PARENT_PID"] = str(os.getpid())
-        command = [sys.executable, "-m", "infra.engine.supervisor"]
+        command = [sys.executable, "-m", "infra.engine.supervisor", f"--exit-file={root / EXIT_FILE}"]
         if not self.detach:
             command += ["--die-with-parent", f"--cleanup-dir={root}"]
         command += ["--", sys.executable, "-m", "infra.engine.localstack_main"]
@@ -198,11 +255,13 @@ class EmbeddedEngine(Engine):
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
-        self.record = EngineRecord(engine_id, self._process.pid, port, str(root), self.region)
+        started = procfs.start_time(self._process.pid) or 0
+        self.record = EngineRecord(engine_id, self._process.pid, port, str(root), self.region, started)
+        self._log_checked = 0
         try:
             # A short fixed interval: readiness is the number users wait on, worth 40 probes a second.
-            wait_for(
-                self._ready,
+            failure = wait_for(
+                self._start_outcome,
                 timeout=READY_TIMEOUT,
                 interval=0.025,
                 max_interval=0.025,
@@ -212,6 +271,12 @@ class EmbeddedEngine(Engine):
             log_tail = self._log_tail()
             self.stop()
             raise EngineError(f"embedded engine did not start: {err}\n{log_tail}") from err
+        if isinstance(failure, EngineError):
+            log_tail = self._log_tail()
+            self._abort()
+            if isinstance(failure, PortInUse):
+                raise failure
+            raise EngineError(f"embedded engine did not start: {failure}\n{log_tail}") from failure
         return self
 
     def _prepare_dirs(self, root: Path) -> None:
@@ -221,10 +286,43 @@ class EmbeddedEngine(Engine):
         shared.mkdir(parents=True, exist_ok=True)
         (root / "fs/var/lib/localstack/lib").symlink_to(shared, target_is_directory=True)
 
-    def _ready(self) -> bool:
+    def _start_outcome(self) -> bool | EngineError:
+        """True once ready, an error once it cannot become ready, False meanwhile.
+
+        Errors are returned, not raised: the wait treats raised exceptions as "not yet".
+        """
+        assert self.record is not None
+        port = self.record.port
         if self._process is not None and self._process.poll() is not None:
-            raise EngineError(f"LocalStack exited with code {self._process.returncode}")
-        return self.is_healthy()
+            return EngineError(f"LocalStack's supervisor exited with code {self._process.returncode}")
+        if self._log_says_port_taken():
+            return PortInUse(port)
+        if not self.is_healthy():
+            return False
+        # Something answers: it must be our LocalStack, not whoever held the port first.
+        _, ours = procfs.port_listeners_among(port, [self.record.pid, *procfs.descendants(self.record.pid)])
+        return True if ours else PortInUse(port, " (another server answers on it)")
+
+    def _abort(self) -> None:
+        """Stop an engine that failed to start: no graceful LocalStack shutdown to wait for."""
+        if self.record is not None and self._process is not None:
+            # Killing LocalStack (the supervisor's child) makes the supervisor clear the rest.
+            for pid in procfs.children(self.record.pid):
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+        self.stop()
+
+    def _log_says_port_taken(self) -> bool:
+        """Whether LocalStack logged, since the last look, that it could not bind its port."""
+        try:
+            with open(self.log_path, "rb") as log:
+                # Re-read a little before the last end, in case a marker was half written then.
+                log.seek(max(0, self._log_checked - 64))
+                text = log.read().decode(errors="replace")
+                self._log_checked = log.tell()
+        except OSError:
+            return False
+        return any(marker in text for marker in PORT_TAKEN_MARKERS)
 
     def is_healthy(self) -> bool:
         """True when LocalStack's health endpoint answers."""
@@ -247,26 +345,33 @@ class EmbeddedEngine(Engine):
         return engine_processes(self.record.engine_id, self.record.root)
 
     def stop(self) -> None:
+        """Stop the engine and remove its directory; for a recorded (detached) engine, only
+        what /proc and the directory confirm to be that engine's is signalled or deleted."""
         record = self.record
         if record is None:
             return
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(record.pid, signal.SIGTERM)
+        own_child = self._process is not None
+        if own_child or record.supervisor_is_ours():
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(record.pid, signal.SIGTERM)
         if self._process is not None:
             with contextlib.suppress(subprocess.TimeoutExpired):
                 self._process.wait(timeout=STOP_TIMEOUT)
+        # A directory not confirmed as the engine's is neither matched nor removed.
+        root = record.root if own_child or record.root_is_ours() else None
         # The supervisor stops LocalStack and its group; a detached engine's supervisor is
         # not our child, and Lambda workers leave through their lifeline: wait for all.
         try:
             wait_for(
-                lambda: not engine_processes(record.engine_id, record.root),
+                lambda: not engine_processes(record.engine_id, root),
                 timeout=STOP_TIMEOUT,
                 what=f"the processes of engine {record.engine_id} to exit",
             )
         except WaitTimeout:
-            for pid in engine_processes(record.engine_id, record.root):
+            for pid in engine_processes(record.engine_id, root):
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(pid, signal.SIGKILL)
-        shutil.rmtree(record.root, ignore_errors=True)
+        if root is not None:
+            shutil.rmtree(root, ignore_errors=True)
         self.record = None
         self._process = None
