@@ -22,7 +22,7 @@ from fixtures.sales import generate_sales, render_sales
 from infra.deploy import Deployer
 from infra.executions import Execution, known_executions, started_after, wait_execution
 from infra.observe import collect
-from infra.runs import RunOptions, RunResult
+from infra.runs import Clients, RunOptions, RunResult
 from infra.stack.stack import Stack
 from infra.workflows import sales as workflow
 
@@ -59,8 +59,26 @@ def upload(deployer: Deployer, stack: Stack, body: str, fmt: str, name: str | No
     key = f"{workflow.INCOMING}{name or 'sales-' + uuid.uuid4().hex[:8]}.{fmt}"
     known = known_executions(clients, machine)
     clients("s3").put_object(Bucket=bucket, Key=key, Body=body.encode())
-    arn = started_after(clients, machine, known)
-    return key, wait_execution(clients, arn, timeout=300)
+    return key, wait_execution(clients, started_for(clients, machine, known, key), timeout=300)
+
+
+def started_for(clients: Clients, machine: str, known: set[str], key: str, timeout: float = 60) -> str:
+    """The ARN of the execution S3 -> EventBridge started for `key` (other uploads, of other
+    runs, may start theirs meanwhile: each is looked at once)."""
+    sfn = clients("stepfunctions")
+    deadline = time.monotonic() + timeout
+    seen = set(known)
+    while True:
+        arn = started_after(clients, machine, seen, timeout=max(deadline - time.monotonic(), 0.1))
+        if _object_key(json.loads(sfn.describe_execution(executionArn=arn)["input"])) == key:
+            return arn
+        seen.add(arn)
+
+
+def _object_key(event: Any) -> Any:
+    """The S3 object key an EventBridge S3 event names (None for any other input)."""
+    detail = event.get("detail") if isinstance(event, dict) else None
+    return detail.get("object", {}).get("key") if isinstance(detail, dict) else None
 
 
 def ingest_file(
