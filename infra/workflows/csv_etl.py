@@ -1,7 +1,8 @@
 """Workflow 5, CSV ETL with validation, archive, error prefix and notifications (seed 004).
 
-A CSV file uploaded under `source/` in the files bucket fires an S3 notification to the
-start Lambda, which starts the state machine with the bucket and key. The file is
+A CSV file (`.csv` in any case) uploaded under `source/` in the files bucket fires an S3
+notification to the start Lambda, which starts the state machine with the bucket and
+(URL-decoded) key; any other object there is announced as ignored (reason `not-csv`). The file is
 validated (header, column types, UTF-8, empty, row count, truncated rows). An invalid
 file is moved to `error/`, an error notification names it and its reasons, and the
 execution fails with `CsvFileInvalid`. A valid file's good rows are loaded into the
@@ -25,6 +26,7 @@ VALIDATE = "csv-validate"
 LOAD = "csv-load"
 TRANSFORM = "csv-transform"
 MOVE = "csv-move"
+DISCARD = "csv-discard"
 MACHINE = "csv-etl"
 SOURCE = "source/"
 ARCHIVE = "archive/"
@@ -37,7 +39,8 @@ PREFIXES = {"SOURCE_PREFIX": SOURCE, "ARCHIVE_PREFIX": ARCHIVE, "ERROR_PREFIX": 
 def resources() -> list[Resource]:
     objects = Ref(BUCKET, suffix="/*")
     return [
-        Bucket(BUCKET, notifications=(Notification(START, prefix=SOURCE, suffix=".csv"),)),
+        # No suffix filter: S3's is case-sensitive; the start function takes .csv in any case.
+        Bucket(BUCKET, notifications=(Notification(START, prefix=SOURCE),)),
         Table(STAGE_TABLE, hash_key="load_id", range_key="line", attributes={"line": "N"}),
         Table(TARGET_TABLE, hash_key="transaction_id"),
         Topic(TOPIC),
@@ -45,8 +48,12 @@ def resources() -> list[Resource]:
             START,
             source="csv_start",
             timeout=10,
-            environment={"STATE_MACHINE_ARN": Ref(MACHINE)},
-            grants=(Statement(("states:StartExecution",), (Ref(MACHINE),)),),
+            environment={"STATE_MACHINE_ARN": Ref(MACHINE), "NOTIFICATION_TOPIC_ARN": Ref(TOPIC)},
+            grants=(
+                Statement(("states:StartExecution",), (Ref(MACHINE),)),
+                # Objects under source/ that are not CSV files are announced as ignored.
+                Statement(("sns:Publish",), (Ref(TOPIC),)),
+            ),
         ),
         Function(
             VALIDATE,
@@ -68,8 +75,25 @@ def resources() -> list[Resource]:
                 Statement(("s3:GetObject", "s3:PutObject"), (objects,)),
                 # Without ListBucket a missing marker reads as AccessDenied, not NoSuchKey.
                 Statement(("s3:ListBucket",), (Ref(BUCKET),)),
-                Statement(("s3:DeleteObject",), (Ref(BUCKET, suffix="/" + FAILURE_MARKER),)),
-                Statement(("dynamodb:BatchWriteItem",), (Ref(STAGE_TABLE),)),
+                # The marker, and the parts of a rejected-rows report once they are joined.
+                Statement(
+                    ("s3:DeleteObject",),
+                    (Ref(BUCKET, suffix="/" + FAILURE_MARKER), Ref(BUCKET, suffix="/" + ERROR + "*")),
+                ),
+                # Query: a resumed load remembers the transaction ids staged before it.
+                Statement(("dynamodb:BatchWriteItem", "dynamodb:Query"), (Ref(STAGE_TABLE),)),
+            ),
+        ),
+        Function(
+            DISCARD,
+            source="csv_etl",
+            handler="load.discard",
+            timeout=600,
+            environment={"STAGE_TABLE": Ref(STAGE_TABLE, "name")},
+            grants=(
+                Statement(("s3:ListBucket",), (Ref(BUCKET),)),
+                Statement(("s3:DeleteObject",), (Ref(BUCKET, suffix="/" + ERROR + "*"),)),
+                Statement(("dynamodb:BatchWriteItem", "dynamodb:Query"), (Ref(STAGE_TABLE),)),
             ),
         ),
         Function(
@@ -102,6 +126,7 @@ def resources() -> list[Resource]:
                 "LoadFunctionArn": Ref(LOAD),
                 "TransformFunctionArn": Ref(TRANSFORM),
                 "MoveFunctionArn": Ref(MOVE),
+                "DiscardFunctionArn": Ref(DISCARD),
                 "NotificationTopicArn": Ref(TOPIC),
             },
         ),

@@ -40,10 +40,13 @@ class MalformedCsv(ValueError):
     pass
 
 
-def text_lines(chunks: Iterable[bytes]) -> Iterator[str]:
-    """Decoded lines (with their line ends) of a UTF-8 byte stream; raises NotUtf8."""
-    decoder = codecs.getincrementaldecoder("utf-8-sig")(errors="strict")
-    offset, pending = 0, ""
+def text_lines(chunks: Iterable[bytes], offset: int = 0, keep_bom: bool = False) -> Iterator[str]:
+    """Decoded lines (with their line ends) of a UTF-8 byte stream that starts at byte
+    `offset` of the file; raises NotUtf8. A BOM at the file's start is dropped unless
+    `keep_bom` (then each line re-encodes to exactly its bytes)."""
+    codec = "utf-8-sig" if offset == 0 and not keep_bom else "utf-8"
+    decoder = codecs.getincrementaldecoder(codec)(errors="strict")
+    pending = ""
     for chunk in chunks:
         try:
             pending += decoder.decode(chunk)
@@ -70,6 +73,41 @@ def records(chunks: Iterable[bytes]) -> Iterator[tuple[int, list[str]]]:
                 yield reader.line_num, fields
     except csv.Error as err:
         raise MalformedCsv(f"line {reader.line_num}: {err}") from None
+
+
+class Position:
+    """Where a record stream has got to: the byte just after the last record read, and
+    that record's last physical line (what a load resumes from)."""
+
+    def __init__(self, offset: int = 0, line: int = 0) -> None:
+        self.offset = offset
+        self.line = line
+
+
+def positioned_records(chunks: Iterable[bytes], position: Position) -> Iterator[tuple[int, list[str]]]:
+    """(line, fields) of every non-blank record from `position` on (the header first when
+    that is the file's start), with the file's line numbers as `records` gives them;
+    `position` moves to the end of each record before it is yielded."""
+    start_offset, start_line = position.offset, position.line
+    consumed = start_offset
+
+    def counted() -> Iterator[str]:
+        nonlocal consumed
+        at_file_start = start_offset == 0
+        for line in text_lines(chunks, start_offset, keep_bom=True):
+            consumed += len(line.encode())  # valid UTF-8 re-encodes to exactly its bytes
+            yield line.removeprefix("\ufeff") if at_file_start else line  # a BOM only at the file's start
+            at_file_start = False
+
+    reader = csv.reader(counted(), strict=True)
+    try:
+        for fields in reader:
+            # The reader never reads past the end of a record: `consumed` is where this one ends.
+            position.offset, position.line = consumed, start_line + reader.line_num
+            if fields and any(field.strip() for field in fields):
+                yield position.line, fields
+    except csv.Error as err:
+        raise MalformedCsv(f"line {start_line + reader.line_num}: {err}") from None
 
 
 def header_problem(fields: list[str]) -> str | None:

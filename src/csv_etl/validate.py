@@ -1,4 +1,4 @@
-"""Validation step: reads the uploaded CSV from S3 (streamed) and judges the whole file.
+"""Validation step: reads the uploaded CSV from S3 (ranged reads) and judges the whole file.
 
 Returns the verdict (valid, reasons, codes, row counts), a one-line summary for the
 notification and the Fail state, and where the file and its reports go next: the
@@ -14,7 +14,7 @@ import os
 from typing import Any
 
 from reading import check_file
-from storage import object_chunks
+from storage import RangedObject
 
 LOG = logging.getLogger()
 LOG.setLevel(logging.INFO)
@@ -38,8 +38,9 @@ def placement(key: str, etag: str) -> dict[str, str]:
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     bucket, key = event["bucket"], event["key"]
-    etag, chunks = object_chunks(bucket, key)
-    result = check_file(chunks, int(os.environ.get("MAX_ROWS", "1000000")))
+    body = RangedObject(bucket, key)  # bounded ranged reads, all of one version
+    result = check_file(iter(body), int(os.environ.get("MAX_ROWS", "1000000")))
+    etag = str(body.etag)  # the load reads exactly this version
     if result["valid"]:
         summary = f"{key}: valid, {result['rows']} rows, {result['rejected']} to reject"
     else:

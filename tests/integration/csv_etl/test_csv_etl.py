@@ -7,6 +7,8 @@ generator expects, or in the rejected-rows report with its reasons.
 
 from __future__ import annotations
 
+import dataclasses
+import itertools
 import json
 import uuid
 from collections.abc import Callable, Iterator
@@ -174,6 +176,116 @@ def test_only_csv_files_under_source_start_the_workflow(
     captured_notices(aws, capture, [key])
     after = known_executions(aws, machine)
     assert after - before == {execution.arn}, f"expected only {key} to start an execution, saw {after - before}"
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["Q1 sales {}.csv", "Zürich Malmö {}.csv", "sales+returns {}.csv", "EXPORT {}.CSV", "mixed {}.Csv"],
+    ids=["space", "non-ascii", "plus", "upper-case-extension", "mixed-case-extension"],
+)
+def test_a_key_s3_must_url_encode_or_with_an_upper_case_extension_is_loaded(
+    aws: Clients, deployer: Deployer, stack: Stack, capture: str, name: str
+) -> None:
+    csv_file = generate_csv_file(30, 0.1, seed=101, name=name.format(uuid.uuid4().hex[:8]))
+    key, execution = upload(deployer, stack, csv_file)
+
+    assert execution.status == "SUCCEEDED", (
+        f"expected SUCCEEDED for {key!r}, saw {execution.status} {execution.error}: {execution.cause}"
+    )
+    # Archive, report of rejected rows, stage and target rows, the one notification: all by the real key.
+    problems = check_file(deployer, stack, csv_file, key, execution, captured_notices(aws, capture, [key]))
+    assert not problems, "\n".join(problems)
+
+
+def test_an_object_under_source_that_is_not_csv_is_announced_as_ignored(
+    aws: Clients, deployer: Deployer, stack: Stack, capture: str
+) -> None:
+    machine = stack.get(workflow.MACHINE).arn(deployer.ctx)
+    before = known_executions(aws, machine)
+    key = workflow.SOURCE + unique("notes + ideas").removesuffix(".csv") + ".txt"
+    aws("s3").put_object(Bucket=bucket_name(deployer, stack), Key=key, Body=b"not a table")
+
+    notices = captured_notices(aws, capture, [key])[key]
+
+    assert len(notices) == 1, f"expected one notification about {key!r}, saw {notices}"
+    notice = notices[0]
+    assert (notice["outcome"], notice["reason"], notice["file"]) == ("ignored", "not-csv", key), notice
+    assert notice["subject"] == "File ignored by the CSV ETL", notice
+    assert read_object(aws, bucket_name(deployer, stack), key) == b"not a table", "an ignored file stays where it is"
+    assert known_executions(aws, machine) - before == set(), "a file that is not CSV must start no execution"
+
+
+@pytest.fixture
+def short_load_timeout(aws: Clients, deployer: Deployer, stack: Stack) -> Iterator[int]:
+    """The load function with a 5 s timeout for one test: a few thousand rows need several
+    invocations. The deployed timeout is put back afterwards."""
+    name = stack.get(workflow.LOAD).physical(deployer.ctx)
+    lam = aws("lambda")
+    deployed = lam.get_function_configuration(FunctionName=name)["Timeout"]
+    lam.update_function_configuration(FunctionName=name, Timeout=5)
+    lam.get_waiter("function_updated_v2").wait(FunctionName=name)
+    yield 5
+    lam.update_function_configuration(FunctionName=name, Timeout=deployed)
+    lam.get_waiter("function_updated_v2").wait(FunctionName=name)
+
+
+def test_a_file_too_large_for_one_invocation_is_loaded_in_chunks_exactly_once(
+    aws: Clients, deployer: Deployer, stack: Stack, capture: str, short_load_timeout: int
+) -> None:
+    # Duplicate ids (a row fault of the generator) point back across chunk boundaries.
+    csv_file = generate_csv_file(12_000, 0.05, seed=111, name=unique("chunked"))
+    key, execution = upload(deployer, stack, csv_file)
+
+    assert execution.status == "SUCCEEDED", (
+        f"expected SUCCEEDED, saw {execution.status} {execution.error}: {execution.cause}"
+    )
+    loads = [state for state in execution.path if state == "LoadStage"]
+    assert len(loads) >= 2, f"expected a {short_load_timeout} s load to continue, saw the path {execution.path}"
+    caught = [e["taskFailedEventDetails"]["error"] for e in execution.history if e["type"] == "TaskFailed"]
+    # On a busy machine a chunk may overrun its budget: the timeout is retried (the load is idempotent).
+    assert set(caught) <= {"LoadContinues", "Sandbox.Timedout"}, f"expected only LoadContinues, saw {caught}"
+    # Apart from LoadStage repeated (through ContinueLoad), the path is a loaded file's; every row is checked.
+    collapsed = [state for state, _ in itertools.groupby(s for s in execution.path if s != "ContinueLoad")]
+    problems = check_file(
+        deployer,
+        stack,
+        csv_file,
+        key,
+        dataclasses.replace(execution, path=collapsed),
+        captured_notices(aws, capture, [key]),
+    )
+    assert not problems, "\n".join(problems)
+    parts = aws("s3").list_objects_v2(Bucket=bucket_name(deployer, stack), Prefix=workflow.ERROR + csv_file.name)
+    leftovers = [found["Key"] for found in parts.get("Contents", []) if ".part-" in found["Key"]]
+    assert leftovers == [], f"the report parts must be joined and deleted, saw {leftovers}"
+
+
+def test_discarding_a_failed_load_deletes_its_stage_rows_and_report_parts(
+    aws: Clients, deployer: Deployer, stack: Stack
+) -> None:
+    """What the failure path after LoadStage runs (DiscardStage), on rows a load left."""
+    table = stack.get(workflow.STAGE_TABLE).physical(deployer.ctx)
+    bucket = bucket_name(deployer, stack)
+    load = f"{workflow.SOURCE}{unique('failed')}#0123abcd"
+    rejects_key = workflow.ERROR + unique("failed").removesuffix(".csv") + ".rejected-rows.jsonl"
+    staged = [{"PutRequest": {"Item": {"load_id": {"S": load}, "line": {"N": str(line)}}}} for line in range(2, 1_202)]
+    for start_at in range(0, len(staged), 25):
+        aws("dynamodb").batch_write_item(RequestItems={table: staged[start_at : start_at + 25]})
+    aws("s3").put_object(Bucket=bucket, Key=rejects_key + ".part-00000", Body=b"{}\n")
+    other = f"{workflow.SOURCE}{unique('kept')}#4567ef"
+    aws("dynamodb").put_item(TableName=table, Item={"load_id": {"S": other}, "line": {"N": "2"}})
+
+    answer = aws("lambda").invoke(
+        FunctionName=stack.get(workflow.DISCARD).physical(deployer.ctx),
+        Payload=json.dumps({"bucket": bucket, "load_id": load, "rejects_key": rejects_key}).encode(),
+    )
+    result = json.loads(answer["Payload"].read())
+
+    assert "FunctionError" not in answer, result
+    assert result == {"load_id": load, "discarded": 1_200}, result
+    assert stage_rows(aws, table, load) == [], "every stage row of the failed load must be gone"
+    assert len(stage_rows(aws, table, other)) == 1, "another load's rows must stay"
+    assert read_object(aws, bucket, rejects_key + ".part-00000") is None, "report parts must be gone"
 
 
 def test_the_runner_accounts_for_every_file_and_row(deployer: Deployer, stack: Stack) -> None:

@@ -143,6 +143,28 @@ def test_one_event_one_name_and_each_upload_its_own() -> None:
     assert start.execution_name(first).startswith("day-")
 
 
+@pytest.mark.parametrize(
+    ("key", "csv"),
+    [("source/a.csv", True), ("source/a.CSV", True), ("source/a.Csv", True), ("source/a.csv.txt", False),
+     ("source/notes.txt", False), ("source/.csv", False), ("source/csv", False)],
+)  # fmt: skip
+def test_a_csv_file_is_known_by_its_extension_in_any_case(key: str, csv: bool) -> None:
+    assert start.is_csv(key) is csv, key
+
+
+@pytest.mark.parametrize(
+    ("encoded", "key"),
+    [("source/Q1+sales.csv", "source/Q1 sales.csv"), ("source/sales%2Breturns.csv", "source/sales+returns.csv"),
+     ("source/Z%C3%BCrich.CSV", "source/Zürich.CSV")],
+)  # fmt: skip
+def test_event_keys_are_url_decoded_as_s3_encodes_them(encoded: str, key: str) -> None:
+    assert start.object_key(s3_event(encoded, "01")) == key
+
+
+def test_an_upper_case_extension_is_not_part_of_the_execution_name() -> None:
+    assert start.execution_name(s3_event("source/day.CSV", "01")).startswith("day-")
+
+
 class FakeStepFunctions:
     """Records start_execution calls; a name seen before raises like Step Functions."""
 
@@ -162,7 +184,7 @@ class FakeStepFunctions:
 
 def test_the_start_function_decodes_keys_and_skips_duplicate_events(monkeypatch: pytest.MonkeyPatch) -> None:
     fake = FakeStepFunctions()
-    monkeypatch.setattr(start, "_sfn", fake)
+    monkeypatch.setattr(start, "_clients", {"stepfunctions": fake})
     monkeypatch.setenv("STATE_MACHINE_ARN", "arn:machine")
     event = {"Records": [s3_event("source/my+file%C3%BC.csv", "01"), s3_event("source/my+file%C3%BC.csv", "01")]}
     result = start.handler(event, None)
