@@ -110,13 +110,15 @@ def down() -> None:
                 console.print(f"nothing is up (scope: {scope()})")
                 return
             record = found.record
-            ours = record.supervisor_is_ours() or record.root_is_ours()
+            stopped, removed = record.supervisor_is_ours(), record.root_is_ours()
             found.engine.stop()
             forget_running()
     except TestbedError as err:
         raise fail(err) from err
-    if ours:
-        console.print(f"[green]down[/green] engine {record.engine_id} stopped, {record.root} removed")
+    if stopped or removed:
+        what = "stopped" if stopped else "was not running"
+        where = f"{record.root} removed" if removed else f"{record.root} left as it is (not confirmed as its own)"
+        console.print(f"[green]down[/green] engine {record.engine_id} {what}, {where}")
     else:
         console.print(f"{found.describe()}; nothing stopped or removed, record {record_path()} cleared")
 

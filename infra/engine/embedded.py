@@ -94,12 +94,17 @@ class EngineRecord:
         return procfs.is_running(self.pid) and procfs.has_variable(self.pid, ENGINE_ID_VAR, self.engine_id)
 
     def root_is_ours(self) -> bool:
-        """True when the recorded directory is this engine's (named for it, holding its id)."""
+        """True when the recorded directory is this engine's: named for it, and holding its
+        id or (records of earlier versions) the working directory of its verified supervisor."""
         root = Path(self.root)
         if not root.name.startswith(f"testbed-{self.engine_id}-") or root.is_symlink():
             return False
         try:
             return (root / ID_FILE).read_text().strip() == self.engine_id
+        except OSError:
+            pass
+        try:
+            return self.supervisor_is_ours() and os.readlink(f"/proc/{self.pid}/cwd") == self.root
         except OSError:
             return False
 
@@ -351,14 +356,15 @@ class EmbeddedEngine(Engine):
         if record is None:
             return
         own_child = self._process is not None
+        # Decided before signalling: a directory not confirmed as the engine's is neither
+        # matched nor removed.
+        root = record.root if own_child or record.root_is_ours() else None
         if own_child or record.supervisor_is_ours():
             with contextlib.suppress(ProcessLookupError):
                 os.kill(record.pid, signal.SIGTERM)
         if self._process is not None:
             with contextlib.suppress(subprocess.TimeoutExpired):
                 self._process.wait(timeout=STOP_TIMEOUT)
-        # A directory not confirmed as the engine's is neither matched nor removed.
-        root = record.root if own_child or record.root_is_ours() else None
         # The supervisor stops LocalStack and its group; a detached engine's supervisor is
         # not our child, and Lambda workers leave through their lifeline: wait for all.
         try:

@@ -128,3 +128,16 @@ def test_the_record_is_written_whole(tmp_path: Path):
 def test_exit_reasons_say_who_ended_localstack():
     assert exit_reason(-9, requested=False) == "LocalStack was killed by signal KILL unexpectedly (the engine crashed)"
     assert exit_reason(0, requested=True) == "LocalStack exited with code 0 after a stop request"
+
+
+def test_an_earlier_versions_directory_is_confirmed_by_its_supervisors_working_directory(tmp_path: Path):
+    root = tmp_path / "testbed-e1-old"
+    root.mkdir()
+    process = subprocess.Popen(["sleep", "300"], cwd=root, env={**os.environ, ENGINE_ID_VAR: "e1"})
+    try:
+        assert record(process.pid, root).root_is_ours()
+        assert not record(process.pid, root, engine_id="e2").root_is_ours()
+    finally:
+        process.kill()
+        process.wait()
+    assert not record(process.pid, root).root_is_ours(), "a directory with no live supervisor passed"
