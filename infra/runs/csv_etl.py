@@ -102,9 +102,11 @@ def put_and_find(deployer: Deployer, stack: Stack, body: bytes, key: str) -> str
     machine = stack.get(workflow.MACHINE).arn(deployer.ctx)
     seen = known_executions(clients, machine)
     clients("s3").put_object(Bucket=bucket_name(deployer, stack), Key=key, Body=body)
+    deadline = time.monotonic() + 60  # one bound for the whole search, however many others start
     while True:  # other files' executions may start meanwhile: take the one for this key
-        arn = started_after(clients, machine, seen, timeout=60)
-        if json.loads(clients("stepfunctions").describe_execution(executionArn=arn)["input"]).get("key") == key:
+        arn = started_after(clients, machine, seen, timeout=max(deadline - time.monotonic(), 0.1))
+        event = json.loads(clients("stepfunctions").describe_execution(executionArn=arn)["input"])
+        if isinstance(event, dict) and event.get("key") == key:
             return arn
         seen.add(arn)
 
