@@ -214,7 +214,7 @@ def sales_ingest(engine: EmbeddedEngine, sizes: Sequence[int], results: dict[str
     deployer = Deployer.for_clients(engine.client, "bench", engine.region)
     stack = stack_for(["sales"])
     deployer.deploy(stack)
-    table = stack.get(sales.TABLE).physical(deployer.ctx)
+    table = stack.bind(deployer.ctx).name(sales.TABLE)
     dynamodb = engine.client("dynamodb")
     upload(deployer, stack, render_sales(generate_sales(20, 0.1, 1), "json"), "json")  # warm the workers
     unaccounted = 0
@@ -224,7 +224,7 @@ def sales_ingest(engine: EmbeddedEngine, sizes: Sequence[int], results: dict[str
         started = time.monotonic()
         key, execution = upload(deployer, stack, body, "json")
         seconds = time.monotonic() - started
-        source = f"s3://{stack.get(sales.BUCKET).physical(deployer.ctx)}/{key}"
+        source = f"s3://{stack.bind(deployer.ctx).name(sales.BUCKET)}/{key}"
         problems = check_outcome(deployer, stack, generated, source, execution) if execution.succeeded else ["failed"]
         unaccounted += len(problems)
         items = [

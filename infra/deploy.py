@@ -20,14 +20,13 @@ from typing import Any
 import boto3
 from botocore.config import Config
 
+from infra.clients import Clients
 from infra.stack.executor import apply
 from infra.stack.model import Context
 from infra.stack.planner import Change, destroy_plan, plan
 from infra.stack.remote import BotoRemote
 from infra.stack.stack import Stack
 from infra.workflows import WORKFLOWS, stack_for
-
-Clients = Callable[[str], Any]
 
 
 @dataclass

@@ -7,13 +7,12 @@ truth: the status, the output or error, and the path of states the execution too
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from infra.clients import Clients
 from infra.waiting import wait_for
 
-Clients = Callable[[str], Any]
 _ENTERED = ("StateEntered",)
 _LEFT = {
     f"{state}{outcome}"
@@ -45,7 +44,7 @@ def wait_execution(clients: Clients, arn: str, timeout: float = 120) -> Executio
     sfn = clients("stepfunctions")
 
     def finished() -> dict[str, Any] | None:
-        described: dict[str, Any] = sfn.describe_execution(executionArn=arn)
+        described: dict[str, Any] = dict(sfn.describe_execution(executionArn=arn))
         return None if described["status"] == "RUNNING" else described
 
     described: dict[str, Any] = wait_for(
@@ -67,7 +66,7 @@ def wait_execution(clients: Clients, arn: str, timeout: float = 120) -> Executio
 
 def execution_history(clients: Clients, arn: str) -> list[dict[str, Any]]:
     paginator = clients("stepfunctions").get_paginator("get_execution_history")
-    return [event for page in paginator.paginate(executionArn=arn) for event in page["events"]]
+    return [dict(event) for page in paginator.paginate(executionArn=arn) for event in page["events"]]
 
 
 def state_path(history: list[dict[str, Any]]) -> list[str]:

@@ -11,10 +11,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+from infra.clients import Clients
 from infra.errors import WaitTimeout
 from infra.waiting import wait_for
-
-Clients = Callable[[str], Any]
 
 
 @contextmanager
@@ -113,7 +112,7 @@ def collect(
         nonlocal hide
         seen_now: set[str] = set()
         while (len(kept) < count or count == 0) and time.monotonic() < deadline:
-            batch = sqs.receive_message(
+            batch: list[dict[str, Any]] = sqs.receive_message(  # type: ignore[assignment]
                 QueueUrl=url,
                 MaxNumberOfMessages=10,
                 WaitTimeSeconds=0,
@@ -126,7 +125,7 @@ def collect(
             for message in mine:
                 kept[message["MessageId"]] = message
             if mine:
-                entries = [{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(mine)]
+                entries: list[Any] = [{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(mine)]
                 sqs.delete_message_batch(QueueUrl=url, Entries=entries)
             others = {message["MessageId"] for message in batch} - {message["MessageId"] for message in mine}
             if others & seen_now:  # back before the sweep ended: hide longer, but never past the timeout

@@ -12,7 +12,6 @@ id, so a run repeated, or run twice at once, finds only its own records and mess
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -63,16 +62,8 @@ class Runner(Protocol):
 
 
 def runners() -> dict[str, Runner]:
-    """Every workflow's runner, by workflow name (imported lazily: they need Faker)."""
-    from infra.runs import csv_etl, orders, processing, router, sales
+    """Every workflow's runner, by workflow name, from the registry (imported when asked
+    for: runners need Faker)."""
+    from infra.workflows import WORKFLOWS
 
-    return {
-        "orders": orders.run,
-        "sales": sales.run,
-        "processing": processing.run,
-        "csv-etl": csv_etl.run,
-        "router": router.run,
-    }
-
-
-Clients = Callable[[str], Any]
+    return {name: workflow.load_runner() for name, workflow in WORKFLOWS.items()}

@@ -18,13 +18,14 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from decimal import Decimal
 from typing import Any
 
 from botocore.exceptions import ClientError
 
 from fixtures.csv_files import BAD_FILES, CsvFile, generate_bad_file, generate_csv_file
+from infra.clients import Clients
 from infra.deploy import Deployer
 from infra.executions import Execution, known_executions, started_after, wait_execution
 from infra.observe import collect, sns_messages, topic_capture
@@ -32,7 +33,6 @@ from infra.runs import RunOptions, RunResult
 from infra.stack.stack import Stack
 from infra.workflows import csv_etl as workflow
 
-Clients = Callable[[str], Any]
 LOADED_PATH = [
     "ValidateFile", "IsFileValid", "LoadStage", "ArchiveFile", "TransformToTarget", "AllRowsAccounted",
     "DescribeLoad", "NotifySuccess", "Loaded",
@@ -51,7 +51,7 @@ def run(deployer: Deployer, stack: Stack, options: RunOptions) -> RunResult:
     bad = generate_bad_file(kind, options.seed, name=f"run-{run_id}-{kind}.csv", run_id=run_id)
     others: set[str] = set()
     started = time.monotonic()
-    with topic_capture(clients, stack.get(workflow.TOPIC).arn(ctx)) as capture:
+    with topic_capture(clients, stack.bind(ctx).arn(workflow.TOPIC)) as capture:
         # Both files are in flight together, as two uploads would be.
         keys = {csv_file.name: workflow.SOURCE + csv_file.name for csv_file in (good, bad)}
         arns = [put_and_find(deployer, stack, csv_file.body, keys[csv_file.name]) for csv_file in (good, bad)]
@@ -99,7 +99,7 @@ def upload(deployer: Deployer, stack: Stack, csv_file: CsvFile, key: str | None 
 def put_and_find(deployer: Deployer, stack: Stack, body: bytes, key: str) -> str:
     """Upload `body` to `key` and return the ARN of the execution S3 started for it."""
     clients = deployer.clients
-    machine = stack.get(workflow.MACHINE).arn(deployer.ctx)
+    machine = stack.bind(deployer.ctx).arn(workflow.MACHINE)
     seen = known_executions(clients, machine)
     clients("s3").put_object(Bucket=bucket_name(deployer, stack), Key=key, Body=body)
     deadline = time.monotonic() + 60  # one bound for the whole search, however many others start
@@ -112,7 +112,7 @@ def put_and_find(deployer: Deployer, stack: Stack, body: bytes, key: str) -> str
 
 
 def bucket_name(deployer: Deployer, stack: Stack) -> str:
-    return stack.get(workflow.BUCKET).physical(deployer.ctx)
+    return stack.bind(deployer.ctx).name(workflow.BUCKET)
 
 
 def captured_notices(
@@ -187,10 +187,10 @@ def _check_loaded(
         problems.append(f"success notification lists rejected rows {notice.get('rejected_rows')}, expected {listed}")
     problems += _check_rejects_report(deployer, stack, csv_file, key, notice.get("rejects_key"))
     clients, ctx = deployer.clients, deployer.ctx
-    staged = stage_rows(clients, stack.get(workflow.STAGE_TABLE).physical(ctx), load_id(key, csv_file.body))
+    staged = stage_rows(clients, stack.bind(ctx).name(workflow.STAGE_TABLE), load_id(key, csv_file.body))
     if len(staged) != counts["loaded"]:
         problems.append(f"stage table: expected {counts['loaded']} rows of this load, saw {len(staged)}")
-    target = stack.get(workflow.TARGET_TABLE).physical(ctx)
+    target = stack.bind(ctx).name(workflow.TARGET_TABLE)
     expected = csv_file.targets()
     stored = target_rows(clients, target, list(expected))
     lineage = {"source_file": key, "load_id": load_id(key, csv_file.body)}
@@ -235,11 +235,11 @@ def _check_rejected(
     ):
         problems.append(f"error notification: expected reasons {codes} with details, saw {notice.get('reasons')}")
     clients, ctx = deployer.clients, deployer.ctx
-    staged = stage_rows(clients, stack.get(workflow.STAGE_TABLE).physical(ctx), load_id(key, csv_file.body))
+    staged = stage_rows(clients, stack.bind(ctx).name(workflow.STAGE_TABLE), load_id(key, csv_file.body))
     if staged:
         problems.append(f"stage table: expected nothing from an invalid file, saw {len(staged)} rows")
     ids = sorted({str(row.record["fields"]["transaction_id"]) for row in csv_file.rows} - {""})
-    stored = target_rows(clients, stack.get(workflow.TARGET_TABLE).physical(ctx), ids)
+    stored = target_rows(clients, stack.bind(ctx).name(workflow.TARGET_TABLE), ids)
     if stored:
         problems.append(f"target table: expected nothing from an invalid file, saw {sorted(stored)[:5]}...")
     return problems

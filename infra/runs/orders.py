@@ -22,10 +22,10 @@ from infra.workflows import orders as workflow
 def run(deployer: Deployer, stack: Stack, options: RunOptions) -> RunResult:
     clients, ctx = deployer.clients, deployer.ctx
     generated = generate_orders(options.records, options.invalid_rate, options.seed, run_id=options.run_id)
-    machine = stack.get(workflow.MACHINE).arn(ctx)
-    table = stack.get(workflow.TABLE).physical(ctx)
+    machine = stack.bind(ctx).arn(workflow.MACHINE)
+    table = stack.bind(ctx).name(workflow.TABLE)
     started = time.monotonic()
-    with topic_capture(clients, stack.get(workflow.TOPIC).arn(ctx)) as capture:
+    with topic_capture(clients, stack.bind(ctx).arn(workflow.TOPIC)) as capture:
         arns = [start(clients, machine, item.record) for item in generated]
         with ThreadPoolExecutor(max_workers=8) as pool:
             executions: list[Execution] = list(pool.map(lambda arn: wait_execution(clients, arn), arns))

@@ -18,7 +18,7 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from functools import cache
@@ -29,6 +29,7 @@ import httpx
 
 from fixtures.records import Generated
 from fixtures.requests import Request, generate_requests
+from infra.clients import Clients
 from infra.deploy import Deployer
 from infra.errors import TestbedError
 from infra.executions import Execution, start, wait_execution
@@ -39,7 +40,6 @@ from infra.stack.stack import Stack
 from infra.waiting import wait_for
 from infra.workflows import processing as workflow
 
-Clients = Callable[[str], Any]
 APP_FILE = ROOT / "src" / "api_app" / "app.py"
 SUCCESS_PATH = ["ProcessData", "LogResult", "Processed"]
 FAILURE_PATH = ["ProcessData", "LogFailure", "ProcessingFailed"]
@@ -154,7 +154,7 @@ def retried_errors(execution: Execution) -> list[str]:
 
 def log_entry(clients: Clients, stack: Stack, ctx: Any, execution_arn: str) -> dict[str, Any] | None:
     """The log entry the logging Lambda wrote for an execution, None when there is none."""
-    bucket = stack.get(workflow.LOG_BUCKET).physical(ctx)
+    bucket = stack.bind(ctx).name(workflow.LOG_BUCKET)
     key = f"{workflow.LOGS}{execution_arn.rsplit(':', 1)[-1]}/entry.json"
     s3 = clients("s3")
     try:
@@ -216,7 +216,7 @@ def run(deployer: Deployer, stack: Stack, options: RunOptions) -> RunResult:
             inputs.append(
                 ({**first_valid.record, "simulate": "transient-once"}, True, f"{_label(first_valid)} (transient)")
             )
-        machine = stack.get(workflow.MACHINE).arn(ctx)
+        machine = stack.bind(ctx).arn(workflow.MACHINE)
         arns = [start(clients, machine, payload, name=f"run-{options.run_id}-{index:05d}-{uuid.uuid4().hex[:6]}")
                 for index, (payload, _, _) in enumerate(inputs)]  # fmt: skip
         executions: list[Execution] = list(pool.map(lambda arn: wait_execution(clients, arn), arns))

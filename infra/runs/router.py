@@ -17,9 +17,10 @@ from typing import Any
 
 from fixtures.records import Generated
 from fixtures.subscriptions import expected_curated, generate_subscriptions, line_of, render_subscriptions
+from infra.clients import Clients
 from infra.deploy import Deployer
 from infra.executions import Execution, execution_history, start, wait_execution
-from infra.runs import Clients, RunOptions, RunResult
+from infra.runs import RunOptions, RunResult
 from infra.stack.stack import Stack
 from infra.workflows import router as workflow
 
@@ -42,7 +43,7 @@ def run(deployer: Deployer, stack: Stack, options: RunOptions) -> RunResult:
 
 def machine(deployer: Deployer, stack: Stack) -> str:
     """The router's ARN."""
-    return stack.get(workflow.ROUTER).arn(deployer.ctx)
+    return stack.bind(deployer.ctx).arn(workflow.ROUTER)
 
 
 def route(deployer: Deployer, stack: Stack, payload: dict[str, Any], timeout: float = 120) -> Execution:
@@ -97,7 +98,7 @@ def read_record(deployer: Deployer, stack: Stack, shard_id: str, sequence_number
     """The record at (shard, sequence number), read with the Kinesis API."""
     kinesis = deployer.clients("kinesis")
     iterator = kinesis.get_shard_iterator(
-        StreamName=stack.get(workflow.STREAM).physical(deployer.ctx),
+        StreamName=stack.bind(deployer.ctx).name(workflow.STREAM),
         ShardId=shard_id,
         ShardIteratorType="AT_SEQUENCE_NUMBER",
         StartingSequenceNumber=sequence_number,
@@ -121,7 +122,7 @@ def upload_raw(
     suffix = "csv" if fmt == "csv" else "jsonl"
     key = f"{workflow.RAW}{name or 'subscriptions-' + uuid.uuid4().hex[:8]}.{suffix}"
     body = render_subscriptions(generated, fmt).encode()
-    deployer.clients("s3").put_object(Bucket=stack.get(workflow.BUCKET).physical(deployer.ctx), Key=key, Body=body)
+    deployer.clients("s3").put_object(Bucket=stack.bind(deployer.ctx).name(workflow.BUCKET), Key=key, Body=body)
     return key
 
 
@@ -142,7 +143,7 @@ def check_etl(
 ) -> list[str]:
     """Row by row: curated rows as expected in S3 and DynamoDB, rejected rows with their reasons."""
     clients, ctx = deployer.clients, deployer.ctx
-    s3, bucket = clients("s3"), stack.get(workflow.BUCKET).physical(ctx)
+    s3, bucket = clients("s3"), stack.bind(ctx).name(workflow.BUCKET)
 
     def lines(key: str) -> list[dict[str, Any]]:
         body = s3.get_object(Bucket=bucket, Key=key)["Body"].read().decode()
@@ -150,7 +151,7 @@ def check_etl(
 
     curated = {row["sourceLine"]: row for row in lines(counts["curatedKey"])}
     rejected = {row["line"]: row for row in lines(counts["rejectedKey"])}
-    table = stack.get(workflow.TABLE).physical(ctx)
+    table = stack.bind(ctx).name(workflow.TABLE)
     problems = []
     for index, item in enumerate(generated):
         line = line_of(index, fmt)

@@ -16,13 +16,15 @@ import json
 import time
 import uuid
 from typing import Any
+from urllib.parse import unquote_plus
 
 from fixtures.records import Generated
 from fixtures.sales import generate_sales, render_sales
+from infra.clients import Clients
 from infra.deploy import Deployer
 from infra.executions import Execution, known_executions, started_after, wait_execution
 from infra.observe import collect
-from infra.runs import Clients, RunOptions, RunResult
+from infra.runs import RunOptions, RunResult
 from infra.stack.stack import Stack
 from infra.workflows import sales as workflow
 
@@ -54,8 +56,8 @@ def run(deployer: Deployer, stack: Stack, options: RunOptions, formats: tuple[st
 def upload(deployer: Deployer, stack: Stack, body: str, fmt: str, name: str | None = None) -> tuple[str, Execution]:
     """Upload a sales file under incoming/ and return its key and finished execution."""
     clients, ctx = deployer.clients, deployer.ctx
-    bucket = stack.get(workflow.BUCKET).physical(ctx)
-    machine = stack.get(workflow.MACHINE).arn(ctx)
+    bucket = stack.bind(ctx).name(workflow.BUCKET)
+    machine = stack.bind(ctx).arn(workflow.MACHINE)
     key = f"{workflow.INCOMING}{name or 'sales-' + uuid.uuid4().hex[:8]}.{fmt}"
     known = known_executions(clients, machine)
     clients("s3").put_object(Bucket=bucket, Key=key, Body=body.encode())
@@ -70,7 +72,8 @@ def started_for(clients: Clients, machine: str, known: set[str], key: str, timeo
     seen = set(known)
     while True:
         arn = started_after(clients, machine, seen, timeout=max(deadline - time.monotonic(), 0.1))
-        if _object_key(json.loads(sfn.describe_execution(executionArn=arn)["input"])) == key:
+        named = _object_key(json.loads(sfn.describe_execution(executionArn=arn)["input"]))
+        if named == key or (isinstance(named, str) and unquote_plus(named) == key):  # events URL-encode keys
             return arn
         seen.add(arn)
 
@@ -92,7 +95,7 @@ def ingest_file(
     """Upload `generated` as one file and check where each record ended; `others` gets the
     ids of the other messages met (and left) in the dead-letter queue."""
     _clients, ctx = deployer.clients, deployer.ctx
-    bucket = stack.get(workflow.BUCKET).physical(ctx)
+    bucket = stack.bind(ctx).name(workflow.BUCKET)
     key, execution = upload(deployer, stack, render_sales(generated, fmt), fmt, name)
     source = f"s3://{bucket}/{key}"
     summary = execution.output if isinstance(execution.output, dict) else {}
@@ -119,7 +122,7 @@ def check_outcome(
     problems: list[str] = []
     invalid = {line: item for line, item in enumerate(generated, start=1) if not item.expected.valid}
     valid = {line: item for line, item in enumerate(generated, start=1) if item.expected.valid}
-    queue = stack.get(workflow.QUEUE).attribute(ctx, "name")
+    queue = stack.bind(ctx).attribute(workflow.QUEUE, "name")
     url = clients("sqs").get_queue_url(QueueName=queue)["QueueUrl"]
 
     name = execution.arn.rsplit(":", 1)[-1]
@@ -147,7 +150,7 @@ def check_outcome(
     for line in sorted(by_line):
         problems.append(f"line {line}: valid, yet dead-lettered with {by_line[line][0]['reasons']}")
     stored = _stored_items(
-        clients, stack.get(workflow.TABLE).physical(ctx), [i.record["orderId"] for i in valid.values()]
+        clients, stack.bind(ctx).name(workflow.TABLE), [i.record["orderId"] for i in valid.values()]
     )
     for line, item in valid.items():
         found = stored.get(str(item.record["orderId"]))

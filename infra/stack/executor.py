@@ -14,10 +14,10 @@ from typing import Any
 import jmespath
 from botocore.exceptions import ClientError
 
+from infra.clients import Clients
 from infra.stack.calls import Call, Saved
 from infra.stack.planner import Change
 
-Clients = Callable[[str], Any]
 # Errors that mean "not yet" on AWS: IAM propagation, resources still being created.
 _RETRYABLE_MESSAGES = ("cannot be assumed", "role defined for the function", "authorized to assume")
 _RETRYABLE_CODES = {

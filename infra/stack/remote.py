@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from typing import Any
 
 from botocore.exceptions import ClientError
 
+from infra.clients import Clients
 from infra.stack.calls import POLICY_NAME
 from infra.stack.desired import State
 from infra.stack.model import (
@@ -28,7 +28,6 @@ from infra.stack.model import (
 )
 from infra.stack.stack import Stack
 
-Clients = Callable[[str], Any]
 _MISSING = {
     "NoSuchEntity", "ResourceNotFoundException", "NoSuchBucket", "404", "NotFound",
     "AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist", "NotFoundException",
@@ -63,9 +62,9 @@ class BotoRemote:
     def _role(self, role: Role, ctx: Context) -> State:
         iam = self.client("iam")
         name = role.physical(ctx)
-        found = iam.get_role(RoleName=name)["Role"]
+        found: Any = iam.get_role(RoleName=name)["Role"]
         try:
-            policy = iam.get_role_policy(RoleName=name, PolicyName=POLICY_NAME)["PolicyDocument"]
+            policy: Any = iam.get_role_policy(RoleName=name, PolicyName=POLICY_NAME)["PolicyDocument"]
         except ClientError as err:
             if not _missing(err):
                 raise
@@ -73,7 +72,7 @@ class BotoRemote:
         return {"trust": _document(found["AssumeRolePolicyDocument"]), "policy": _document(policy) if policy else None}
 
     def _table(self, table: Table, ctx: Context) -> State:
-        found = self.client("dynamodb").describe_table(TableName=table.physical(ctx))["Table"]
+        found: Any = self.client("dynamodb").describe_table(TableName=table.physical(ctx))["Table"]
         indexes = [
             {"IndexName": i["IndexName"], "KeySchema": i["KeySchema"], "Projection": i["Projection"]}
             for i in sorted(found.get("GlobalSecondaryIndexes", []), key=lambda i: i["IndexName"])
@@ -90,7 +89,7 @@ class BotoRemote:
         s3 = self.client("s3")
         name = bucket.physical(ctx)
         s3.head_bucket(Bucket=name)
-        config = s3.get_bucket_notification_configuration(Bucket=name)
+        config: dict[str, Any] = dict(s3.get_bucket_notification_configuration(Bucket=name))
         config.pop("ResponseMetadata", None)
         for entry in config.get("LambdaFunctionConfigurations", []):
             rules = entry.get("Filter", {}).get("Key", {}).get("FilterRules", [])
@@ -101,8 +100,8 @@ class BotoRemote:
     def _queue(self, queue: Queue, ctx: Context) -> State:
         sqs = self.client("sqs")
         url = sqs.get_queue_url(QueueName=queue.physical(ctx))["QueueUrl"]
-        names = ["VisibilityTimeout", "MessageRetentionPeriod"]
-        attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=names)["Attributes"]
+        names: list[Any] = ["VisibilityTimeout", "MessageRetentionPeriod"]
+        attributes: Any = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=names)["Attributes"]
         return {name: attributes.get(name) for name in names} | {"_url": url}
 
     def _topic(self, topic: Topic, ctx: Context) -> State:
@@ -149,7 +148,7 @@ class BotoRemote:
         events = self.client("events")
         name = rule.physical(ctx)
         found = events.describe_rule(Name=name)
-        targets = events.list_targets_by_rule(Rule=name)["Targets"]
+        targets: list[Any] = events.list_targets_by_rule(Rule=name)["Targets"]
         keep = ("Id", "Arn", "RoleArn", "InputPath")
         return {
             "pattern": canonical_json(json.loads(found["EventPattern"])),

@@ -63,6 +63,10 @@ class Stack:
                 return resource
         raise KeyError(name)
 
+    def bind(self, ctx: Context) -> Deployed:
+        """This stack's names and ARNs as deployed in `ctx`: `stack.bind(ctx).name(TABLE)`."""
+        return Deployed(self, ctx)
+
     def of_kind[R: Resource](self, kind: type[R]) -> list[R]:
         return [r for r in self.resources if type(r) is kind]
 
@@ -100,6 +104,26 @@ class Stack:
             raise StackError(f"{machine.asl}: substitutions {', '.join(unused)} of {machine.name} are never used")
         definition: dict[str, Any] = json.loads(_PLACEHOLDER.sub(fill, text))
         return definition
+
+
+@dataclass(frozen=True)
+class Deployed:
+    """A stack bound to where it is deployed: physical names and ARNs by logical name."""
+
+    stack: Stack
+    ctx: Context
+
+    def name(self, logical: str) -> str:
+        """The deployed name of the resource called `logical` in the model."""
+        return self.stack.get(logical).physical(self.ctx)
+
+    def arn(self, logical: str) -> str:
+        """The ARN of the resource called `logical` in the model."""
+        return self.stack.get(logical).arn(self.ctx)
+
+    def attribute(self, logical: str, attr: str) -> str:
+        """Any attribute a Ref can name (`name`, `arn`, `url`...)."""
+        return self.stack.get(logical).attribute(self.ctx, attr)
 
 
 def _derived(declared: list[Resource]) -> Iterable[Resource]:

@@ -1,31 +1,54 @@
-"""The five workflows as stack models; `stack_for()` joins the chosen ones into one stack.
+"""The workflow registry: every module here with a `WORKFLOW` is one workflow.
 
-Each module holds one workflow's resources (`resources()`) and the names its runner and
-tests need. Only the standard library and the stack model are imported here, so the
-compose init hook can deploy with the LocalStack image's Python.
+`WORKFLOWS` maps each workflow's name to its declaration (`infra.workflows.workflow`);
+`stack_for()` joins the chosen ones into one stack. A new workflow is a new module in
+this package, found without editing this file. Only the standard library and the stack
+model are imported here, so the compose init hook can deploy with the LocalStack image's
+Python.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+import importlib
+import pkgutil
+from collections.abc import Sequence
 
-from infra.stack.model import Resource
+from infra.errors import TestbedError
 from infra.stack.stack import Stack
-from infra.workflows import csv_etl, orders, processing, router, sales
+from infra.workflows.workflow import Workflow
 
-WORKFLOWS: dict[str, Callable[[], Iterable[Resource]]] = {
-    "orders": orders.resources,
-    "sales": sales.resources,
-    "processing": processing.resources,
-    "csv-etl": csv_etl.resources,
-    "router": router.resources,
-}
+_NOT_WORKFLOWS = {"workflow"}
+
+
+def _discover() -> dict[str, Workflow]:
+    found: dict[str, Workflow] = {}
+    for module in sorted(info.name for info in pkgutil.iter_modules(__path__)):
+        if module in _NOT_WORKFLOWS:
+            continue
+        declared = getattr(importlib.import_module(f"{__name__}.{module}"), "WORKFLOW", None)
+        if not isinstance(declared, Workflow):
+            continue
+        if declared.name in found:
+            raise ValueError(f"two workflows are named {declared.name!r} (infra/workflows/{module}.py)")
+        found[declared.name] = declared
+    return found
+
+
+WORKFLOWS: dict[str, Workflow] = _discover()
+
+
+class UnknownWorkflow(TestbedError, ValueError):
+    """A workflow name that no module of infra/workflows declares."""
+
+
+def workflow(name: str) -> Workflow:
+    """The workflow called `name`; UnknownWorkflow lists the known ones."""
+    if name not in WORKFLOWS:
+        raise UnknownWorkflow(f"unknown workflow {name!r}; choose from {', '.join(WORKFLOWS)}")
+    return WORKFLOWS[name]
 
 
 def stack_for(workflows: Sequence[str] | None = None) -> Stack:
     """One stack holding the chosen workflows (all of them by default)."""
-    names = list(workflows or WORKFLOWS)
-    unknown = sorted(set(names) - set(WORKFLOWS))
-    if unknown:
-        raise ValueError(f"unknown workflow(s) {', '.join(unknown)}; choose from {', '.join(WORKFLOWS)}")
-    return Stack.of(*(WORKFLOWS[name]() for name in names))
+    chosen = [workflow(name) for name in (workflows or WORKFLOWS)]
+    return Stack.of(*(item.resources() for item in chosen))

@@ -16,6 +16,7 @@ unexpected error sends the error notification and fails with `CsvEtlFailed`.
 from __future__ import annotations
 
 from infra.stack.model import Bucket, Function, Notification, Ref, Resource, StateMachine, Statement, Table, Topic
+from infra.workflows.workflow import Workflow
 
 BUCKET = "csv-files"
 STAGE_TABLE = "csv-stage"
@@ -131,3 +132,15 @@ def resources() -> list[Resource]:
             },
         ),
     ]
+
+
+WORKFLOW = Workflow(
+    name="csv-etl",
+    summary="CSV ETL: validate, stage, archive, transform, notify",
+    resources=resources,
+    generator="fixtures.csv_files:generate_rows",
+    runner="infra.runs.csv_etl:run",
+    trigger=f"a CSV file uploaded under {SOURCE}",
+    renderer="fixtures.csv_files:render_rows",
+    formats=("csv", "json"),
+)

@@ -9,6 +9,7 @@ customer through SNS, declined ones are deleted and the execution fails with
 from __future__ import annotations
 
 from infra.stack.model import Function, Ref, Resource, StateMachine, Table, Topic
+from infra.workflows.workflow import Workflow
 
 TABLE = "orders-table"
 TOPIC = "order-notifications"
@@ -31,3 +32,13 @@ def resources() -> list[Resource]:
             },
         ),
     ]
+
+
+WORKFLOW = Workflow(
+    name="orders",
+    summary="customer orders: DynamoDB put, card check Lambda, SNS confirmation or delete and fail",
+    resources=resources,
+    generator="fixtures.orders:generate_orders",
+    runner="infra.runs.orders:run",
+    trigger="start-execution, one per order",
+)

@@ -12,6 +12,7 @@ a permanent failure is logged too and fails the execution with `ProcessingFailed
 from __future__ import annotations
 
 from infra.stack.model import Bucket, Function, Ref, Resource, RestApi, StateMachine, Statement
+from infra.workflows.workflow import Workflow
 
 LOG_BUCKET = "processing-logs"
 PROCESS = "processing-process"
@@ -50,3 +51,13 @@ def resources() -> list[Resource]:
         ),
         RestApi(API, path=PATH, method="POST", function=PROCESS, stage=STAGE),
     ]
+
+
+WORKFLOW = Workflow(
+    name="processing",
+    summary="Lambda orchestration: POST /process-data, processing and logging Lambdas",
+    resources=resources,
+    generator="fixtures.requests:generate_requests",
+    runner="infra.runs.processing:run",
+    trigger=f"HTTP POST /{PATH} through API Gateway and the FastAPI front",
+)

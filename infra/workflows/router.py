@@ -13,6 +13,7 @@ that fails fails the router with `BranchFailed`, the branch's own error and caus
 from __future__ import annotations
 
 from infra.stack.model import Bucket, Function, Ref, Resource, RuntimeTopic, StateMachine, Statement, Stream, Table
+from infra.workflows.workflow import Workflow
 
 BUCKET = "subscription-data"
 TABLE = "curated-subscriptions"
@@ -66,3 +67,15 @@ def resources() -> list[Resource]:
             substitutions={"StreamingMachineArn": Ref(STREAMING), "EtlMachineArn": Ref(ETL)},
         ),
     ]
+
+
+WORKFLOW = Workflow(
+    name="router",
+    summary="ETL or streaming: States.MathRandom router, Kinesis and SNS on demand, a Lambda ETL",
+    resources=resources,
+    generator="fixtures.subscriptions:generate_subscriptions",
+    runner="infra.runs.router:run",
+    trigger="start-execution of the router (streaming or ETL branch)",
+    renderer="fixtures.subscriptions:render_subscriptions",
+    formats=("jsonl", "csv"),
+)

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from infra.clients import Clients
 from infra.deploy import Deployer
 from infra.observe import drain
 from infra.packaging import zip_files
@@ -19,7 +20,6 @@ from infra.waiting import wait_for
 from infra.workflows import stack_for
 
 LOG = logging.getLogger(__name__)
-Clients = Callable[[str], Any]
 TRUST_POLICY = {
     "Version": "2012-10-17",
     "Statement": [

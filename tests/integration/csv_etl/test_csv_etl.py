@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 from fixtures.csv_files import BAD_FILES, FILE_REASONS, generate_bad_file, generate_csv_file
+from infra.clients import Clients
 from infra.deploy import Deployer
 from infra.executions import known_executions, start, wait_execution
 from infra.observe import drain, sns_messages, topic_capture
@@ -37,8 +38,6 @@ from infra.runs.csv_etl import (
 from infra.stack.stack import Stack
 from infra.workflows import csv_etl as workflow
 
-Clients = Callable[[str], Any]
-
 
 @pytest.fixture(scope="module")
 def stack(deploy: Callable[[str], Stack]) -> Stack:
@@ -48,7 +47,7 @@ def stack(deploy: Callable[[str], Stack]) -> Stack:
 @pytest.fixture(scope="module")
 def capture(aws: Clients, deployer: Deployer, stack: Stack) -> Iterator[str]:
     """An SQS queue subscribed to the notification topic for the whole module."""
-    with topic_capture(aws, stack.get(workflow.TOPIC).arn(deployer.ctx)) as url:
+    with topic_capture(aws, stack.bind(deployer.ctx).arn(workflow.TOPIC)) as url:
         yield url
 
 
@@ -110,12 +109,12 @@ def test_the_same_file_uploaded_twice_leaves_no_duplicate_rows(
         assert not problems, f"upload {attempt}:\n" + "\n".join(problems)
 
     expected = csv_file.targets()
-    scanned = _scan(aws, stack.get(workflow.TARGET_TABLE).physical(deployer.ctx))
+    scanned = _scan(aws, stack.bind(deployer.ctx).name(workflow.TARGET_TABLE))
     mine = [item["transaction_id"]["S"] for item in scanned if item["transaction_id"]["S"].startswith("TX-61-")]
     assert sorted(mine) == sorted(expected), (
         f"expected one target row per loaded row ({len(expected)}), saw {len(mine)}"
     )
-    staged = stage_rows(aws, stack.get(workflow.STAGE_TABLE).physical(deployer.ctx), load_id(key, csv_file.body))
+    staged = stage_rows(aws, stack.bind(deployer.ctx).name(workflow.STAGE_TABLE), load_id(key, csv_file.body))
     assert len(staged) == len(expected), f"expected {len(expected)} stage rows for the load, saw {len(staged)}"
 
 
@@ -148,7 +147,7 @@ def test_an_unexpected_error_sends_the_error_notification_and_fails(
     key = workflow.SOURCE + unique("vanished")  # started by hand for a file that is not there
     payload = {"bucket": bucket_name(deployer, stack), "key": key}
 
-    execution = wait_execution(aws, start(aws, stack.get(workflow.MACHINE).arn(deployer.ctx), payload))
+    execution = wait_execution(aws, start(aws, stack.bind(deployer.ctx).arn(workflow.MACHINE), payload))
     notice = captured_notices(aws, capture, [key])[key]
 
     assert (execution.status, execution.error) == ("FAILED", "CsvEtlFailed"), (
@@ -164,7 +163,7 @@ def test_an_unexpected_error_sends_the_error_notification_and_fails(
 def test_only_csv_files_under_source_start_the_workflow(
     aws: Clients, deployer: Deployer, stack: Stack, capture: str
 ) -> None:
-    machine = stack.get(workflow.MACHINE).arn(deployer.ctx)
+    machine = stack.bind(deployer.ctx).arn(workflow.MACHINE)
     bucket = bucket_name(deployer, stack)
     before = known_executions(aws, machine)
     # The strays go first: by the time the real file's execution has finished, any
@@ -200,7 +199,7 @@ def test_a_key_s3_must_url_encode_or_with_an_upper_case_extension_is_loaded(
 def test_an_object_under_source_that_is_not_csv_is_announced_as_ignored(
     aws: Clients, deployer: Deployer, stack: Stack, capture: str
 ) -> None:
-    machine = stack.get(workflow.MACHINE).arn(deployer.ctx)
+    machine = stack.bind(deployer.ctx).arn(workflow.MACHINE)
     before = known_executions(aws, machine)
     key = workflow.SOURCE + unique("notes + ideas").removesuffix(".csv") + ".txt"
     aws("s3").put_object(Bucket=bucket_name(deployer, stack), Key=key, Body=b"not a table")
@@ -219,7 +218,7 @@ def test_an_object_under_source_that_is_not_csv_is_announced_as_ignored(
 def short_load_timeout(aws: Clients, deployer: Deployer, stack: Stack) -> Iterator[int]:
     """The load function with a 5 s timeout for one test: a few thousand rows need several
     invocations. The deployed timeout is put back afterwards."""
-    name = stack.get(workflow.LOAD).physical(deployer.ctx)
+    name = stack.bind(deployer.ctx).name(workflow.LOAD)
     lam = aws("lambda")
     deployed = lam.get_function_configuration(FunctionName=name)["Timeout"]
     lam.update_function_configuration(FunctionName=name, Timeout=5)
@@ -264,7 +263,7 @@ def test_discarding_a_failed_load_deletes_its_stage_rows_and_report_parts(
     aws: Clients, deployer: Deployer, stack: Stack
 ) -> None:
     """What the failure path after LoadStage runs (DiscardStage), on rows a load left."""
-    table = stack.get(workflow.STAGE_TABLE).physical(deployer.ctx)
+    table = stack.bind(deployer.ctx).name(workflow.STAGE_TABLE)
     bucket = bucket_name(deployer, stack)
     load = f"{workflow.SOURCE}{unique('failed')}#0123abcd"
     rejects_key = workflow.ERROR + unique("failed").removesuffix(".csv") + ".rejected-rows.jsonl"
@@ -276,7 +275,7 @@ def test_discarding_a_failed_load_deletes_its_stage_rows_and_report_parts(
     aws("dynamodb").put_item(TableName=table, Item={"load_id": {"S": other}, "line": {"N": "2"}})
 
     answer = aws("lambda").invoke(
-        FunctionName=stack.get(workflow.DISCARD).physical(deployer.ctx),
+        FunctionName=stack.bind(deployer.ctx).name(workflow.DISCARD),
         Payload=json.dumps({"bucket": bucket, "load_id": load, "rejects_key": rejects_key}).encode(),
     )
     result = json.loads(answer["Payload"].read())

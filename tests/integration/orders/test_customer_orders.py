@@ -9,13 +9,12 @@ from typing import Any
 import pytest
 
 from fixtures.orders import generate_orders
+from infra.clients import Clients
 from infra.deploy import Deployer
 from infra.executions import Execution, start, wait_execution
 from infra.observe import drain, sns_messages, topic_capture
 from infra.stack.stack import Stack
 from infra.workflows import orders as workflow
-
-Clients = Callable[[str], Any]
 
 
 @pytest.fixture(scope="module")
@@ -27,9 +26,9 @@ def stack(deploy: Callable[[str], Stack]) -> Stack:
 def names(stack: Stack, deployer: Deployer) -> dict[str, str]:
     ctx = deployer.ctx
     return {
-        "machine": stack.get(workflow.MACHINE).arn(ctx),
-        "table": stack.get(workflow.TABLE).physical(ctx),
-        "topic": stack.get(workflow.TOPIC).arn(ctx),
+        "machine": stack.bind(ctx).arn(workflow.MACHINE),
+        "table": stack.bind(ctx).name(workflow.TABLE),
+        "topic": stack.bind(ctx).arn(workflow.TOPIC),
     }
 
 

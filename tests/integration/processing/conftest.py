@@ -23,9 +23,9 @@ def stack(deploy: Callable[[str], Stack]) -> Stack:
 def names(stack: Stack, deployer: Deployer, engine: Engine) -> dict[str, str]:
     ctx = deployer.ctx
     return {
-        "machine": stack.get(workflow.MACHINE).arn(ctx),
-        "log_bucket": stack.get(workflow.LOG_BUCKET).physical(ctx),
-        "log_function": stack.get(workflow.LOG).physical(ctx),
+        "machine": stack.bind(ctx).arn(workflow.MACHINE),
+        "log_bucket": stack.bind(ctx).name(workflow.LOG_BUCKET),
+        "log_function": stack.bind(ctx).name(workflow.LOG),
         "api_url": runner.api_url(deployer, stack, engine.endpoint_url),
     }
 

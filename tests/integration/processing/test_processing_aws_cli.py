@@ -12,11 +12,11 @@ from typing import Any
 
 import pytest
 
+from infra.clients import Clients
 from infra.engine import Engine
 from infra.executions import wait_execution
 
 AWS = Path(sys.executable).parent / "aws"
-Clients = Callable[[str], Any]
 
 
 @pytest.fixture

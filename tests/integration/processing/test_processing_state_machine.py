@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Callable
 from typing import Any
 
+from infra.clients import Clients
 from infra.deploy import Deployer
 from infra.executions import Execution, start, wait_execution
 from infra.runs import RunOptions, runners
@@ -14,8 +14,6 @@ from infra.runs import processing as runner
 from infra.stack.stack import Stack
 from infra.waiting import wait_for
 from infra.workflows import processing as workflow
-
-Clients = Callable[[str], Any]
 
 
 def run(aws: Clients, names: dict[str, str], payload: Any) -> Execution:

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from fixtures.subscriptions import generate_subscriptions
+from infra.clients import Clients
 from infra.deploy import Deployer
 from infra.executions import Execution, execution_history, state_path
 from infra.observe import drain, sns_messages, topic_capture
@@ -16,7 +17,6 @@ from infra.runs.router import branch_sent, read_record, route, run_etl, upload_r
 from infra.stack.stack import Stack
 from infra.workflows import router as workflow
 
-Clients = Callable[[str], Any]
 ROUTED = {"streaming": ["PickBranch", "ChooseBranch", "RunStreaming"], "etl": ["PickBranch", "ChooseBranch", "RunEtl"]}
 FAILED_BRANCH = ["ReadBranchFailure", "DidBranchFail", "BranchFailed"]
 FETCHED = ["HasSeed", "ReadRequest", "FetchSubscriptionData", "DidFeedAnswer", "ListStreams", "IsStreamThere"]
@@ -133,7 +133,7 @@ def test_without_a_choice_math_random_picks_one_of_the_branches(aws: Clients, de
     raw_key = upload_raw(deployer, stack, generate_subscriptions(10, 0.0, seed=2))
     request = {"country": "FR", "seed": 1, "email": "team@example.com", "rawKey": raw_key}
     machines = {
-        branch: stack.get(name).arn(deployer.ctx)
+        branch: stack.bind(deployer.ctx).arn(name)
         for branch, name in (("streaming", workflow.STREAMING), ("etl", workflow.ETL))
     }
     for _ in range(4):

@@ -10,10 +10,10 @@ import threading
 import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
 
 import pytest
 
+from infra.clients import Clients
 from infra.deploy import Deployer
 from infra.errors import WaitTimeout
 from infra.observe import collect
@@ -23,7 +23,6 @@ from infra.waiting import wait_for
 from infra.workflows import orders as orders_workflow
 from infra.workflows import sales as sales_workflow
 
-Clients = Callable[[str], Any]
 WORKFLOWS = ("orders", "sales", "csv-etl", "router", "processing")
 FOREIGN = 12  # more than one receive's worth: the old drain was handed these ten again and again
 
@@ -61,7 +60,7 @@ def remaining(aws: Clients, url: str, bodies: set[str], timeout: float = 30) -> 
 def sales_dead_letters(aws: Clients, deploy: Callable[[str], Stack], deployer: Deployer) -> str:
     """The deployed sales dead-letter queue's URL."""
     stack = deploy("sales")
-    name = stack.get(sales_workflow.QUEUE).attribute(deployer.ctx, "name")
+    name = stack.bind(deployer.ctx).attribute(sales_workflow.QUEUE, "name")
     url: str = aws("sqs").get_queue_url(QueueName=name)["QueueUrl"]
     return url
 
@@ -109,7 +108,7 @@ def test_orders_finds_its_notifications_among_other_publishers(
     """Another publisher on the topic sends FOREIGN notifications as soon as the run's
     capture is subscribed, ahead of the run's own."""
     stack = deploy("orders")
-    topic = stack.get(orders_workflow.TOPIC).arn(deployer.ctx)
+    topic = stack.bind(deployer.ctx).arn(orders_workflow.TOPIC)
     sns = aws("sns")
     before = {s["SubscriptionArn"] for s in sns.list_subscriptions_by_topic(TopicArn=topic)["Subscriptions"]}
     published = threading.Event()

@@ -35,7 +35,7 @@ def test_same_seed_same_bytes_other_seed_other_bytes() -> None:
     assert generate_csv_file(50, 0.2, seed=4).body != generate_csv_file(50, 0.2, seed=5).body
     for kind in BAD_FILES:
         assert generate_bad_file(kind, seed=4).body == generate_bad_file(kind, seed=4).body, kind
-    assert dump("csv", 20, 0.1, 3, "csv") == dump("csv", 20, 0.1, 3, "csv")
+    assert dump("csv-etl", 20, 0.1, 3, "csv") == dump("csv-etl", 20, 0.1, 3, "csv")
 
 
 def test_rows_are_numbered_and_exactly_the_asked_share_is_bad() -> None:

@@ -18,9 +18,9 @@ def requests(records: int, rate: float, seed: int) -> list[Request]:
 
 
 def test_same_seed_same_requests_other_seed_other_requests() -> None:
-    assert dump("requests", 40, 0.3, seed=5) == dump("requests", 40, 0.3, seed=5)
-    assert dump("requests", 40, 0.3, seed=5) != dump("requests", 40, 0.3, seed=6)
-    assert KINDS["requests"] is generate_requests
+    assert dump("processing", 40, 0.3, seed=5) == dump("processing", 40, 0.3, seed=5)
+    assert dump("processing", 40, 0.3, seed=5) != dump("processing", 40, 0.3, seed=6)
+    assert KINDS["processing"] is generate_requests
 
 
 @pytest.mark.parametrize("rate", [0.0, 0.1, 0.5, 1.0])

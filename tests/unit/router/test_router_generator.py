@@ -30,14 +30,14 @@ FORMATS = ("jsonl", "csv")
 
 
 def test_the_kind_is_registered() -> None:
-    assert KINDS["subscriptions"] is generate_subscriptions
+    assert KINDS["router"] is generate_subscriptions
 
 
 @pytest.mark.parametrize("fmt", ["json", "jsonl", "csv"])
 def test_same_seed_same_file_other_seed_other_file(fmt: str) -> None:
-    assert dump("subscriptions", 40, 0.2, 3, fmt) == dump("subscriptions", 40, 0.2, 3, fmt)
-    assert dump("subscriptions", 40, 0.2, 3, fmt) != dump("subscriptions", 40, 0.2, 4, fmt)
-    assert expectations("subscriptions", 40, 0.2, 3) == expectations("subscriptions", 40, 0.2, 3)
+    assert dump("router", 40, 0.2, 3, fmt) == dump("router", 40, 0.2, 3, fmt)
+    assert dump("router", 40, 0.2, 3, fmt) != dump("router", 40, 0.2, 4, fmt)
+    assert expectations("router", 40, 0.2, 3) == expectations("router", 40, 0.2, 3)
 
 
 @pytest.mark.parametrize(("records", "rate", "bad"), [(0, 0.5, 0), (50, 0.0, 0), (50, 0.2, 10), (7, 1.0, 7)])
@@ -115,8 +115,8 @@ def test_the_labels_match_the_transform_for_any_seed(records: int, rate: float, 
 
 
 def test_the_expectations_sidecar_follows_the_file_line_by_line() -> None:
-    sidecar = [json.loads(line) for line in expectations("subscriptions", 30, 0.3, 2).splitlines()]
-    rows = dump("subscriptions", 30, 0.3, 2, "jsonl").splitlines()
+    sidecar = [json.loads(line) for line in expectations("router", 30, 0.3, 2).splitlines()]
+    rows = dump("router", 30, 0.3, 2, "jsonl").splitlines()
     assert len(sidecar) == len(rows) == 30
     for label, line in zip(sidecar, rows, strict=True):
         if label["expected"]["reasons"] != ["malformed-line"]:

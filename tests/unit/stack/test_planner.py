@@ -49,7 +49,7 @@ def test_a_fresh_account_gets_every_resource_created_in_a_valid_order(workflow: 
     position = {name: index for index, name in enumerate(created)}
     for resource in stack.resources:
         for needed in must_exist_first(resource, stack):
-            assert position[stack.get(needed).physical(CTX)] < position[resource.physical(CTX)], (
+            assert position[stack.bind(CTX).name(needed)] < position[resource.physical(CTX)], (
                 f"{resource.name} is created before {needed}, which must exist first"
             )
 
