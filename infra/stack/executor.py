@@ -15,6 +15,7 @@ import jmespath
 from botocore.exceptions import ClientError
 
 from infra.clients import Clients
+from infra.errors import DeployError as DeployError  # defined with the other errors; imported from here too
 from infra.stack.calls import Call, Saved
 from infra.stack.planner import Change
 
@@ -27,10 +28,6 @@ _RETRYABLE_CODES = {
     "ConflictException",
 }
 _RETRY_FOR_SECONDS = 90.0
-
-
-class DeployError(RuntimeError):
-    """A call of the plan failed; the message names the resource and the call."""
 
 
 def apply(changes: list[Change], clients: Clients, report: Callable[[Change], None] | None = None) -> None:

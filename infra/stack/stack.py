@@ -13,6 +13,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from infra.errors import StackError as StackError  # defined with the other errors; imported from here too
 from infra.stack.model import (
     Bucket,
     Context,
@@ -27,10 +28,6 @@ from infra.stack.model import (
 )
 
 _PLACEHOLDER = re.compile(r"\$\{([A-Za-z][A-Za-z0-9_]*)\}")
-
-
-class StackError(ValueError):
-    """The stack description is inconsistent (a dangling Ref, a duplicate name...)."""
 
 
 @dataclass(frozen=True)
