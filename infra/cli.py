@@ -267,19 +267,27 @@ def destroy(target: TargetOption = None, prefix: PrefixOption = "tb", workflow: 
 
 @app.command()
 def fixtures(
-    kind: Annotated[str, typer.Argument(help="what to generate (see `testbed fixtures --help`)")],
+    kind: Annotated[str, typer.Argument(help="the workflow whose data to generate (see `testbed run --help`)")],
     records: Annotated[int, typer.Option(min=0)] = 20,
     invalid_rate: Annotated[float, typer.Option(min=0.0, max=1.0)] = 0.1,
     seed: int = 7,
-    format: Annotated[str, typer.Option("--format", help="json or csv (file kinds)")] = "json",
+    format: Annotated[
+        str | None, typer.Option("--format", help="the file format, for workflows whose data is a file")
+    ] = None,
     out: Annotated[Path | None, typer.Option(help="write here instead of standard output")] = None,
 ) -> None:
     """Generate seeded test data; the same seed gives the same data."""
-    from fixtures import KINDS, dump
+    from fixtures import dump
+    from infra.workflows import UnknownWorkflow, workflow
 
-    if kind not in KINDS:
-        raise typer.BadParameter(f"unknown kind {kind!r}; choose from {', '.join(sorted(KINDS))}")
-    text = dump(kind, records, invalid_rate, seed, format)
+    try:
+        chosen = workflow(kind)
+    except UnknownWorkflow as err:
+        raise typer.BadParameter(str(err)) from err
+    fmt = format or chosen.formats[0]
+    if chosen.renderer and fmt not in chosen.formats:
+        raise typer.BadParameter(f"{kind} data comes as {' or '.join(chosen.formats)}, not {fmt!r}")
+    text = dump(kind, records, invalid_rate, seed, fmt)
     if out:
         out.write_text(text)
         console.print(f"wrote {records} {kind} record(s) to {out}")
@@ -297,17 +305,19 @@ def run_command(
     seed: int = 7,
 ) -> None:
     """Generate data, send it through the workflow's real trigger, wait and show what happened."""
-    from infra.runs import RunOptions, runners
+    from infra.runs import RunOptions
+    from infra.workflows import UnknownWorkflow, workflow as declared
 
-    every = runners()
-    if workflow not in every:
-        raise typer.BadParameter(f"unknown workflow {workflow!r}; choose from {', '.join(every)}")
+    try:
+        runner = declared(workflow).load_runner()
+    except UnknownWorkflow as err:
+        raise typer.BadParameter(str(err)) from err
     settings = Settings.from_env(target=target)
     deployer = deployer_for(connected_engine(settings), prefix)
     stack = stack_for([workflow])
     try:
         deployer.deploy(stack)
-        result = every[workflow](deployer, stack, RunOptions(records, invalid_rate, seed))
+        result = runner(deployer, stack, RunOptions(records, invalid_rate, seed))
     except (TestbedError, DeployError) as err:
         raise fail(err) from err
     show_run(result)
@@ -323,7 +333,8 @@ def demo(
 ) -> None:
     """The main job: start an embedded engine, deploy every workflow, run each on generated
     data, print a summary table, and shut the engine down."""
-    from infra.runs import RunOptions, runners
+    from infra.runs import RunOptions
+    from infra.workflows import WORKFLOWS
 
     started = time.monotonic()
     with console.status("starting the embedded engine (LocalStack 4.14.0, no Docker)"):
@@ -337,9 +348,9 @@ def demo(
             begun = time.monotonic()
             changes = deployer.deploy(stack)
         console.print(f"[green]deployed[/green] {len(changes)} resources in {time.monotonic() - begun:.1f} s")
-        for name, runner in runners().items():
+        for name, workflow in WORKFLOWS.items():
             with console.status(f"running {name}"):
-                result = runner(deployer, stack_for([name]), RunOptions(records, invalid_rate, seed))
+                result = workflow.load_runner()(deployer, stack_for([name]), RunOptions(records, invalid_rate, seed))
             show_run(result)
             results.append(result)
     finally:
