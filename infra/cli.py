@@ -306,7 +306,8 @@ def run_command(
 ) -> None:
     """Generate data, send it through the workflow's real trigger, wait and show what happened."""
     from infra.runs import RunOptions
-    from infra.workflows import UnknownWorkflow, workflow as declared
+    from infra.workflows import UnknownWorkflow
+    from infra.workflows import workflow as declared
 
     try:
         runner = declared(workflow).load_runner()
