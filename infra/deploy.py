@@ -5,22 +5,21 @@
     python -m infra.deploy --destroy  # remove what it made
 
 Only boto3 and the standard library are needed here, so the LocalStack container's own
-Python can run it. The CLI (`testbed deploy`) calls the same functions.
+Python can run it. The CLI (`testbed deploy`) calls the same functions. Region, endpoint
+and prefix come from `infra.settings.Settings.from_env`, as for the CLI.
 """
 
 from __future__ import annotations
 
 import argparse
-import os
 import sys
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import boto3
-from botocore.config import Config
-
 from infra.clients import Clients
+from infra.errors import TestbedError
+from infra.settings import Settings
 from infra.stack.executor import apply
 from infra.stack.model import Context
 from infra.stack.planner import Change, destroy_plan, plan
@@ -40,6 +39,10 @@ class Deployer:
     def connect(
         cls, prefix: str, region: str | None = None, endpoint_url: str | None = None, session: Any = None
     ) -> Deployer:
+        """A deployer on clients of one boto3 session (a new one unless given)."""
+        import boto3  # here, not at the top: `testbed --help` must not pay for importing boto3
+        from botocore.config import Config
+
         session = session or boto3.session.Session(region_name=region)
         region = region or session.region_name or "us-east-1"
         cache: dict[str, Any] = {}
@@ -86,21 +89,30 @@ def describe(changes: Iterable[Change], calls: bool = True) -> str:
     return "\n".join(lines) if lines else "nothing to change"
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m infra.deploy", description=__doc__.split("\n")[0])
-    parser.add_argument("--prefix", default=os.environ.get("TESTBED_PREFIX", "tb"))
+def parse(argv: list[str] | None, environ: Mapping[str, str] | None = None) -> tuple[argparse.Namespace, Settings]:
+    """The command line's options and the settings they and the environment give."""
+    parser = argparse.ArgumentParser(prog="python -m infra.deploy", description=(__doc__ or "").split("\n")[0])
+    parser.add_argument("--prefix", help="resource name prefix (default: $TESTBED_PREFIX or tb)")
     parser.add_argument("--workflow", action="append", choices=sorted(WORKFLOWS), help="default: all")
     parser.add_argument("--plan", action="store_true", help="print the calls, make none")
     parser.add_argument("--destroy", action="store_true")
     args = parser.parse_args(argv)
-    endpoint = os.environ.get("AWS_ENDPOINT_URL")
-    deployer = Deployer.connect(args.prefix, os.environ.get("AWS_DEFAULT_REGION"), endpoint)
-    stack = stack_for(args.workflow)
-    changes = deployer.destroy_plan(stack) if args.destroy else deployer.plan(stack)
-    print(describe(changes))
-    if not args.plan:
-        deployer.apply(changes)
-        print(f"applied {len(changes)} change(s)")
+    return args, Settings.from_env(environ, prefix=args.prefix)
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        args, settings = parse(argv)
+        deployer = Deployer.connect(settings.prefix, settings.region, settings.endpoint_url)
+        stack = stack_for(args.workflow)
+        changes = deployer.destroy_plan(stack) if args.destroy else deployer.plan(stack)
+        print(describe(changes))
+        if not args.plan:
+            deployer.apply(changes)
+            print(f"applied {len(changes)} change(s)")
+    except TestbedError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return err.exit_code
     return 0
 
 

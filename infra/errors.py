@@ -22,7 +22,7 @@ class TestbedError(Exception):
     exit_code = 10
 
 
-class BadInput(TestbedError):
+class BadInput(TestbedError, ValueError):
     """A value given on the command line or to a function is not one the testbed accepts."""
 
     exit_code = USAGE_EXIT_CODE

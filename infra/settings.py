@@ -1,16 +1,26 @@
 """One switch for the target: settings read once from the environment.
 
 An explicit argument beats the environment variable, which beats the default.
+Only the standard library is imported here: the compose init hook reads its settings
+with the LocalStack image's Python.
 """
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
+from typing import Literal, get_args
 
-TARGETS = ("embedded", "compose", "container", "endpoint", "aws")
+from infra.errors import BadInput
+
+Target = Literal["embedded", "compose", "container", "endpoint", "aws"]
+TARGETS: tuple[str, ...] = get_args(Target)
 EMULATOR_TARGETS = ("embedded", "compose", "container", "endpoint")
-LOCALSTACK_IMAGE = "localstack/localstack:4.14.0"
+# The last LocalStack release that runs without an auth token; pyproject.toml pins
+# localstack-core to it and compose.yaml's image to its tag (tests check both agree).
+LOCALSTACK_VERSION = "4.14.0"
+LOCALSTACK_IMAGE = f"localstack/localstack:{LOCALSTACK_VERSION}"
 DEFAULT_REGION = "us-east-1"
+DEFAULT_PREFIX = "tb"
 COMPOSE_ENDPOINT = "http://localhost:4566"
 
 
@@ -21,14 +31,13 @@ class Settings:
     target: str = "embedded"
     region: str = DEFAULT_REGION
     endpoint_url: str | None = None
-    prefix: str = "tb"
+    prefix: str = DEFAULT_PREFIX
     account_id: str | None = None
     image: str = LOCALSTACK_IMAGE
-    extra: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.target not in TARGETS:
-            raise ValueError(f"unknown target {self.target!r}; choose one of {', '.join(TARGETS)}")
+            raise BadInput(f"unknown target {self.target!r}; choose one of {', '.join(TARGETS)}")
 
     @property
     def is_emulator(self) -> bool:
@@ -42,7 +51,7 @@ class Settings:
             "target": env.get("TESTBED_TARGET") or "embedded",
             "region": env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or DEFAULT_REGION,
             "endpoint_url": env.get("AWS_ENDPOINT_URL") or None,
-            "prefix": env.get("TESTBED_PREFIX") or "tb",
+            "prefix": env.get("TESTBED_PREFIX") or DEFAULT_PREFIX,
             "account_id": env.get("TESTBED_ACCOUNT_ID") or None,
             "image": env.get("TESTBED_IMAGE") or LOCALSTACK_IMAGE,
         }
