@@ -4,9 +4,12 @@ A sales file (JSON or CSV) lands under `incoming/` in the landing bucket; S3 sen
 event to EventBridge, whose rule starts the state machine. The file is parsed once
 (one entry per record, malformed lines and duplicate order ids marked), the entries
 are read back by a Distributed Map in batches, validated by a Lambda, and each batch
-is stored: valid orders into the table by a store Lambda (BatchWriteItem, unprocessed
-items written again, the task retried), invalid ones with their reasons into the
-dead-letter queue (SendMessageBatch tasks). One store task per batch rather than one
+is stored: valid orders into the table by a store Lambda (conditional PutItem calls:
+an order id stored from another file is rejected as duplicate-order, the same file
+again overwrites its own items; the task retried), invalid ones with their reasons into
+the dead-letter queue (SendMessageBatch tasks). A batch whose validation or store fails
+after its retries goes to a salvage Lambda, which dead-letters each of its records not
+in the table with the error as the reason. One store task per batch rather than one
 SDK task per 25 items: state transitions are what a Standard workflow costs, on AWS
 and in the engine alike. The output
 counts every record; one not accounted for fails the execution.
@@ -15,6 +18,7 @@ counts every record; one not accounted for fails the execution.
 from __future__ import annotations
 
 from infra.stack.model import Bucket, Function, Queue, Ref, Resource, Rule, StateMachine, Statement, Table
+from infra.workflows.workflow import Workflow
 
 BUCKET = "sales-landing"
 TABLE = "sales-orders"
@@ -22,6 +26,7 @@ QUEUE = "sales-dead-letters"
 PARSE = "sales-parse"
 VALIDATE = "sales-validate"
 STORE = "sales-store"
+SALVAGE = "sales-salvage"
 SUMMARISE = "sales-summarise"
 MACHINE = "sales-ingest"
 RULE = "sales-file-created"
@@ -55,7 +60,16 @@ def resources() -> list[Resource]:
             source="sales_store",
             timeout=60,
             memory=512,
-            grants=(Statement(("dynamodb:BatchWriteItem",), (Ref(TABLE),)),),
+            grants=(Statement(("dynamodb:PutItem",), (Ref(TABLE),)),),
+        ),
+        Function(
+            SALVAGE,
+            source="sales_store",
+            handler="handler.salvage",
+            timeout=60,
+            memory=512,
+            environment={"TABLE_NAME": Ref(TABLE, "name")},
+            grants=(Statement(("dynamodb:BatchGetItem",), (Ref(TABLE),)),),
         ),
         StateMachine(
             MACHINE,
@@ -67,6 +81,7 @@ def resources() -> list[Resource]:
                 "ValidateFunctionArn": Ref(VALIDATE),
                 "SummariseFunctionArn": Ref(SUMMARISE),
                 "StoreFunctionArn": Ref(STORE),
+                "SalvageFunctionArn": Ref(SALVAGE),
             },
         ),
         Rule(
@@ -79,3 +94,15 @@ def resources() -> list[Resource]:
             target=MACHINE,
         ),
     ]
+
+
+WORKFLOW = Workflow(
+    name="sales",
+    summary="event-driven sales ingest: S3 -> EventBridge -> parse, validate, store or dead-letter",
+    resources=resources,
+    generator="fixtures.sales:generate_sales",
+    runner="infra.runs.sales:run",
+    trigger=f"a sales file (JSON or CSV) uploaded under {INCOMING}",
+    renderer="fixtures.sales:render_sales",
+    formats=("json", "csv"),
+)

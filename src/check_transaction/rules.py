@@ -13,6 +13,8 @@ Decline reasons, in the order `check` reports them:
 
 Amounts are decimal strings ("149.70"); numbers are accepted too. The charged amount
 is the transaction's `amount`, or the order's when the transaction carries none.
+`check` never raises: an order that is not an object, values of any size or shape
+(a 5,000-digit number, NaN, a nested object) decline with the reasons above.
 """
 
 from __future__ import annotations
@@ -66,12 +68,23 @@ def expired(expiry: str, order_date: str) -> bool:
     return card < (ordered.year, ordered.month)
 
 
+def _card_text(value: Any) -> str:
+    """A card number as text: digits given as a JSON number count too (str() of an int
+    longer than any card number is never attempted: Python refuses very long ones)."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 10**19:
+        return str(value)
+    return ""
+
+
 def _amount(value: Any, minimum: Decimal, inclusive: bool) -> Decimal | None:
     if isinstance(value, bool) or not isinstance(value, str | int | float):
         return None
     try:
-        number = Decimal(str(value).strip())
-    except InvalidOperation:
+        # Decimal takes an int directly: str() of a very long one raises ValueError.
+        number = Decimal(value) if isinstance(value, int) else Decimal(str(value).strip())
+    except (InvalidOperation, ValueError):
         return None
     if not number.is_finite():
         return None
@@ -84,11 +97,13 @@ def check(order: dict[str, Any], today: str | None = None) -> tuple[bool, list[s
     Expiry is compared with the order's own `orderDate`, so the verdict never depends on
     the wall clock; `today` (ISO date) is used only for an order that carries no date.
     """
+    if not isinstance(order, dict):
+        order = {}
     transaction = order.get("transaction")
     if not isinstance(transaction, dict):
         transaction = {}
     reasons: list[str] = []
-    if not luhn_valid(str(transaction.get("cardNumber", ""))):
+    if not luhn_valid(_card_text(transaction.get("cardNumber", ""))):
         reasons.append("card-number-invalid")
     card = expiry_month(transaction.get("expiry"))
     ordered = iso_date(order.get("orderDate") or today)

@@ -11,6 +11,9 @@ gets every one that applies; the first row of a transaction id wins over later o
     unknown-currency          not one of CURRENCIES (case and spaces are ignored)
     duplicate-transaction-id  the id was already loaded from an earlier line
 
+A cell that is absent or null (a short row as csv.DictReader gives it) is a missing
+value, one that is not text a bad type: `row_reasons` never raises.
+
 Target rows are typed: quantity an integer, money as Decimal with two places, the
 currency upper case, text trimmed with inner runs of spaces collapsed; derived columns
 are `amount` (quantity x unit_price), `amount_usd` (at the fixed RATES_TO_USD) and
@@ -81,9 +84,12 @@ def clean(value: str) -> str:
 def row_reasons(fields: dict[str, str]) -> list[str]:
     """Every reason to reject one row (duplicates aside); empty means the row is good."""
     reasons: list[str] = []
-    values = {column: fields[column].strip() for column in COLUMNS}
+    raw = {column: fields.get(column) for column in COLUMNS}
+    values = {column: value.strip() if isinstance(value, str) else "" for column, value in raw.items()}
     for column in COLUMNS:
-        if not values[column]:
+        if raw[column] is not None and not isinstance(raw[column], str):
+            reasons.append(f"bad-type:{column}")
+        elif not values[column]:
             reasons.append(f"missing-value:{column}")
         elif not has_type(column, values[column]):
             reasons.append(f"bad-type:{column}")

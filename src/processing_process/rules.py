@@ -3,7 +3,10 @@
 A request is a JSON object: `message` (a non-blank string of at most MAX_MESSAGE
 characters) is required; `requestId` (a string) and `priority` (an integer 1-5) are
 optional; nothing else is accepted. Each fault has a reason code, the same one the
-FastAPI app and the request generator (`fixtures/requests.py`) use.
+FastAPI app and the request generator (`fixtures/requests.py`) use. `problems` never
+raises, whatever the payload holds (numbers of any length, lone surrogates from JSON
+escapes, nested objects): text that is not valid Unicode is `message-not-unicode` (or
+`request-id-invalid`), since it could not be hashed, logged or answered as UTF-8.
 """
 
 from __future__ import annotations
@@ -56,6 +59,8 @@ def problems(payload: Any, extra: tuple[str, ...] = (), subject: str = "the body
         found.append(("message-not-a-string", f"'message' must be a string, got {_json_type(payload['message'])}"))
     elif not payload["message"].strip():
         found.append(("empty-message", "'message' must not be empty or blank"))
+    elif not _unicode(payload["message"]):
+        found.append(("message-not-unicode", "'message' holds a lone surrogate (\\ud800-\\udfff), not valid Unicode"))
     elif len(payload["message"]) > MAX_MESSAGE:
         found.append(
             (
@@ -65,7 +70,7 @@ def problems(payload: Any, extra: tuple[str, ...] = (), subject: str = "the body
         )
     if "requestId" in payload:
         request_id = payload["requestId"]
-        if not isinstance(request_id, str) or not 0 < len(request_id) <= MAX_REQUEST_ID:
+        if not isinstance(request_id, str) or not 0 < len(request_id) <= MAX_REQUEST_ID or not _unicode(request_id):
             seen = f"{len(request_id)} characters" if isinstance(request_id, str) else _json_type(request_id)
             found.append(
                 ("request-id-invalid", f"'requestId' must be a string of 1 to {MAX_REQUEST_ID} characters, got {seen}")
@@ -75,7 +80,8 @@ def problems(payload: Any, extra: tuple[str, ...] = (), subject: str = "the body
         if not isinstance(priority, int) or isinstance(priority, bool):
             found.append(("priority-not-an-integer", f"'priority' must be an integer, got {_json_type(priority)}"))
         elif not 1 <= priority <= 5:
-            found.append(("priority-out-of-range", f"'priority' must be between 1 and 5, got {priority}"))
+            shown = priority if abs(priority) < 10**18 else f"a number of {len(f'{priority:x}')} hex digits"
+            found.append(("priority-out-of-range", f"'priority' must be between 1 and 5, got {shown}"))
     return found
 
 
@@ -94,6 +100,15 @@ def process(payload: dict[str, Any]) -> dict[str, Any]:
         },
         "reply": f"Processed: {message.strip()}",
     }
+
+
+def _unicode(text: str) -> bool:
+    """Whether `text` can be encoded as UTF-8 (a lone surrogate cannot)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _json_type(value: Any) -> str:

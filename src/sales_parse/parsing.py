@@ -3,13 +3,19 @@
 Entry: {"line": n, "record": dict | None, "error": None | "malformed-line",
 "raw": str | None, "duplicate_of": earlier line | None}.
 
-- CSV: one record per physical line (\\n, \\r\\n or \\r), numbered from 1 after the
-  header; values stay text. A line that is not exactly one CSV row with as many
-  columns as the header (wrong count, a quote that never closes, a blank line) is
-  malformed-line, with the line itself in "raw". Empty lines at the very end are not
-  records. A header lacking a required column raises ValueError.
+- CSV: the csv module's semantics, so a quoted field may hold line breaks; a record is
+  numbered by the physical line it starts on, counted from 1 after the header (\\n,
+  \\r\\n or \\r end a line); values stay text. A record whose quotes leave it open
+  across lines is taken whole only if it is exactly one strict CSV row with as many
+  columns as the header; otherwise its first line alone is malformed-line (with the
+  line in "raw") and parsing goes on at the next line, so one stray quote costs one
+  line. Any line that is not one such row (wrong count, a quote that never closes, a
+  blank line) is malformed-line. Empty lines at the very end are not records. A header
+  lacking a required column raises ValueError.
 - JSON: the file must be an array (else ValueError); elements are numbered from 1, and
-  one that is not an object is malformed-line, with its JSON text in "raw".
+  one that is not an object is malformed-line, with its JSON text in "raw". An integer
+  too long for Python's int() (over _MAX_INT_DIGITS digits) is kept as its text, so
+  validation can reject it instead of the whole file failing.
 
 An entry whose orderId (a non-empty string, compared without surrounding spaces, as it
 is stored) repeats an earlier entry's gets "duplicate_of": that earlier line.
@@ -26,7 +32,12 @@ from typing import Any
 COLUMNS = ("orderId", "orderDate", "customerId", "productId", "region", "quantity", "unitPrice")
 FORMATS = ("json", "csv")
 MALFORMED = "malformed-line"
-_LINE_BREAK = re.compile(r"\r\n|\r|\n")
+_LINE = re.compile(r"([^\r\n]*)(\r\n|\r|\n|$)")
+_MAX_INT_DIGITS = 4000  # below sys.get_int_max_str_digits()'s default of 4300
+
+
+def _json_int(text: str) -> int | str:
+    return int(text) if len(text) <= _MAX_INT_DIGITS else text
 
 
 def parse(text: str, fmt: str) -> list[dict[str, Any]]:
@@ -64,7 +75,7 @@ def _entry(
 
 def _parse_json(text: str) -> list[dict[str, Any]]:
     try:
-        document = json.loads(text)
+        document = json.loads(text, parse_int=_json_int)
     except json.JSONDecodeError as err:
         raise ValueError(f"the file is not valid JSON: {err}") from err
     if not isinstance(document, list):
@@ -75,32 +86,51 @@ def _parse_json(text: str) -> list[dict[str, Any]]:
     ]
 
 
-def split_lines(text: str) -> list[str]:
-    """The file's lines without their breaks; empty lines at the end are dropped.
+def physical_lines(text: str) -> list[tuple[str, str]]:
+    """(line, its break) for every line; empty lines at the very end are dropped.
 
     Only \\n, \\r\\n and \\r end a line (str.splitlines would also split on characters
     such as U+2028 inside a value, and so lose or invent records)."""
-    lines = _LINE_BREAK.split(text)
-    while lines and not lines[-1]:
+    lines = [(match[1], match[2]) for match in _LINE.finditer(text)]
+    if lines and lines[-1] == ("", ""):
+        lines.pop()  # finditer's empty match at the end of the text
+    while lines and not lines[-1][0]:
         lines.pop()
     return lines
 
 
+def _row(text: str, width: int) -> list[str] | None:
+    """The one strict CSV row `text` holds, if it is one with `width` columns."""
+    try:
+        rows = list(csv.reader(io.StringIO(text, newline=""), strict=True))
+    except csv.Error:
+        return None
+    return rows[0] if len(rows) == 1 and len(rows[0]) == width else None
+
+
 def _parse_csv(text: str) -> list[dict[str, Any]]:
-    lines = split_lines(text)
+    lines = physical_lines(text)
     if not lines:
         raise ValueError("the CSV file is empty: expected a header line")
-    header = _header(lines[0])
+    header = _header(lines[0][0])
     entries = []
-    for number, line in enumerate(lines[1:], start=1):
-        try:
-            rows = list(csv.reader(io.StringIO(line, newline=""), strict=True))
-        except csv.Error:
-            rows = []
-        if len(rows) != 1 or len(rows[0]) != len(header):
-            entries.append(_entry(number, None, line, MALFORMED))
+    start = 1
+    while start < len(lines):
+        # An odd count of quotes leaves a quoted field open: the record goes on at the next line.
+        end, quotes = start, lines[start][0].count('"')
+        while quotes % 2 and end + 1 < len(lines):
+            end += 1
+            quotes += lines[end][0].count('"')
+        row = None
+        if quotes % 2 == 0:
+            record_text = "".join(line + ends for line, ends in lines[start:end]) + lines[end][0]
+            row = _row(record_text, len(header))
+        if row is None:
+            entries.append(_entry(start, None, lines[start][0], MALFORMED))
+            start += 1
         else:
-            entries.append(_entry(number, dict(zip(header, rows[0], strict=True))))
+            entries.append(_entry(start, dict(zip(header, row, strict=True))))
+            start = end + 1
     return entries
 
 

@@ -16,6 +16,7 @@ import pytest
 
 from fixtures.records import Generated
 from fixtures.sales import render_sales
+from infra.clients import Clients
 from infra.deploy import Deployer
 from infra.observe import drain
 from infra.runs.sales import check_outcome, upload
@@ -23,7 +24,6 @@ from infra.stack.stack import Stack
 from infra.workflows import sales as workflow
 from tests.integration.sales.records import spoil, unique_sales
 
-Clients = Callable[[str], Any]
 RECORDS = 1000
 
 
@@ -67,7 +67,7 @@ def store_into_a_missing_table(aws: Clients, deployer: Deployer, stack: Stack) -
     """The validation function points its writes at a table that does not exist (a misdeployment):
     every store fails with ResourceNotFoundException, which no retry cures. Restored afterwards."""
     lam = aws("lambda")
-    name = stack.get(workflow.VALIDATE).physical(deployer.ctx)
+    name = stack.bind(deployer.ctx).name(workflow.VALIDATE)
     before = lam.get_function_configuration(FunctionName=name)["Environment"]["Variables"]
     lam.update_function_configuration(
         FunctionName=name, Environment={"Variables": {**before, "TABLE_NAME": "no-such-table"}}
@@ -92,7 +92,7 @@ def test_a_batch_that_fails_dead_letters_each_record_with_the_error(
     assert (output["total"], output["stored"], output["rejected"]) == (300, 0, 300), output
     assert output["failedBatches"] == 2, output
     assert output["accounted"] is True, output
-    url = aws("sqs").get_queue_url(QueueName=stack.get(workflow.QUEUE).physical(deployer.ctx))["QueueUrl"]
+    url = aws("sqs").get_queue_url(QueueName=stack.bind(deployer.ctx).name(workflow.QUEUE))["QueueUrl"]
     name = execution.arn.rsplit(":", 1)[-1]
     source = output["source"]
 

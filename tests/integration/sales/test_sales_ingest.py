@@ -12,13 +12,14 @@ from typing import Any
 
 import pytest
 
-from fixtures.sales import generate_sales, render_sales
+from fixtures.sales import render_sales
+from infra.clients import Clients
 from infra.deploy import Deployer
 from infra.runs.sales import check_outcome, upload
 from infra.stack.stack import Stack
 from infra.workflows import sales as workflow
+from tests.integration.sales.records import unique_sales
 
-Clients = Callable[[str], Any]
 RECORDS = 240
 INVALID_RATE = 0.1
 
@@ -30,7 +31,7 @@ def stack(deploy: Callable[[str], Stack]) -> Stack:
 
 @pytest.mark.parametrize("fmt", ["json", "csv"])
 def test_every_record_ends_in_exactly_one_place(deployer: Deployer, stack: Stack, fmt: str) -> None:
-    generated = generate_sales(RECORDS, INVALID_RATE, seed=21)
+    generated = unique_sales(RECORDS, INVALID_RATE, seed=21)
     invalid = sum(not item.expected.valid for item in generated)
     assert 0.05 * RECORDS <= invalid <= 0.15 * RECORDS, f"expected about 10 % bad records, got {invalid}"
 
@@ -41,12 +42,14 @@ def test_every_record_ends_in_exactly_one_place(deployer: Deployer, stack: Stack
     )
     assert execution.path == ["ParseFile", "ValidateAndStore", "Summarise", "AllAccountedFor", "Ingested"]
     assert execution.output == {
-        "source": f"s3://{stack.get(workflow.BUCKET).physical(deployer.ctx)}/{key}",
+        "source": f"s3://{stack.bind(deployer.ctx).name(workflow.BUCKET)}/{key}",
         "format": fmt,
         "total": RECORDS,
         "stored": RECORDS - invalid,
         "rejected": invalid,
         "batches": execution.output["batches"],
+        "failedBatches": 0,
+        "lostBatches": 0,
         "accounted": True,
     }
     problems = check_outcome(deployer, stack, generated, execution.output["source"], execution)
@@ -54,9 +57,9 @@ def test_every_record_ends_in_exactly_one_place(deployer: Deployer, stack: Stack
 
 
 def test_uploading_the_same_file_again_stores_no_duplicates(aws: Clients, deployer: Deployer, stack: Stack) -> None:
-    generated = generate_sales(60, 0.1, seed=33)
+    generated = unique_sales(60, 0.1, seed=33)
     body = render_sales(generated, "json")
-    table = stack.get(workflow.TABLE).physical(deployer.ctx)
+    table = stack.bind(deployer.ctx).name(workflow.TABLE)
     order_ids = {str(item.record["orderId"]) for item in generated if item.expected.valid}
 
     outcomes = [upload(deployer, stack, body, "json", name="same-file")[1] for _ in range(2)]
@@ -77,10 +80,10 @@ def test_an_unreadable_file_is_dead_lettered_whole(aws: Clients, deployer: Deplo
         f"expected FAILED SalesFileRejected, saw {execution.status} {execution.error}"
     )
     assert execution.path == ["ParseFile", "DeadLetterTheFile", "FileRejected"]
-    url = aws("sqs").get_queue_url(QueueName=stack.get(workflow.QUEUE).physical(deployer.ctx))["QueueUrl"]
+    url = aws("sqs").get_queue_url(QueueName=stack.bind(deployer.ctx).name(workflow.QUEUE))["QueueUrl"]
     from infra.observe import drain
 
-    source = f"s3://{stack.get(workflow.BUCKET).physical(deployer.ctx)}/{key}"
+    source = f"s3://{stack.bind(deployer.ctx).name(workflow.BUCKET)}/{key}"
     letters = drain(aws, url, count=1, keep=lambda m: json.loads(m["Body"]).get("source") == source)
     reasons = json.loads(letters[0]["Body"])["reasons"]
     assert reasons[0].startswith("unreadable-file:"), reasons
@@ -90,12 +93,12 @@ def test_an_unreadable_file_is_dead_lettered_whole(aws: Clients, deployer: Deplo
 def test_files_outside_the_incoming_prefix_start_nothing(aws: Clients, deployer: Deployer, stack: Stack) -> None:
     from infra.executions import known_executions
 
-    machine = stack.get(workflow.MACHINE).arn(deployer.ctx)
+    machine = stack.bind(deployer.ctx).arn(workflow.MACHINE)
     before = known_executions(aws, machine)
     # The stray object goes first: by the time the incoming file's execution has
     # finished, an execution the stray object wrongly started would be listed too.
-    aws("s3").put_object(Bucket=stack.get(workflow.BUCKET).physical(deployer.ctx), Key="elsewhere/x.json", Body=b"[]")
-    _key, execution = upload(deployer, stack, render_sales(generate_sales(5, 0, seed=1), "json"), "json")
+    aws("s3").put_object(Bucket=stack.bind(deployer.ctx).name(workflow.BUCKET), Key="elsewhere/x.json", Body=b"[]")
+    _key, execution = upload(deployer, stack, render_sales(unique_sales(5, 0, seed=1), "json"), "json")
     after = known_executions(aws, machine)
     assert after - before == {execution.arn}, "only the file under incoming/ starts an execution"
 

@@ -10,14 +10,13 @@ from typing import Any
 import pytest
 
 from fixtures.sales import COLUMNS, render_sales
+from infra.clients import Clients
 from infra.deploy import Deployer
 from infra.observe import drain
 from infra.runs.sales import check_outcome, upload
 from infra.stack.stack import Stack
 from infra.workflows import sales as workflow
 from tests.integration.sales.records import unique_sales
-
-Clients = Callable[[str], Any]
 
 
 @pytest.fixture(scope="module")
@@ -26,17 +25,17 @@ def stack(deploy: Callable[[str], Stack]) -> Stack:
 
 
 def _letters(aws: Clients, deployer: Deployer, stack: Stack, source: str, count: int) -> list[dict[str, Any]]:
-    url = aws("sqs").get_queue_url(QueueName=stack.get(workflow.QUEUE).physical(deployer.ctx))["QueueUrl"]
+    url = aws("sqs").get_queue_url(QueueName=stack.bind(deployer.ctx).name(workflow.QUEUE))["QueueUrl"]
     keep = lambda m: json.loads(m["Body"]).get("source") == source  # noqa: E731
     letters = drain(aws, url, count=count, keep=keep, timeout=60) + drain(aws, url, count=0, keep=keep)
     return [json.loads(m["Body"]) for m in letters]
 
 
 def _item(aws: Clients, deployer: Deployer, stack: Stack, order_id: str) -> dict[str, Any] | None:
-    table = stack.get(workflow.TABLE).physical(deployer.ctx)
-    found: dict[str, Any] | None = aws("dynamodb").get_item(
-        TableName=table, Key={"orderId": {"S": order_id}}, ConsistentRead=True
-    ).get("Item")
+    table = stack.bind(deployer.ctx).name(workflow.TABLE)
+    found: dict[str, Any] | None = (
+        aws("dynamodb").get_item(TableName=table, Key={"orderId": {"S": order_id}}, ConsistentRead=True).get("Item")
+    )
     return found
 
 
@@ -50,15 +49,13 @@ def test_a_key_with_a_space_a_non_ascii_character_and_a_plus_is_read(
 
     assert key == f"incoming/März sales+q1 2026.{fmt}"
     assert execution.status == "SUCCEEDED", f"expected SUCCEEDED, saw {execution.status} {execution.cause}"
-    bucket = stack.get(workflow.BUCKET).physical(deployer.ctx)
+    bucket = stack.bind(deployer.ctx).name(workflow.BUCKET)
     assert execution.output["source"] == f"s3://{bucket}/{key}"
     problems = check_outcome(deployer, stack, generated, execution.output["source"], execution)
     assert not problems, "\n".join(problems)
 
 
-def test_a_quoted_csv_value_with_a_line_break_is_one_record(
-    aws: Clients, deployer: Deployer, stack: Stack
-) -> None:
+def test_a_quoted_csv_value_with_a_line_break_is_one_record(aws: Clients, deployer: Deployer, stack: Stack) -> None:
     first, second, third = (str(item.record["orderId"]) for item in unique_sales(3, 0, seed=52))
     header = ",".join(COLUMNS)
     body = (
