@@ -1,4 +1,12 @@
-"""The `testbed` command line."""
+"""The `testbed` command line.
+
+Errors end in one place, `ErrorBoundary.invoke`: every `TestbedError` a command raises
+(and every usage error) is printed as one line on standard error and the command exits
+with the error's code (`infra.errors.EXIT_CODES`, the table in README.md). Settings come
+from `Settings.from_env` once per command, the options given winning over the environment.
+Heavy modules (boto3, the deployer, the engines, Faker) are imported inside the commands
+that use them, so `testbed --help` answers without loading them.
+"""
 
 from __future__ import annotations
 
@@ -6,93 +14,176 @@ import shlex
 import time
 from collections import Counter
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any, Literal, NoReturn
 
 import typer
 from rich.console import Console
-from rich.table import Table
+from typer.core import TyperCommand, TyperGroup
 
-from infra.deploy import Deployer, describe
-from infra.engine import Engine, engine_for
-from infra.engine.embedded import EmbeddedEngine
-from infra.engine.watchdog import exit_when_engine_dies
-from infra.errors import TestbedError
-from infra.runs import RunResult
-from infra.settings import TARGETS, Settings
-from infra.stack.executor import DeployError
-from infra.state import (
-    RecordedEngine,
-    forget_running,
-    legacy_record_path,
-    record_path,
-    recorded_engine,
-    running_engine,
-    save_running,
-    scope,
-    state_lock,
-)
-from infra.workflows import stack_for
+from infra.errors import RUN_PROBLEMS_EXIT_CODE, EngineNotUp, TestbedError
+from infra.settings import LOCALSTACK_VERSION, Settings, Target
+
+if TYPE_CHECKING:
+    from rich.table import Table
+
+    from infra.deploy import Deployer
+    from infra.engine import Engine
+    from infra.runs import RunResult
+    from infra.stack.stack import Stack
+
+console = Console()
+errors = Console(stderr=True)
+
+
+def report_error(message: str) -> None:
+    """An error as one line on standard error; a multi-line message (a log tail) follows indented."""
+    first, *rest = str(message).strip().splitlines() or [""]
+    errors.print(f"[red]error:[/red] {first}", soft_wrap=True, highlight=False)
+    for line in rest:
+        errors.print(f"  {line}", soft_wrap=True, markup=False, highlight=False)
+
+
+class ErrorBoundary(TyperGroup):
+    """The command group that ends every command: the one place errors are caught."""
+
+    def invoke(self, ctx: Any) -> Any:
+        try:
+            return super().invoke(ctx)
+        except TestbedError as err:
+            report_error(str(err))
+            raise typer.Exit(err.exit_code) from err
+        except typer.TyperException as err:  # click's usage errors: unknown option, bad value
+            where = getattr(getattr(err, "ctx", None), "command_path", None)
+            report_error(err.format_message() + (f" (see `{where} --help`)" if where else ""))
+            raise typer.Exit(err.exit_code) from err
+
+
+def workflows_help() -> str:
+    """The workflows, as the registry has them now: the end of `testbed run --help`."""
+    from infra.workflows import WORKFLOWS
+
+    lines = [f"{name}: {declared.summary}; started by {declared.trigger}" for name, declared in WORKFLOWS.items()]
+    return "Workflows:\n\n" + "\n\n".join(lines)
+
+
+def kinds_help() -> str:
+    """The data kinds and their formats, as `fixtures.KINDS` has them now: the end of `testbed fixtures --help`."""
+    from fixtures import KINDS
+    from infra.workflows import WORKFLOWS
+
+    lines = []
+    for kind in KINDS:
+        formats = WORKFLOWS[kind].formats if kind in WORKFLOWS else ("json",)
+        lines.append(f"{kind}: {' or '.join(formats)} (default {formats[0]})")
+    return "Kinds (one per workflow) and their formats:\n\n" + "\n\n".join(lines)
+
+
+class ListsWorkflows(TyperCommand):
+    """A command whose help ends with the workflows, read from the registry when shown."""
+
+    def format_help(self, ctx: Any, formatter: Any) -> None:
+        self.epilog = workflows_help()
+        super().format_help(ctx, formatter)
+
+
+class ListsKinds(TyperCommand):
+    """A command whose help ends with the data kinds, read from `fixtures.KINDS` when shown."""
+
+    def format_help(self, ctx: Any, formatter: Any) -> None:
+        self.epilog = kinds_help()
+        super().format_help(ctx, formatter)
+
 
 app = typer.Typer(
+    cls=ErrorBoundary,
     help="Run AWS serverless data pipelines on an embedded LocalStack, test them, deploy them.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
-console = Console()
+
+
+def known_workflow(value: str) -> str:
+    """A workflow the registry declares (checked when the command runs), or a usage error naming them."""
+    from infra.workflows import WORKFLOWS
+
+    if value not in WORKFLOWS:
+        raise typer.BadParameter(f"unknown workflow {value!r}; choose from {', '.join(WORKFLOWS)}")
+    return value
+
+
+def known_workflows(values: list[str] | None) -> list[str] | None:
+    """Every -w value a known workflow."""
+    for value in values or []:
+        known_workflow(value)
+    return values
+
+
+def writable_file(value: Path | None) -> Path | None:
+    """A file the command can write: its folder exists and is not itself a folder."""
+    if value is not None:
+        if value.is_dir():
+            raise typer.BadParameter(f"{value} is a folder; name a file")
+        if not value.parent.is_dir():
+            raise typer.BadParameter(f"folder {value.parent} does not exist")
+    return value
+
 
 TargetOption = Annotated[
-    str | None,
-    typer.Option("--target", "-t", help=f"one of {', '.join(TARGETS)} (default: $TESTBED_TARGET or embedded)"),
+    Target | None,
+    typer.Option("--target", "-t", help="where to run (default: $TESTBED_TARGET or embedded)"),
 ]
-
-
-def settings_for(target: str | None) -> Settings:
-    try:
-        return Settings.from_env(target=target)
-    except ValueError as err:
-        raise typer.BadParameter(str(err)) from err
-
-
-def fail(err: Exception) -> typer.Exit:
-    console.print(f"[red]error:[/red] {err}")
-    return typer.Exit(code=1)
-
-
+PrefixOption = Annotated[
+    str | None,
+    typer.Option(help="resource name prefix, so several stacks share one engine (default: $TESTBED_PREFIX or tb)"),
+]
+AccountOption = Annotated[
+    str | None,
+    typer.Option(help="aws target: the account you mean (default: $TESTBED_ACCOUNT_ID)"),
+]
+WorkflowOption = Annotated[
+    list[str] | None,
+    typer.Option("--workflow", "-w", callback=known_workflows, help="a workflow (repeatable); default: all"),
+]
 PortOption = Annotated[
     int | None,
     typer.Option("--port", envvar="TESTBED_PORT", min=1, max=65535, help="embedded: the port (default: a free one)"),
 ]
 
 
+def stack_for(workflows: list[str] | None = None) -> Stack:
+    """One stack of the chosen workflows (all by default), from the registry."""
+    from infra.workflows import stack_for as joined
+
+    return joined(workflows)
+
+
 @app.command()
 def up(target: TargetOption = None, port: PortOption = None) -> None:
     """Start an engine and leave it running (embedded: a background LocalStack process)."""
-    settings = settings_for(target)
+    from infra.engine import engine_for
+    from infra.engine.embedded import EmbeddedEngine
+    from infra.state import forget_running, record_path, recorded_engine, save_running, scope, state_lock
+
+    settings = Settings.from_env(target=target)
     if settings.target != "embedded":
-        try:
-            engine = engine_for(settings).start()
-        except TestbedError as err:
-            raise fail(err) from err
+        engine = engine_for(settings).start()
         console.print(f"{settings.target} engine answering at {engine.endpoint_url}")
         return
-    try:
-        # Held from the look at the record to saving the new one: concurrent ups start one engine.
-        with state_lock():
-            found = recorded_engine()
-            if found is not None and found.state == "up":
-                console.print(f"already up at {found.record.endpoint_url} (testbed down stops it)")
-                return
-            if found is not None:
-                console.print(f"{found.describe()}; clearing it")
-                found.engine.stop()
-                forget_running()
-            started = time.monotonic()
-            embedded = EmbeddedEngine(settings, detach=True, port=port).start()
-            save_running(embedded)
-    except TestbedError as err:
-        raise fail(err) from err
+    # Held from the look at the record to saving the new one: concurrent ups start one engine.
+    with state_lock():
+        found = recorded_engine()
+        if found is not None and found.state == "up":
+            console.print(f"already up at {found.record.endpoint_url} (testbed down stops it)")
+            return
+        if found is not None:
+            console.print(f"{found.describe()}; clearing it")
+            found.engine.stop()
+            forget_running()
+        started = time.monotonic()
+        embedded = EmbeddedEngine(settings, detach=True, port=port).start()
+        save_running(embedded)
     console.print(
-        f"[green]up[/green] LocalStack 4.14.0 (embedded) at {embedded.endpoint_url} "
+        f"[green]up[/green] LocalStack {LOCALSTACK_VERSION} (embedded) at {embedded.endpoint_url} "
         f"in {time.monotonic() - started:.1f} s\n"
         f"  logs: {embedded.log_path}\n"
         f"  record: {record_path()} (scope: {scope()})\n"
@@ -103,18 +194,17 @@ def up(target: TargetOption = None, port: PortOption = None) -> None:
 @app.command()
 def down() -> None:
     """Stop the engine `testbed up` started; nothing of it is left running."""
-    try:
-        with state_lock():
-            found = recorded_engine()
-            if found is None:
-                console.print(f"nothing is up (scope: {scope()})")
-                return
-            record = found.record
-            stopped, removed = record.supervisor_is_ours(), record.root_is_ours()
-            found.engine.stop()
-            forget_running()
-    except TestbedError as err:
-        raise fail(err) from err
+    from infra.state import forget_running, record_path, recorded_engine, scope, state_lock
+
+    with state_lock():
+        found = recorded_engine()
+        if found is None:
+            console.print(f"nothing is up (scope: {scope()})")
+            return
+        record = found.record
+        stopped, removed = record.supervisor_is_ours(), record.root_is_ours()
+        found.engine.stop()
+        forget_running()
     if stopped or removed:
         what = "stopped" if stopped else "was not running"
         where = f"{record.root} removed" if removed else f"{record.root} left as it is (not confirmed as its own)"
@@ -124,22 +214,27 @@ def down() -> None:
 
 
 @app.command()
-def status(prefix: Annotated[str, typer.Option(help="the deployment prefix whose API URL to show")] = "tb") -> None:
-    """Show the running engine: endpoint, health, processes, and the deployed HTTP API's URL."""
+def status(prefix: PrefixOption = None) -> None:
+    """Show the running engine (endpoint, health, processes) and which workflows are deployed on it."""
+    from rich.table import Table
+
+    from infra.state import record_path, recorded_engine, scope
+
+    settings = Settings.from_env(prefix=prefix)
     found = recorded_engine()
     if found is None:
         console.print(f"no engine is up (scope: {scope()}; testbed up starts one)")
         _mention_legacy_record()
-        raise typer.Exit(code=1)
+        raise typer.Exit(code=EngineNotUp.exit_code)
     if found.state != "up":
         console.print(f"[red]{found.describe()}[/red]", highlight=False)
         console.print(f"  scope: {scope()}; testbed up starts a new engine, testbed down clears the record")
-        raise typer.Exit(code=1)
+        raise typer.Exit(code=EngineNotUp.exit_code)
     engine, record = found.engine, found.record
     table = Table(title="testbed engine", show_header=False)
     table.add_column("what")
     table.add_column("value", overflow="fold")
-    table.add_row("target", "embedded (LocalStack 4.14.0, no Docker)")
+    table.add_row("target", f"embedded (LocalStack {LOCALSTACK_VERSION}, no Docker)")
     table.add_row("scope", f"{scope()}; record {record_path()}")
     table.add_row("endpoint", engine.endpoint_url or "")
     table.add_row("region", record.region)
@@ -147,11 +242,28 @@ def status(prefix: Annotated[str, typer.Option(help="the deployment prefix whose
     table.add_row("processes", str(len(engine.processes())))
     table.add_row("directory", record.root)
     table.add_row("log", str(engine.log_path))
-    table.add_row("POST /process-data", _api_url(engine, prefix))
+    for what, value in _deployed_rows(engine, settings.prefix):
+        table.add_row(what, value)
     console.print(table)
 
 
+def _deployed_rows(engine: Engine, prefix: str) -> list[tuple[str, str]]:
+    """One row per workflow of the registry: deployed, partly or not (with `prefix`)."""
+    from infra.workflows import WORKFLOWS
+
+    deployer = deployer_for(engine, prefix)
+    rows = []
+    for name in WORKFLOWS:
+        presence = deployer.presence(stack_for([name]))
+        rows.append((f"workflow {name}", presence.describe()))
+        if name == "processing" and presence.complete:
+            rows.append(("POST /process-data", _api_url(deployer, engine)))
+    return rows
+
+
 def _mention_legacy_record() -> None:
+    from infra.state import legacy_record_path, record_path
+
     legacy = legacy_record_path()
     if legacy.is_file() and legacy != record_path():
         console.print(
@@ -160,31 +272,35 @@ def _mention_legacy_record() -> None:
         )
 
 
-def _api_url(engine: Engine, prefix: str) -> str:
+def _api_url(deployer: Deployer, engine: Engine) -> str:
     from infra.runs.processing import api_url
 
     try:
-        return api_url(deployer_for(engine, prefix), stack_for(["processing"]), engine.endpoint_url)
+        return api_url(deployer, stack_for(["processing"]), engine.endpoint_url)
     except TestbedError as err:
         return f"not deployed ({err})"
 
 
-def _not_up_error() -> TestbedError:
+def _not_up_error() -> EngineNotUp:
+    from infra.state import recorded_engine, scope
+
     found = recorded_engine()
     if found is None:
-        return TestbedError(f"no engine is up (scope: {scope()}); run `testbed up` first (or `testbed demo`)")
-    return TestbedError(f"{found.describe()}; run `testbed up` to start a new one")
+        return EngineNotUp(f"no engine is up (scope: {scope()}); run `testbed up` first (or `testbed demo`)")
+    return EngineNotUp(f"{found.describe()}; run `testbed up` to start a new one")
 
 
 @app.command("env")
 def env_command(target: TargetOption = None) -> None:
     """Print the exports that point the AWS CLI and boto3 at the engine: eval "$(testbed env)"."""
-    settings = settings_for(target)
+    from infra.engine import engine_for
+    from infra.state import running_engine
+
+    settings = Settings.from_env(target=target)
     if settings.target == "embedded":
         engine = running_engine(settings)
         if engine is None:
-            console.print(f"[red]error:[/red] {_not_up_error()}", highlight=False)
-            raise typer.Exit(code=1)
+            raise _not_up_error()
         exports = engine.exports()
     else:
         exports = engine_for(settings).exports()
@@ -196,85 +312,85 @@ def connected_engine(settings: Settings) -> Engine:
     """The engine commands such as deploy and run talk to: for embedded, the one
     `testbed up` left running (the command ends with a clear error if it dies meanwhile);
     for the other targets, the target itself."""
+    from infra.engine import engine_for
+    from infra.engine.watchdog import exit_when_engine_dies
+    from infra.state import RecordedEngine, running_engine
+
     if settings.target == "embedded":
         engine = running_engine(settings)
         if engine is None or engine.record is None:
-            raise fail(_not_up_error())
+            raise _not_up_error()
         record = engine.record
 
-        def report() -> None:
+        def report() -> NoReturn:
             gone = RecordedEngine(record, "crashed" if record.root_is_ours() else "gone", engine)
-            console.print(f"[red]error:[/red] the engine stopped while this command ran: {gone.describe()}")
+            report_error(f"the engine stopped while this command ran: {gone.describe()}")
+            # Raised from a signal handler, past the polls' `except Exception`: SystemExit, not an error.
+            raise SystemExit(EngineNotUp.exit_code)
 
         exit_when_engine_dies(record, report)
         return engine
-    try:
-        return engine_for(settings).start()
-    except TestbedError as err:
-        raise fail(err) from err
+    return engine_for(settings).start()
 
 
 def deployer_for(engine: Engine, prefix: str) -> Deployer:
+    """A deployer on the engine's clients, naming resources with `prefix`."""
+    from infra.deploy import Deployer
+
     return Deployer.for_clients(engine.client, prefix, engine.region)
-
-
-PrefixOption = Annotated[str, typer.Option(help="resource name prefix (several stacks can share one engine)")]
-WorkflowOption = Annotated[
-    list[str] | None, typer.Option("--workflow", "-w", help="a workflow (repeatable); default: all")
-]
 
 
 @app.command()
 def deploy(
     target: TargetOption = None,
-    prefix: PrefixOption = "tb",
+    prefix: PrefixOption = None,
     workflow: WorkflowOption = None,
     plan_only: Annotated[bool, typer.Option("--plan", help="print the calls it would make, make none")] = False,
-    account_id: Annotated[str | None, typer.Option(help="aws target: the account you mean to deploy to")] = None,
+    account_id: AccountOption = None,
 ) -> None:
     """Deploy the workflows' stack; a second deploy of an unchanged stack changes nothing."""
-    settings = Settings.from_env(target=target, account_id=account_id)
-    engine = connected_engine(settings)
-    deployer = deployer_for(engine, prefix)
-    try:
-        stack = stack_for(workflow)
-        changes = deployer.plan(stack)
-    except (TestbedError, ValueError) as err:
-        raise fail(err) from err
+    from infra.deploy import describe
+
+    settings = Settings.from_env(target=target, account_id=account_id, prefix=prefix)
+    deployer = deployer_for(connected_engine(settings), settings.prefix)
+    changes = deployer.plan(stack_for(workflow))
     console.print(describe(changes, calls=plan_only), markup=False, highlight=False)
     if plan_only or not changes:
         return
     started = time.monotonic()
-    try:
-        deployer.apply(changes, report=lambda c: console.print(f"  [green]{c.action}d[/green] {c.kind} {c.name}"))
-    except DeployError as err:
-        raise fail(err) from err
+    deployer.apply(changes, report=lambda c: console.print(f"  [green]{c.action}d[/green] {c.kind} {c.name}"))
     console.print(f"deployed {len(changes)} change(s) in {time.monotonic() - started:.1f} s")
 
 
 @app.command()
-def destroy(target: TargetOption = None, prefix: PrefixOption = "tb", workflow: WorkflowOption = None) -> None:
+def destroy(
+    target: TargetOption = None,
+    prefix: PrefixOption = None,
+    workflow: WorkflowOption = None,
+    account_id: AccountOption = None,
+) -> None:
     """Remove everything deploy made (and what the workflows made at run time), nothing else."""
-    settings = Settings.from_env(target=target)
-    deployer = deployer_for(connected_engine(settings), prefix)
-    try:
-        changes = deployer.destroy_plan(stack_for(workflow))
-        deployer.apply(changes, report=lambda c: console.print(f"  [red]deleted[/red] {c.kind} {c.name}"))
-    except (TestbedError, ValueError, DeployError) as err:
-        raise fail(err) from err
+    settings = Settings.from_env(target=target, account_id=account_id, prefix=prefix)
+    deployer = deployer_for(connected_engine(settings), settings.prefix)
+    changes = deployer.destroy_plan(stack_for(workflow))
+    deployer.apply(changes, report=lambda c: console.print(f"  [red]deleted[/red] {c.kind} {c.name}"))
     console.print(f"destroyed {len(changes)} resource(s)")
 
 
-@app.command()
+@app.command(cls=ListsKinds)
 def fixtures(
-    kind: Annotated[str, typer.Argument(help="the workflow whose data to generate (see `testbed run --help`)")],
+    kind: Annotated[
+        str, typer.Argument(callback=known_workflow, help="the workflow whose data to generate (listed below)")
+    ],
     records: Annotated[int, typer.Option(min=0)] = 20,
     invalid_rate: Annotated[float, typer.Option(min=0.0, max=1.0)] = 0.1,
     seed: int = 7,
     format: Annotated[
-        str | None, typer.Option("--format", help="the file format, for workflows whose data is a file")
+        str | None, typer.Option("--format", help="the file format, for workflows whose data is a file (below)")
     ] = None,
-    out: Annotated[Path | None, typer.Option(help="write here instead of standard output")] = None,
+    out: Annotated[
+        Path | None, typer.Option(callback=writable_file, help="write here instead of standard output")
+    ] = None,
 ) -> None:
     """Generate seeded test data; the same seed gives the same data."""
     from fixtures import dump
@@ -295,14 +411,15 @@ def fixtures(
         typer.echo(text)
 
 
-@app.command("run")
+@app.command("run", cls=ListsWorkflows)
 def run_command(
-    workflow: Annotated[str, typer.Argument(help="the workflow to run")],
+    workflow: Annotated[str, typer.Argument(callback=known_workflow, help="the workflow to run (listed below)")],
     target: TargetOption = None,
-    prefix: PrefixOption = "tb",
+    prefix: PrefixOption = None,
     records: Annotated[int, typer.Option(min=1)] = 20,
     invalid_rate: Annotated[float, typer.Option(min=0.0, max=1.0)] = 0.1,
     seed: int = 7,
+    account_id: AccountOption = None,
 ) -> None:
     """Generate data, send it through the workflow's real trigger, wait and show what happened."""
     from infra.runs import RunOptions
@@ -313,17 +430,14 @@ def run_command(
         runner = declared(workflow).load_runner()
     except UnknownWorkflow as err:
         raise typer.BadParameter(str(err)) from err
-    settings = Settings.from_env(target=target)
-    deployer = deployer_for(connected_engine(settings), prefix)
+    settings = Settings.from_env(target=target, account_id=account_id, prefix=prefix)
+    deployer = deployer_for(connected_engine(settings), settings.prefix)
     stack = stack_for([workflow])
-    try:
-        deployer.deploy(stack)
-        result = runner(deployer, stack, RunOptions(records, invalid_rate, seed))
-    except (TestbedError, DeployError) as err:
-        raise fail(err) from err
+    deployer.deploy(stack)
+    result = runner(deployer, stack, RunOptions(records, invalid_rate, seed))
     show_run(result)
     if not result.ok:
-        raise typer.Exit(code=1)
+        raise typer.Exit(code=RUN_PROBLEMS_EXIT_CODE)
 
 
 @app.command()
@@ -334,11 +448,12 @@ def demo(
 ) -> None:
     """The main job: start an embedded engine, deploy every workflow, run each on generated
     data, print a summary table, and shut the engine down."""
+    from infra.engine.embedded import EmbeddedEngine
     from infra.runs import RunOptions
     from infra.workflows import WORKFLOWS
 
     started = time.monotonic()
-    with console.status("starting the embedded engine (LocalStack 4.14.0, no Docker)"):
+    with console.status(f"starting the embedded engine (LocalStack {LOCALSTACK_VERSION}, no Docker)"):
         engine = EmbeddedEngine(Settings(target="embedded")).start()
     console.print(f"[green]engine ready[/green] at {engine.endpoint_url} in {time.monotonic() - started:.1f} s")
     results = []
@@ -360,7 +475,7 @@ def demo(
     console.print(summary_table(results))
     console.print(f"total {time.monotonic() - started:.1f} s; engine stopped, nothing left running")
     if not all(result.ok for result in results):
-        raise typer.Exit(code=1)
+        raise typer.Exit(code=RUN_PROBLEMS_EXIT_CODE)
 
 
 def show_run(result: RunResult) -> None:
@@ -380,6 +495,9 @@ def show_run(result: RunResult) -> None:
 
 
 def summary_table(results: list[RunResult]) -> Table:
+    """The demo's last word: one row per workflow run."""
+    from rich.table import Table
+
     table = Table(title="testbed demo")
     for column in ("workflow", "executions", "records", "time", "verdict"):
         table.add_column(column)
@@ -397,8 +515,10 @@ def summary_table(results: list[RunResult]) -> Table:
 
 @app.command("export")
 def export_command(
-    fmt: Annotated[str, typer.Argument(help="the only format: cloudformation")],
-    out: Annotated[Path | None, typer.Option(help="write the template here instead of standard output")] = None,
+    fmt: Annotated[Literal["cloudformation"], typer.Argument(help="the only format: cloudformation")],
+    out: Annotated[
+        Path | None, typer.Option(callback=writable_file, help="write the template here instead of standard output")
+    ] = None,
     artifacts: Annotated[Path | None, typer.Option(help="also write the functions' zip files into this folder")] = None,
     workflow: WorkflowOption = None,
 ) -> None:
@@ -412,13 +532,12 @@ def export_command(
 
     from infra.stack import cloudformation
 
-    if fmt != "cloudformation":
-        raise typer.BadParameter(f"unknown format {fmt!r}; the one format is cloudformation")
     stack = stack_for(workflow)
-    text = json.dumps(cloudformation.template(stack), indent=1)
+    template = cloudformation.template(stack)
+    text = json.dumps(template, indent=1)
     if out:
         out.write_text(text)
-        console.print(f"wrote {out} ({len(cloudformation.template(stack)['Resources'])} resources)")
+        console.print(f"wrote {out} ({len(template['Resources'])} resources)")
     else:
         typer.echo(text)
     if artifacts:
@@ -446,6 +565,7 @@ def bench(as_json: Annotated[bool, typer.Option("--json", help="print JSON inste
 
 
 def main() -> None:
+    """The `testbed` entry point."""
     app()
 
 

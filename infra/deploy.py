@@ -77,6 +77,37 @@ class Deployer:
     def destroy(self, stack: Stack, report: Callable[[Change], None] | None = None) -> list[Change]:
         return self.apply(self.destroy_plan(stack), report)
 
+    def presence(self, stack: Stack) -> Presence:
+        """How much of `stack` the target has (for `testbed status`)."""
+        changes = self.plan(stack)
+        return Presence(
+            present=len(self.destroy_plan(stack)),
+            missing=sum(change.action == "create" for change in changes),
+            differing=sum(change.action == "update" for change in changes),
+        )
+
+
+@dataclass(frozen=True)
+class Presence:
+    """Resources of a stack the target has, lacks, and has in another shape than the model."""
+
+    present: int
+    missing: int
+    differing: int
+
+    @property
+    def complete(self) -> bool:
+        return self.present > 0 and not self.missing and not self.differing
+
+    def describe(self) -> str:
+        """In words, with what to do about it."""
+        if self.complete:
+            return f"deployed ({self.present} resources)"
+        if not self.present:
+            return "not deployed (testbed deploy)"
+        gaps = [f"{count} {what}" for count, what in ((self.missing, "missing"), (self.differing, "differ")) if count]
+        return f"partly deployed: {self.present} present, {', '.join(gaps)} (testbed deploy)"
+
 
 def describe(changes: Iterable[Change], calls: bool = True) -> str:
     """A plain-text plan: one line per change, its reasons and calls indented."""
