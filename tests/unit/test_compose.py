@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import http.server
+import json
 import os
 import shutil
+import socket
 import subprocess
 import sys
+import threading
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +33,10 @@ def volumes(service: dict[str, Any]) -> dict[str, str]:
     """Container path -> host path (with its mode) of a service's bind mounts."""
     mounts = {}
     for volume in service["volumes"]:
-        host, container, *mode = volume.split(":")
+        # The host side may be a ${VARIABLE:-default}, whose ":-" is not a separator.
+        host, _, rest = volume.partition("}:") if volume.startswith("${") else volume.partition(":")
+        host += "}" if volume.startswith("${") else ""
+        container, *mode = rest.split(":")
         mounts[container] = ":".join([host, *mode])
     return mounts
 
@@ -48,30 +56,112 @@ def test_the_auth_token_is_passed_through_when_set(compose: dict[str, Any]):
     assert environment["LOCALSTACK_AUTH_TOKEN"] == "${LOCALSTACK_AUTH_TOKEN:-}"
 
 
+def test_debug_comes_from_a_project_variable_not_the_hosts_debug(compose: dict[str, Any]):
+    environment = compose["services"]["localstack"]["environment"]
+    assert environment["DEBUG"] == "${TESTBED_LOCALSTACK_DEBUG:-0}"
+    assert "${DEBUG" not in (ROOT / "compose.yaml").read_text()
+
+
 def test_localstack_mounts_docker_the_repo_and_the_hook(compose: dict[str, Any]):
     mounts = volumes(compose["services"]["localstack"])
-    assert mounts["/var/run/docker.sock"] == "/var/run/docker.sock"
+    assert mounts["/var/run/docker.sock"] == "${TESTBED_DOCKER_SOCKET:-/var/run/docker.sock}"
     assert mounts["/opt/testbed"] == ".:ro"
     assert mounts["/etc/localstack/init/ready.d"] == "./infra/compose/ready.d:ro"
 
 
-def test_the_healthcheck_asks_localstack_health(compose: dict[str, Any]):
-    check = compose["services"]["localstack"]["healthcheck"]
-    command = " ".join(check["test"])
-    assert "curl" in command
-    assert "http://localhost:4566/_localstack/health" in command
-    assert "/_localstack/init/ready" in command  # healthy once the deploy hook has run
+def healthcheck_argv(compose: dict[str, Any], endpoint: str) -> list[str]:
+    """The healthcheck exactly as compose.yaml has it, aimed at `endpoint` instead of the
+    container's own localhost:4566, and run by this interpreter (the image's is 3.13 too)."""
+    kind, program, *args = compose["services"]["localstack"]["healthcheck"]["test"]
+    assert (kind, program) == ("CMD", "python3"), "the test runs an exec-form python3 healthcheck"
+    script = args[-1]
+    assert script.count("http://localhost:4566") == 1, "the healthcheck names LocalStack's address once"
+    return [sys.executable, *args[:-1], script.replace("http://localhost:4566", endpoint)]
 
 
-def test_floci_is_an_opt_in_profile_beside_localstack(compose: dict[str, Any]):
-    floci = compose["services"]["floci"]
-    assert floci["image"].startswith("${FLOCI_IMAGE:-floci/floci:")
-    assert floci["profiles"] == ["floci"]
-    assert floci["ports"] == ["127.0.0.1:4567:4566"]
-    mounts = volumes(floci)
-    assert mounts["/etc/floci/init/ready.d"] == "./infra/compose/ready.d:ro"
-    assert mounts["/opt/testbed"] == ".:ro"
+@pytest.fixture
+def localstack_answering() -> Iterator[Callable[[dict[str, Any]], str]]:
+    """A local HTTP server answering LocalStack's health and init endpoints; returns its URL."""
+    answers: dict[str, Any] = {}
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            paths = {"/_localstack/health": {"services": {"s3": "running"}}, "/_localstack/init/ready": answers}
+            if self.path not in paths:
+                self.send_error(404)
+                return
+            body = json.dumps(paths[self.path]).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: Any) -> None:  # quiet: the verdicts are what matter
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+
+    def answer(ready: dict[str, Any]) -> str:
+        answers.clear()
+        answers.update(ready)
+        return f"http://127.0.0.1:{server.server_address[1]}"
+
+    yield answer
+    server.shutdown()
+    server.server_close()
+
+
+def deploy_script(state: str) -> dict[str, str]:
+    return {"stage": "READY", "name": "10-deploy.sh", "state": state}
+
+
+@pytest.mark.parametrize(
+    ("ready", "healthy", "said"),
+    [
+        ({"completed": True, "scripts": [deploy_script("SUCCESSFUL")]}, True, "deployed: 10-deploy.sh"),
+        # What LocalStack 4.14.0 answers after a failed hook: the stage is completed all the same.
+        ({"completed": True, "scripts": [deploy_script("ERROR")]}, False, '"10-deploy.sh": "ERROR"'),
+        ({"completed": False, "scripts": [deploy_script("RUNNING")]}, False, "still running"),
+        ({"completed": False, "scripts": [deploy_script("UNKNOWN")]}, False, "still running"),
+        ({"completed": True, "scripts": []}, False, "did not run"),
+    ],
+    ids=["completed-successful", "completed-error", "running", "not-started", "no-hook-mounted"],
+)
+def test_the_healthcheck_is_healthy_only_when_every_hook_succeeded(
+    compose: dict[str, Any],
+    localstack_answering: Callable[[dict[str, Any]], str],
+    ready: dict[str, Any],
+    healthy: bool,
+    said: str,
+):
+    argv = healthcheck_argv(compose, localstack_answering(ready))
+    result = subprocess.run(argv, capture_output=True, text=True, timeout=30, check=False)
+    verdict = "healthy" if result.returncode == 0 else "unhealthy"
+    assert verdict == ("healthy" if healthy else "unhealthy"), (
+        f"for {ready} expected {'healthy' if healthy else 'unhealthy'}, saw {verdict}: {result.stdout}{result.stderr}"
+    )
+    assert said in result.stdout + result.stderr
+
+
+def test_the_healthcheck_is_unhealthy_when_localstack_does_not_answer(compose: dict[str, Any]):
+    with socket.socket() as unused:
+        unused.bind(("127.0.0.1", 0))
+        port = unused.getsockname()[1]
+    result = subprocess.run(
+        healthcheck_argv(compose, f"http://127.0.0.1:{port}"), capture_output=True, text=True, timeout=30, check=False
+    )
+    assert result.returncode != 0
+    assert "Connection refused" in result.stderr
+
+
+def test_there_is_one_service_and_no_floci_profile(compose: dict[str, Any]):
+    # Floci was removed (README, Targets): nothing here may promise what was never shown to work.
+    assert set(compose["services"]) == {"localstack"}
     assert "profiles" not in compose["services"]["localstack"]
+    assert "floci" not in (ROOT / "compose.yaml").read_text().lower()
 
 
 def test_the_hook_is_an_executable_shell_script():
@@ -87,7 +177,7 @@ def fake_repo(tmp_path: Path, deploy_source: str) -> Path:
 
 
 def run_hook(repo: Path) -> subprocess.CompletedProcess[str]:
-    # Scrub what the emulator image would not have; python3 must be on PATH as in Floci's image.
+    # Scrub what the emulator image would not have; python3 on PATH stands in for LocalStack's venv.
     env = {
         "PATH": f"{Path(sys.executable).parent}:{os.environ.get('PATH', '/usr/bin:/bin')}",
         "TESTBED_ROOT": str(repo),
@@ -120,12 +210,17 @@ def test_the_hook_runs_infra_deploy_against_the_local_emulator(tmp_path: Path):
         "PYTHONDONTWRITEBYTECODE": "1",
     }
     assert f"CWD {repo}" in result.stdout
+    assert result.stdout.rstrip().endswith("testbed: the stack is deployed")
 
 
 def test_a_failing_deploy_fails_the_hook(tmp_path: Path):
     result = run_hook(fake_repo(tmp_path, "raise SystemExit('stack invalid')\n"))
-    assert result.returncode != 0
+    assert result.returncode == 1
     assert "stack invalid" in result.stderr
+    # What `docker compose logs localstack` shows after the deploy's own lines.
+    assert "testbed: the deploy FAILED (exit 1)" in result.stderr
+    assert "docker compose restart localstack" in result.stderr
+    assert "the stack is deployed" not in result.stdout
 
 
 def test_a_missing_repository_is_reported(tmp_path: Path):
@@ -145,13 +240,12 @@ def compose_command() -> list[str] | None:
     return None
 
 
-@pytest.mark.parametrize("profile", [[], ["--profile", "floci"]])
-def test_docker_compose_accepts_the_file(profile: list[str]):
+def test_docker_compose_accepts_the_file():
     command = compose_command()
     if command is None:
         pytest.skip("neither `docker compose` nor `docker-compose` is installed")
     result = subprocess.run(
-        [*command, "-f", str(ROOT / "compose.yaml"), *profile, "config", "--services"],
+        [*command, "-f", str(ROOT / "compose.yaml"), "config", "--services"],
         capture_output=True,
         text=True,
         timeout=60,
@@ -159,6 +253,19 @@ def test_docker_compose_accepts_the_file(profile: list[str]):
         env={**os.environ, "LOCALSTACK_AUTH_TOKEN": ""},
     )
     assert result.returncode == 0, result.stderr
-    # docker-compose v1 lists profiled services even without --profile; v2 does not.
-    expected = {"localstack", "floci"} if profile else {"localstack"}
-    assert expected <= set(result.stdout.split())
+    assert result.stdout.split() == ["localstack"]
+
+
+def test_shell_scripts_are_checked_out_with_lf_everywhere():
+    # core.autocrlf=true (common on Windows) would otherwise give the hook CRLF line ends.
+    result = subprocess.run(
+        ["git", "-C", str(ROOT), "check-attr", "eol", "--", str(HOOK.relative_to(ROOT))],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    if result.returncode != 0:
+        pytest.skip(f"not a git checkout: {result.stderr.strip()}")
+    assert result.stdout.strip().endswith("eol: lf"), result.stdout
+    assert b"\r" not in HOOK.read_bytes()

@@ -1,5 +1,5 @@
 #!/bin/sh
-# Init hook (LocalStack and Floci ready.d): deploys the testbed stack once the emulator is
+# Init hook (LocalStack's ready.d): deploys the testbed stack once LocalStack is
 # ready. The repository is mounted read-only at /opt/testbed; infra.deploy needs only
 # boto3 and the standard library, which the emulator image's Python has.
 set -eu
@@ -8,7 +8,7 @@ TESTBED_ROOT=${TESTBED_ROOT:-/opt/testbed}
 if [ -x /opt/code/localstack/.venv/bin/python ]; then
   python=/opt/code/localstack/.venv/bin/python  # LocalStack's own venv has boto3
 else
-  python=python3  # Floci's -compat image
+  python=python3  # another image: its python3 (3.12 or newer) with boto3
 fi
 
 if [ ! -f "$TESTBED_ROOT/infra/deploy.py" ]; then
@@ -19,7 +19,8 @@ fi
 echo "testbed: deploying the stack with $python -m infra.deploy"
 cd "$TESTBED_ROOT"
 # The mount is read-only: no bytecode files, and the target is the emulator on this host.
-exec env \
+status=0
+env \
   PYTHONPATH="$TESTBED_ROOT" \
   PYTHONDONTWRITEBYTECODE=1 \
   TESTBED_TARGET=endpoint \
@@ -28,4 +29,11 @@ exec env \
   AWS_SECRET_ACCESS_KEY="${AWS_SECRET_ACCESS_KEY:-test}" \
   AWS_DEFAULT_REGION="${AWS_DEFAULT_REGION:-us-east-1}" \
   AWS_REGION="${AWS_REGION:-${AWS_DEFAULT_REGION:-us-east-1}}" \
-  "$python" -m infra.deploy
+  "$python" -m infra.deploy || status=$?
+if [ "$status" -ne 0 ]; then
+  # LocalStack marks the script ERROR and carries on; the healthcheck then says unhealthy.
+  echo "testbed: the deploy FAILED (exit $status); the lines above say why." >&2
+  echo "testbed: fix the cause, then: docker compose restart localstack" >&2
+  exit "$status"
+fi
+echo "testbed: the stack is deployed"
