@@ -13,10 +13,17 @@ from infra.engine.base import Engine
 from infra.engine.container import docker_answers
 from infra.errors import EngineError, EngineUnavailable
 from infra.guard import check_aws_target
+from infra.project import find_root
 from infra.settings import COMPOSE_ENDPOINT, Settings
 from infra.waiting import wait_for
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
+
+def compose_file() -> Path:
+    """compose.yaml of the project root (infra.project); it mounts that root into the container."""
+    path = find_root() / "compose.yaml"
+    if not path.is_file():
+        raise EngineUnavailable(f"the compose target needs {path}; this project has no compose.yaml")
+    return path
 
 
 def endpoint_answers(url: str) -> bool:
@@ -75,7 +82,7 @@ class ComposeEngine(Engine):
                 f"{'docker not installed' if shutil.which('docker') is None else reason}. "
                 "Use --target embedded here."
             )
-        command = ["docker", "compose", "-f", str(PROJECT_ROOT / "compose.yaml"), "up", "-d", "--wait"]
+        command = ["docker", "compose", "-f", str(compose_file()), "up", "-d", "--wait"]
         result = subprocess.run(command, capture_output=True, text=True, check=False)
         if result.returncode != 0:
             raise EngineError(f"docker compose up failed:\n{result.stderr[-2000:]}")
@@ -85,7 +92,7 @@ class ComposeEngine(Engine):
     def stop(self) -> None:
         if self._started:
             subprocess.run(
-                ["docker", "compose", "-f", str(PROJECT_ROOT / "compose.yaml"), "down"],
+                ["docker", "compose", "-f", str(compose_file()), "down"],
                 capture_output=True,
                 check=False,
             )

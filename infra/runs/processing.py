@@ -33,14 +33,14 @@ from infra.clients import Clients
 from infra.deploy import Deployer
 from infra.errors import TestbedError
 from infra.executions import Execution, start, wait_execution
+from infra.project import src_dir
 from infra.runs import RunOptions, RunResult
-from infra.stack.model import ROOT, RestApi
+from infra.stack.model import RestApi
 from infra.stack.remote import rest_api_url
 from infra.stack.stack import Stack
 from infra.waiting import wait_for
 from infra.workflows import processing as workflow
 
-APP_FILE = ROOT / "src" / "api_app" / "app.py"
 SUCCESS_PATH = ["ProcessData", "LogResult", "Processed"]
 FAILURE_PATH = ["ProcessData", "LogFailure", "ProcessingFailed"]
 HEADERS = {"Content-Type": "application/json"}
@@ -65,9 +65,10 @@ def endpoint_of(clients: Clients) -> str | None:
 @cache
 def app_module() -> ModuleType:
     """`src/api_app/app.py`, loaded by path (`src/` holds deployable folders, not packages)."""
-    spec = importlib.util.spec_from_file_location("processing_api_app", APP_FILE)
+    app_file = src_dir() / "api_app" / "app.py"
+    spec = importlib.util.spec_from_file_location("processing_api_app", app_file)
     if spec is None or spec.loader is None:
-        raise TestbedError(f"cannot load the FastAPI app from {APP_FILE}")
+        raise TestbedError(f"cannot load the FastAPI app from {app_file}")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module

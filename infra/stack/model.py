@@ -16,14 +16,10 @@ import json
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
-from pathlib import Path
 from typing import Any
 
 from infra.packaging import code_sha256, zip_directory
-
-ROOT = Path(__file__).resolve().parents[2]
-SRC = ROOT / "src"
-ASL = ROOT / "asl"
+from infra.project import asl_dir, src_dir
 
 
 @dataclass(frozen=True)
@@ -245,7 +241,7 @@ class Function(Resource):
 
     @cached_property
     def package(self) -> bytes:
-        source = SRC / self.source
+        source = src_dir() / self.source  # the project root is resolved when the package is built
         if not source.is_dir():
             raise FileNotFoundError(f"function {self.name}: no source folder {source}")
         return zip_directory(source)
@@ -305,7 +301,7 @@ class StateMachine(Resource):
         return f"{self.name}-role"
 
     def template(self) -> str:
-        path = ASL / self.asl
+        path = asl_dir() / self.asl
         if not path.is_file():
             raise FileNotFoundError(f"state machine {self.name}: no ASL file {path}")
         return path.read_text()

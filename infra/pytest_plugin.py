@@ -1,0 +1,191 @@
+"""The testbed as a pytest plugin: an engine per session, boto3 clients, deploy and wait.
+
+Registered under the `pytest11` entry point, so any project that installs this package
+gets these fixtures. Choose the target with `--testbed-target` (else $TESTBED_TARGET,
+else `embedded`). Override the settings fixtures in your conftest.py:
+
+- `testbed_project_root`: the directory holding your `asl/` and `src/` (default: found
+  from the working directory, see `infra.project`);
+- `testbed_stack`: what `deploy()` deploys with no argument (default: the workflows named
+  by `testbed_workflows`, all registered ones unless overridden).
+
+Fixtures: `testbed_settings`, `testbed_engine`, `aws`, `deployer`, `deploy`,
+`wait_execution`, `receive_messages`, `unique`, and the factories of
+`infra.pytest_factories` (`cleanup`, `role_arn`, `make_function`, `make_queue`,
+`make_bucket`, `make_state_machine`). boto3 and the engines are imported when a fixture
+is first used, so a session that uses none of them does not pay for them.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from infra.errors import EngineUnavailable
+from infra.project import find_root, use_root
+from infra.pytest_factories import (
+    cleanup,
+    make_bucket,
+    make_function,
+    make_queue,
+    make_state_machine,
+    role_arn,
+)
+from infra.settings import TARGETS, Settings
+
+if TYPE_CHECKING:
+    from infra.clients import Clients
+    from infra.deploy import Deployer
+    from infra.engine import Engine
+    from infra.stack.stack import Stack
+
+__all__ = [
+    "cleanup",
+    "make_bucket",
+    "make_function",
+    "make_queue",
+    "make_state_machine",
+    "role_arn",
+]
+
+LOG = logging.getLogger(__name__)
+OPTION = "--testbed-target"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    """`--testbed-target`: where the session's engine runs."""
+    group = parser.getgroup("testbed", "serverless testbed")
+    group.addoption(
+        OPTION,
+        choices=TARGETS,
+        default=None,
+        help="where the testbed's fixtures run (default: $TESTBED_TARGET or embedded)",
+    )
+
+
+@pytest.fixture(scope="session")
+def testbed_project_root() -> Path:
+    """The directory holding `asl/` and `src/`; override to point at your own project."""
+    return find_root()
+
+
+@pytest.fixture(scope="session")
+def testbed_workflows() -> Sequence[str] | None:
+    """Registered workflows `deploy()` deploys with no argument; None: all of them."""
+    return None
+
+
+@pytest.fixture(scope="session")
+def testbed_stack(testbed_workflows: Sequence[str] | None) -> Stack:
+    """What `deploy()` deploys with no argument; override with your own `Stack.of(...)`."""
+    from infra.workflows import stack_for
+
+    return stack_for(testbed_workflows)
+
+
+@pytest.fixture(scope="session")
+def testbed_settings(request: pytest.FixtureRequest) -> Settings:
+    """The session's settings: the target from `--testbed-target`, a prefix of its own."""
+    return Settings.from_env(target=request.config.getoption(OPTION), prefix=f"t{uuid.uuid4().hex[:6]}")
+
+
+@pytest.fixture(scope="session")
+def testbed_engine(testbed_settings: Settings) -> Iterator[Engine]:
+    """The engine for this session, started once and stopped at the end."""
+    from infra.engine import engine_for
+
+    if testbed_settings.target == "aws":
+        pytest.skip("the testbed's fixtures do not run against real AWS")
+    instance = engine_for(testbed_settings)
+    try:
+        instance.start()
+    except EngineUnavailable as err:
+        pytest.skip(str(err))
+    yield instance
+    instance.stop()
+
+
+@pytest.fixture(scope="session")
+def aws(testbed_engine: Engine) -> Clients:
+    """`aws("s3")` gives a boto3 client pointed at the session's engine."""
+    return testbed_engine.client
+
+
+@pytest.fixture(scope="session")
+def deployer(testbed_engine: Engine, testbed_settings: Settings, testbed_project_root: Path) -> Iterator[Deployer]:
+    """Deploys with the session's engine clients and prefix, from `testbed_project_root`."""
+    from infra.deploy import Deployer
+
+    with use_root(testbed_project_root):
+        yield Deployer.for_clients(testbed_engine.client, testbed_settings.prefix, testbed_engine.region)
+
+
+@pytest.fixture(scope="session")
+def deploy(deployer: Deployer, testbed_stack: Stack) -> Iterator[Callable[..., Stack]]:
+    """`deploy()` deploys `testbed_stack`, `deploy("sales")` a registered workflow,
+    `deploy(stack)` any stack; each once per session, all destroyed at its end."""
+    from infra.stack.stack import Stack
+    from infra.workflows import stack_for
+
+    deployed: list[tuple[str, Stack]] = []
+
+    def make(what: str | Stack | None = None) -> Stack:
+        wanted = testbed_stack if what is None else what
+        for label, stack in deployed:
+            if (isinstance(wanted, str) and label == wanted) or (isinstance(wanted, Stack) and stack == wanted):
+                return stack
+        stack = wanted if isinstance(wanted, Stack) else stack_for([wanted])
+        deployer.deploy(stack)
+        deployed.append((wanted if isinstance(wanted, str) else "a stack", stack))
+        return stack
+
+    yield make
+    for label, stack in reversed(deployed):
+        try:
+            deployer.destroy(stack)
+        except Exception:
+            LOG.exception("destroying %s failed", label)
+
+
+@pytest.fixture
+def wait_execution(aws: Clients) -> Callable[..., dict[str, Any]]:
+    """`wait_execution(arn, timeout=60)` -> describe_execution once it is no longer RUNNING."""
+    from infra.waiting import wait_for
+
+    sfn = aws("stepfunctions")
+
+    def wait(arn: str, timeout: float = 60) -> dict[str, Any]:
+        def finished() -> dict[str, Any] | None:
+            described: dict[str, Any] = dict(sfn.describe_execution(executionArn=arn))
+            return None if described["status"] == "RUNNING" else described
+
+        return wait_for(finished, timeout=timeout, what=f"execution {arn} to finish")
+
+    return wait
+
+
+@pytest.fixture
+def receive_messages(aws: Clients) -> Callable[..., list[dict[str, Any]]]:
+    """`receive_messages(url, count, timeout=20)` -> the bodies (parsed JSON) of `count` messages."""
+    from infra.observe import drain
+
+    def receive(url: str, count: int, timeout: float = 20) -> list[dict[str, Any]]:
+        return [json.loads(message["Body"]) for message in drain(aws, url, count=count, timeout=timeout)]
+
+    return receive
+
+
+@pytest.fixture
+def unique() -> Callable[[str], str]:
+    """`unique("fn")` -> a name that does not collide between tests or parallel runs."""
+
+    def make(stem: str) -> str:
+        return f"{stem}-{uuid.uuid4().hex[:8]}"
+
+    return make
