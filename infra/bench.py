@@ -30,7 +30,7 @@ from rich.table import Table
 from infra.engine.embedded import EmbeddedEngine, engine_processes
 from infra.errors import TestbedError
 from infra.packaging import zip_files
-from infra.settings import Settings
+from infra.settings import LOCALSTACK_VERSION, Settings
 from infra.waiting import wait_for
 
 CONCURRENT_CALLERS = 4
@@ -305,7 +305,7 @@ def run_benchmarks(
 
 def render(results: dict[str, float | int]) -> Table:
     """The results as a table: measure, value, unit."""
-    table = Table(title="testbed benchmarks (embedded LocalStack 4.14.0)")
+    table = Table(title=f"testbed benchmarks (embedded LocalStack {LOCALSTACK_VERSION})")
     table.add_column("measure")
     table.add_column("value", justify="right")
     table.add_column("unit")
