@@ -33,12 +33,12 @@ from typing import Self
 from infra import procfs
 from infra.engine.base import Engine
 from infra.errors import EngineError, WaitTimeout
+from infra.localstack_plugins.scope import ENGINE_ID_VAR, ENGINE_MODE_VAR, EngineMode, engine_mode
 from infra.settings import Settings
 from infra.waiting import wait_for
 
 READY_TIMEOUT = 60.0
 STOP_TIMEOUT = 15.0
-ENGINE_ID_VAR = "TESTBED_ENGINE_ID"
 # In the engine's directory: its id (what makes the directory the engine's own) and why it ended.
 ID_FILE = "engine-id"
 EXIT_FILE = "exit.json"
@@ -149,9 +149,14 @@ NETWORK_VARIABLES = (
 
 
 def localstack_environment(
-    engine_id: str, port: int, root: Path, host_environ: Mapping[str, str] | None = None
+    engine_id: str,
+    port: int,
+    root: Path,
+    host_environ: Mapping[str, str] | None = None,
+    mode: EngineMode = "full",
 ) -> dict[str, str]:
-    """LocalStack's configuration for an isolated, Docker-free engine."""
+    """LocalStack's configuration for an isolated, Docker-free engine; in `stock` mode the
+    fidelity patches stay off (infra.localstack_plugins.scope)."""
     host = os.environ if host_environ is None else host_environ
     fs = root / "fs"
     return {
@@ -161,6 +166,7 @@ def localstack_environment(
         "HOME": str(root / "home"),
         "LANG": "C.UTF-8",
         ENGINE_ID_VAR: engine_id,
+        ENGINE_MODE_VAR: mode,
         "GATEWAY_LISTEN": f"127.0.0.1:{port}",
         "LOCALSTACK_HOST": f"127.0.0.1:{port}",
         # This machine looks like a container to LocalStack (/.dockerenv); it is not one.
@@ -218,8 +224,11 @@ class EmbeddedEngine(Engine):
         detach: bool = False,
         record: EngineRecord | None = None,
         port: int | None = None,
+        mode: EngineMode | None = None,
     ) -> None:
         super().__init__(settings or Settings(target="embedded"))
+        # `stock`: no fidelity patch, answers as a stock LocalStack container (README, Targets).
+        self.mode: EngineMode = mode or engine_mode()
         self.detach = detach
         self.record = record
         self.port = port
@@ -244,7 +253,7 @@ class EmbeddedEngine(Engine):
         port = self.port or free_port()
         self._prepare_dirs(root)
         (root / ID_FILE).write_text(engine_id)
-        env = localstack_environment(engine_id, port, root)
+        env = localstack_environment(engine_id, port, root, mode=self.mode)
         env["TESTBED_PARENT_PID"] = str(os.getpid())
         command = [sys.executable, "-m", "infra.engine.supervisor", f"--exit-file={root / EXIT_FILE}"]
         if not self.detach:

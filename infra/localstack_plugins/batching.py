@@ -26,6 +26,8 @@ from typing import Any
 
 from localstack.runtime import hooks
 
+from infra.localstack_plugins.scope import only_in_testbed_engine
+
 LOG = logging.getLogger(__name__)
 FLUSH_SECONDS = 1.0
 MAX_LOG_ITEMS = 500
@@ -210,6 +212,7 @@ class SharedTimer:
 
 
 @hooks.on_infra_start()
+@only_in_testbed_engine()
 def batch_lambda_metrics_and_logs() -> None:
     """Installed through the entry point `localstack.hooks.on_infra_start:testbed_batching`."""
     from localstack.services.lambda_.invocation import execution_environment, version_manager

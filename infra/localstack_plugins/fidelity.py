@@ -17,6 +17,7 @@ from typing import Any
 from localstack.runtime import hooks
 
 from infra.localstack_plugins.imports import after_import
+from infra.localstack_plugins.scope import only_in_testbed_engine
 
 LOG = logging.getLogger(__name__)
 
@@ -41,6 +42,7 @@ DYNAMODB_TASK_MODULE = (
 
 
 @hooks.on_infra_start()
+@only_in_testbed_engine(fidelity=True)  # off in stock mode: the engine answers as stock LocalStack
 def dynamodb_task_http_metadata() -> None:
     after_import(DYNAMODB_TASK_MODULE, _patch_dynamodb_task)
 

@@ -19,8 +19,6 @@ from __future__ import annotations
 
 import ipaddress
 import logging
-import os
-from collections.abc import Mapping
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -29,8 +27,12 @@ from localstack.runtime import hooks
 
 from infra.localstack_plugins.imports import after_import
 
+# ENGINE_ID_VAR and inside_testbed_engine are re-exported: they were defined here first.
+from infra.localstack_plugins.scope import ENGINE_ID_VAR as ENGINE_ID_VAR
+from infra.localstack_plugins.scope import inside_testbed_engine as inside_testbed_engine
+from infra.localstack_plugins.scope import only_in_testbed_engine
+
 LOG = logging.getLogger(__name__)
-ENGINE_ID_VAR = "TESTBED_ENGINE_ID"
 TWISTED_SERVER_MODULE = "localstack.runtime.server.twisted"
 KINESIS_MOCK_MODULE = "localstack.services.kinesis.kinesis_mock_server"
 AWS_STACK_MODULE = "localstack.utils.aws.aws_stack"
@@ -64,12 +66,6 @@ class NotLoopbackError(ValueError):
     """A listen address of the engine that is not a loopback address."""
 
 
-def inside_testbed_engine(environ: Mapping[str, str] | None = None) -> bool:
-    """True in a LocalStack process this project started (and only there)."""
-    env = os.environ if environ is None else environ
-    return bool(env.get(ENGINE_ID_VAR))
-
-
 def loopback_interface(host: str) -> str:
     """The loopback address to bind for a listen host; anything else is refused."""
     if host.strip("[]") == "localhost":
@@ -100,9 +96,8 @@ def node_command_on_loopback(command: list[Any], preload: Path) -> list[Any]:
 
 
 @hooks.on_infra_start(priority=100)
+@only_in_testbed_engine()
 def loopback_only() -> None:
-    if not inside_testbed_engine():
-        return
     after_import(TWISTED_SERVER_MODULE, _bind_gateway_to_its_host)
     after_import(KINESIS_MOCK_MODULE, _kinesis_mock_on_loopback)
     after_import(AWS_STACK_MODULE, _no_s3_hostname_lookup)

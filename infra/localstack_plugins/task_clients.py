@@ -18,11 +18,14 @@ from typing import Any
 
 from localstack.runtime import hooks
 
+from infra.localstack_plugins.scope import only_in_testbed_engine
+
 LOG = logging.getLogger(__name__)
 TTL_SECONDS = 600.0
 
 
 @hooks.on_infra_start()
+@only_in_testbed_engine()
 def cache_step_functions_task_clients() -> None:
     from localstack.services.stepfunctions.asl.utils import boto_client
 

@@ -1,0 +1,146 @@
+"""The LocalStack hooks this package registers act only inside an engine the project started,
+and the fidelity patch not in stock mode (infra/localstack_plugins/scope.py).
+
+Each case runs in a fresh interpreter: it loads every `localstack.hooks.on_infra_start` entry
+point of pyproject.toml as LocalStack does, calls it, and reports which LocalStack functions
+were replaced. Nothing is mocked: the real hooks patch (or leave) the real LocalStack modules.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from infra.engine.embedded import localstack_environment
+from infra.errors import BadInput
+from infra.localstack_plugins.scope import engine_mode, fidelity_patches_on, inside_testbed_engine
+
+ROOT = Path(__file__).resolve().parents[2]
+NOTHING = {"batching": False, "task_clients": False, "fidelity": False, "network": False}
+HOOK_GROUP = "localstack.hooks.on_infra_start"
+
+# Loads the hooks through their entry points, calls them, then looks at what each one patches.
+PROBE = """
+import importlib, importlib.metadata, json, sys
+names = json.loads(sys.argv[1])
+before = {}
+from localstack.services.lambda_.invocation import version_manager
+from localstack.services.stepfunctions.asl.utils import boto_client
+before["batching"] = version_manager.record_cw_metric_invocation
+before["task_clients"] = boto_client.boto_client_for
+for entry in importlib.metadata.entry_points(group="localstack.hooks.on_infra_start"):
+    if entry.name in names:
+        entry.load()()
+from infra.localstack_plugins.fidelity import DYNAMODB_TASK_MODULE
+from infra.localstack_plugins.network import TWISTED_SERVER_MODULE
+dynamodb_task = importlib.import_module(DYNAMODB_TASK_MODULE)
+twisted_server = importlib.import_module(TWISTED_SERVER_MODULE)
+ours = lambda fn: fn.__module__.startswith("infra.localstack_plugins")
+print(json.dumps({
+    "batching": version_manager.record_cw_metric_invocation is not before["batching"],
+    "task_clients": boto_client.boto_client_for is not before["task_clients"],
+    "fidelity": ours(dynamodb_task.StateTaskServiceDynamoDB._eval_service_task),
+    "network": ours(twisted_server.TwistedRuntimeServer.register),
+}))
+"""
+
+
+def registered_hooks() -> dict[str, str]:
+    """Entry point name -> object path of this package's on_infra_start hooks (pyproject.toml)."""
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    hooks: dict[str, str] = pyproject["project"]["entry-points"][HOOK_GROUP]
+    return hooks
+
+
+def patched_by_hooks(extra_env: dict[str, str]) -> dict[str, bool]:
+    env = {key: value for key, value in os.environ.items() if not key.startswith("TESTBED_")}
+    env.update(extra_env)
+    result = subprocess.run(
+        [sys.executable, "-c", PROBE, json.dumps(sorted(registered_hooks()))],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    seen: dict[str, bool] = json.loads(result.stdout.strip().splitlines()[-1])
+    return seen
+
+
+def test_the_probe_covers_every_registered_hook():
+    modules = {path.split(":")[0].rsplit(".", 1)[1] for path in registered_hooks().values()}
+    assert modules == {"batching", "task_clients", "fidelity", "network"}, (
+        f"a hook was added or removed ({modules}): teach PROBE what it patches"
+    )
+
+
+@pytest.mark.parametrize(
+    ("env", "expected"),
+    [
+        # Someone's own LocalStack in an environment where this package is installed: untouched.
+        ({}, NOTHING),
+        ({"TESTBED_ENGINE_ID": "e1"}, {"batching": True, "task_clients": True, "fidelity": True, "network": True}),
+        (
+            {"TESTBED_ENGINE_ID": "e1", "TESTBED_ENGINE_MODE": "full"},
+            {"batching": True, "task_clients": True, "fidelity": True, "network": True},
+        ),
+        # Stock mode: only what no client can tell apart (speed, loopback) stays on.
+        (
+            {"TESTBED_ENGINE_ID": "e1", "TESTBED_ENGINE_MODE": "stock"},
+            {"batching": True, "task_clients": True, "fidelity": False, "network": True},
+        ),
+        # The mode alone does not make a process a testbed engine.
+        ({"TESTBED_ENGINE_MODE": "full"}, NOTHING),
+    ],
+    ids=["not-an-engine", "engine", "engine-full", "engine-stock", "mode-without-engine"],
+)
+def test_hooks_patch_only_inside_a_testbed_engine(env: dict[str, str], expected: dict[str, bool]):
+    assert patched_by_hooks(env) == expected
+
+
+def test_every_hook_carries_the_guard():
+    import importlib
+
+    guards = {}
+    for name, path in registered_hooks().items():
+        module, attribute = path.split(":")
+        guards[name] = getattr(getattr(importlib.import_module(module), attribute), "testbed_guard", None)
+    assert guards == {
+        "testbed_batching": "engine",
+        "testbed_task_clients": "engine",
+        "testbed_network": "engine",
+        "testbed_fidelity": "fidelity",
+    }
+
+
+def test_engine_mode_is_full_by_default_and_refuses_unknown_values():
+    assert engine_mode({}) == "full"
+    assert engine_mode({"TESTBED_ENGINE_MODE": ""}) == "full"
+    assert engine_mode({"TESTBED_ENGINE_MODE": "stock"}) == "stock"
+    with pytest.raises(BadInput, match="'Stock' is not an engine mode; choose one of full, stock"):
+        engine_mode({"TESTBED_ENGINE_MODE": "Stock"})
+
+
+def test_guard_predicates():
+    assert not inside_testbed_engine({})
+    assert not inside_testbed_engine({"TESTBED_ENGINE_ID": ""})
+    assert inside_testbed_engine({"TESTBED_ENGINE_ID": "e1"})
+    assert fidelity_patches_on({"TESTBED_ENGINE_ID": "e1"})
+    assert not fidelity_patches_on({"TESTBED_ENGINE_ID": "e1", "TESTBED_ENGINE_MODE": "stock"})
+    assert not fidelity_patches_on({"TESTBED_ENGINE_MODE": "full"})
+
+
+@pytest.mark.parametrize("mode", ["full", "stock"])
+def test_the_embedded_engine_passes_its_mode_to_localstack(tmp_path: Path, mode: str):
+    env = localstack_environment("e1", 4566, tmp_path, host_environ={}, mode=mode)  # type: ignore[arg-type]
+    assert env["TESTBED_ENGINE_ID"] == "e1"
+    assert env["TESTBED_ENGINE_MODE"] == mode
+    assert fidelity_patches_on(env) is (mode == "full")
