@@ -34,7 +34,7 @@ from infra import procfs
 from infra.engine.base import Engine
 from infra.errors import EngineError, WaitTimeout
 from infra.localstack_plugins.scope import ENGINE_ID_VAR, ENGINE_MODE_VAR, EngineMode, engine_mode
-from infra.settings import Settings
+from infra.settings import LOCALSTACK_VERSION, Settings
 from infra.waiting import wait_for
 
 READY_TIMEOUT = 60.0
@@ -57,7 +57,7 @@ class PortInUse(EngineError):
 def shared_lib_dir() -> Path:
     """Where LocalStack's lazily installed packages are kept between engines."""
     cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-    return cache / "testbed" / "localstack-4.14.0" / "lib"
+    return cache / "testbed" / f"localstack-{LOCALSTACK_VERSION}" / "lib"
 
 
 def free_port() -> int:
