@@ -2,15 +2,26 @@
 
 from __future__ import annotations
 
+import dataclasses
+import importlib.metadata
+import tomllib
+from pathlib import Path
+from typing import get_args
+
 import pytest
 
+from infra.errors import BadInput, TestbedError
 from infra.settings import (
     DEFAULT_REGION,
     EMULATOR_TARGETS,
     LOCALSTACK_IMAGE,
+    LOCALSTACK_VERSION,
     TARGETS,
     Settings,
+    Target,
 )
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_from_an_empty_environment_gives_the_embedded_defaults():
@@ -21,7 +32,7 @@ def test_from_an_empty_environment_gives_the_embedded_defaults():
     assert settings.endpoint_url is None
     assert settings.prefix == "tb"
     assert settings.account_id is None
-    assert settings.image == LOCALSTACK_IMAGE == "localstack/localstack:4.14.0"
+    assert settings.image == LOCALSTACK_IMAGE
 
 
 def test_from_env_reads_every_variable():
@@ -107,3 +118,85 @@ def test_settings_are_frozen():
     settings = Settings()
     with pytest.raises(AttributeError):
         settings.target = "aws"  # type: ignore[misc]
+
+
+def test_an_unknown_target_is_a_testbed_error_the_cli_reports_as_usage():
+    with pytest.raises(BadInput) as raised:
+        Settings(target="docker")
+    assert isinstance(raised.value, TestbedError)
+    assert raised.value.exit_code == 2
+
+
+def test_settings_hold_only_what_is_read():
+    assert [field.name for field in dataclasses.fields(Settings)] == [
+        "target",
+        "region",
+        "endpoint_url",
+        "prefix",
+        "account_id",
+        "image",
+    ]
+
+
+def test_targets_are_the_target_type_s_values():
+    assert TARGETS == get_args(Target) == ("embedded", "compose", "container", "endpoint", "aws")
+
+
+def test_the_localstack_version_is_one_constant_that_the_pin_and_the_image_agree_with():
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    pins = [dep for dep in pyproject["project"]["dependencies"] if dep.startswith("localstack-core")]
+    assert pins == [f"localstack-core[runtime]=={LOCALSTACK_VERSION}"]
+    assert importlib.metadata.version("localstack-core") == LOCALSTACK_VERSION
+    assert f"localstack/localstack:{LOCALSTACK_VERSION}" == LOCALSTACK_IMAGE
+
+
+def test_no_python_module_writes_the_version_but_settings():
+    written = [
+        str(path.relative_to(ROOT))
+        for folder in ("infra", "fixtures", "src")
+        for path in (ROOT / folder).rglob("*.py")
+        if any(
+            LOCALSTACK_VERSION in line and not line.lstrip().startswith("#") for line in _code_lines(path.read_text())
+        )
+    ]
+    assert written == ["infra/settings.py"], f"the version is written outside infra/settings.py: {written}"
+
+
+def _code_lines(source: str) -> list[str]:
+    """The lines of `source` outside docstrings and comments (strings in code count)."""
+    import ast
+    import io
+    import tokenize
+
+    docstrings = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef):
+            first = node.body[0] if node.body else None
+            if isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant):
+                docstrings.update(range(first.lineno, (first.end_lineno or first.lineno) + 1))
+    lines: dict[int, str] = {}
+    for token in tokenize.generate_tokens(io.StringIO(source).readline):
+        if token.type in (tokenize.COMMENT, tokenize.NL, tokenize.NEWLINE) or token.start[0] in docstrings:
+            continue
+        lines[token.start[0]] = lines.get(token.start[0], "") + " " + token.string
+    return list(lines.values())
+
+
+@pytest.mark.parametrize(
+    ("argv", "env", "expected"),
+    [
+        ([], {}, ("tb", DEFAULT_REGION, None)),
+        ([], {"TESTBED_PREFIX": "ci", "AWS_REGION": "eu-west-1"}, ("ci", "eu-west-1", None)),
+        ([], {"TESTBED_PREFIX": "", "AWS_DEFAULT_REGION": "us-west-2"}, ("tb", "us-west-2", None)),
+        (["--prefix", "arg"], {"TESTBED_PREFIX": "env"}, ("arg", DEFAULT_REGION, None)),
+        ([], {"AWS_ENDPOINT_URL": "http://localhost:4566"}, ("tb", DEFAULT_REGION, "http://localhost:4566")),
+    ],
+)
+def test_python_m_infra_deploy_reads_its_settings_like_the_cli(
+    argv: list[str], env: dict[str, str], expected: tuple[str, str, str | None]
+):
+    from infra.deploy import parse
+
+    _, settings = parse(argv, env)
+    assert (settings.prefix, settings.region, settings.endpoint_url) == expected
+    assert settings == Settings.from_env(env, prefix=(argv[1] if argv else None))
