@@ -564,6 +564,40 @@ def bench(as_json: Annotated[bool, typer.Option("--json", help="print JSON inste
         console.print(render(results))
 
 
+new_app = typer.Typer(help="Scaffold new parts of the project from templates.", no_args_is_help=True)
+app.add_typer(new_app, name="new")
+
+
+@new_app.command("workflow")
+def new_workflow(
+    name: Annotated[str, typer.Argument(help="lower-case words joined by '-', for example invoices")],
+    root: Annotated[
+        Path | None, typer.Option(help="the project checkout to add it to (default: the one testbed runs from)")
+    ] = None,
+) -> None:
+    """Scaffold a working workflow: its ASL, a validating Lambda with pure rules, the stack
+    module, a data generator, a runner, a unit test and an integration test."""
+    from infra.scaffold.workflow import default_root, scaffold_workflow
+
+    chosen = (root or default_root()).resolve()
+    written = scaffold_workflow(name, chosen)
+    console.print(f"[green]created[/green] workflow {name} in {chosen}:")
+    for path in written:
+        console.print(f"  {path.relative_to(chosen)}", highlight=False)
+    module = name.replace("-", "_")
+    console.print(
+        f"next: testbed deploy -w {name} && testbed run {name}\n"
+        f"      python -m pytest tests/unit/{module} tests/integration/{module}",
+        highlight=False,
+    )
+    if chosen != default_root().resolve():
+        console.print(
+            f"note: this testbed loads workflows from {default_root()}; run those commands in {chosen} "
+            f"with the testbed installed from it (or PYTHONPATH={chosen})",
+            highlight=False,
+        )
+
+
 def main() -> None:
     """The `testbed` entry point."""
     app()
