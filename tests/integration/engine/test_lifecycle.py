@@ -33,6 +33,7 @@ from infra.engine.embedded import (
     free_port,
     shared_lib_dir,
 )
+from infra.errors import EngineError, EngineNotUp
 from infra.packaging import zip_files
 from infra.settings import Settings
 from infra.waiting import wait_for
@@ -293,7 +294,7 @@ def test_each_checkout_has_its_own_engine_record(tmp_path: Path):
     assert record is not None, "testbed up recorded no engine in the checkout"
     try:
         status = cli([*TESTBED, "status"], env, cwd=second)
-        assert status.returncode == 1, status.stdout
+        assert status.returncode == EngineNotUp.exit_code, status.stdout
         assert "no engine is up" in status.stdout
         assert str(second) in status.stdout, "status does not name its scope"
         down = run([*TESTBED, "down"], env, cwd=second)
@@ -386,7 +387,7 @@ def test_a_port_in_use_is_reported_as_such(tmp_path: Path):
             text=True,
         )
         output = up.communicate(timeout=120)[0]
-    assert up.returncode == 1, output
+    assert up.returncode == EngineError.exit_code, output
     assert f"port {port} is in use" in output
     assert "Traceback" not in output
     assert recorded(tmp_path) is None
@@ -441,13 +442,13 @@ def test_killing_localstack_leaves_no_process_and_status_says_crashed(tmp_path: 
         no_processes_left(record)
 
         status = cli([*TESTBED, "status"], env)
-        assert status.returncode == 1
+        assert status.returncode == EngineNotUp.exit_code
         assert f"engine {record.engine_id} crashed" in status.stdout
         assert "killed by signal KILL" in status.stdout
         assert str(record.log_path) in status.stdout
         deploy = cli([*TESTBED, "deploy", "-w", "orders"], env, timeout=60)
-        assert deploy.returncode == 1
-        assert f"engine {record.engine_id} crashed" in deploy.stdout
+        assert deploy.returncode == EngineNotUp.exit_code
+        assert f"engine {record.engine_id} crashed" in deploy.stderr
         assert "Traceback" not in deploy.stdout + deploy.stderr
 
         run([*TESTBED, "down"], env)
@@ -474,7 +475,7 @@ def test_a_run_ends_when_the_engine_dies_under_it(tmp_path: Path):
         os.kill(localstack_of(record), signal.SIGKILL)
         # Bounded well below the run's own waits (300 s): the run must not wait them out.
         output = ingest.communicate(timeout=60)[0]
-        assert ingest.returncode == 1, output
+        assert ingest.returncode == EngineNotUp.exit_code, output
         assert "the engine stopped while this command ran" in output
         assert f"engine {record.engine_id} crashed" in output
         assert "Traceback" not in output
