@@ -8,6 +8,7 @@ from infra.bench import MEASURES, render, run_benchmarks
 from infra.settings import Settings
 
 
+@pytest.mark.embedded_only(reason="benchmarks start and measure an embedded engine of their own")
 def test_benchmarks_report_every_measure(settings: Settings):
     if settings.target != "embedded":
         pytest.skip(f"benchmarks start their own embedded engine; target is {settings.target}")

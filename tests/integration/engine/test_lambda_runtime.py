@@ -39,6 +39,7 @@ def test_event_invoke_runs_in_the_background(aws, make_function, make_queue, rec
     assert receive_messages(sink, 1) == [{"async": 1}]
 
 
+@pytest.mark.embedded_only(reason="process ids of local-process workers; Lambda containers have pid namespaces")
 def test_concurrent_invokes_run_in_separate_workers(aws, make_function):
     name = make_function(PROBES, "probes.slow_echo")
     lam = aws("lambda")
@@ -151,6 +152,7 @@ def test_lambda_reads_and_writes_dynamodb_through_boto3(aws, make_function, make
     assert item["total"] == {"N": "42"}
 
 
+@pytest.mark.embedded_only(reason="only the local-process executor refuses runtimes other than Python")
 @pytest.mark.parametrize("runtime", ["nodejs20.x"])
 def test_unsupported_runtime_is_reported_not_hung(aws, role_arn, unique, cleanup, runtime, engine):
     if engine.name != "embedded":
@@ -211,6 +213,7 @@ def handler_output(pid: int) -> str:
     return Path(f"/proc/{pid}/fd/1").read_text(errors="replace")
 
 
+@pytest.mark.embedded_only(reason="kills a function worker in the embedded engine's process tree")
 def test_a_worker_killed_while_idle_costs_no_invocation(aws, make_function, engine):
     if engine.name != "embedded":
         pytest.skip(f"killing a function worker needs the embedded engine's process tree; target is {engine.name}")
@@ -229,6 +232,7 @@ def test_a_worker_killed_while_idle_costs_no_invocation(aws, make_function, engi
         assert body["pid"] != worker
 
 
+@pytest.mark.embedded_only(reason="kills a function worker in the embedded engine's process tree")
 def test_a_worker_killed_during_an_invocation_is_runtime_exit_error(aws, make_function, engine):
     if engine.name != "embedded":
         pytest.skip(f"killing a function worker needs the embedded engine's process tree; target is {engine.name}")

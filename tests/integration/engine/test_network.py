@@ -33,6 +33,7 @@ from infra.waiting import wait_for
 ROOT = Path(__file__).resolve().parents[3]
 BIN = Path(sys.executable).parent
 NAMESPACE_RUN_TIMEOUT = 480
+pytestmark = pytest.mark.embedded_only(reason="the loopback-only network guarantee is the embedded engine's own")
 
 
 @pytest.fixture(autouse=True)
