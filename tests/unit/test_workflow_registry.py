@@ -49,7 +49,7 @@ def test_data_kinds_and_runners_are_the_workflows() -> None:
 
 def test_an_unknown_workflow_names_the_known_ones() -> None:
     with pytest.raises(UnknownWorkflow, match=r"choose from .*orders"):
-        workflow("invoices")
+        workflow("no-such-workflow")
     with pytest.raises(UnknownWorkflow):
         stack_for(["orders", "nope"])
 
