@@ -79,9 +79,12 @@ class Deployer:
 
     def presence(self, stack: Stack) -> Presence:
         """How much of `stack` the target has (for `testbed status`)."""
+        present = len(self.destroy_plan(stack))
+        if not present:
+            return Presence(present=0, missing=0, differing=0)  # not deployed: no second look needed
         changes = self.plan(stack)
         return Presence(
-            present=len(self.destroy_plan(stack)),
+            present=present,
             missing=sum(change.action == "create" for change in changes),
             differing=sum(change.action == "update" for change in changes),
         )

@@ -19,6 +19,7 @@ from typer.testing import CliRunner, Result
 
 import fixtures
 from infra.cli import ErrorBoundary, app
+from infra.deploy import Presence
 from infra.errors import (
     EXIT_CODES,
     RUN_PROBLEMS_EXIT_CODE,
@@ -296,3 +297,21 @@ def test_importing_the_cli_loads_neither_boto3_nor_the_engines():
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True)
     assert done.stdout.strip() == "[]", f"`import infra.cli` loads {done.stdout.strip()}"
+
+
+@pytest.mark.parametrize(
+    ("presence", "expected"),
+    [
+        (Presence(present=6, missing=0, differing=0), "deployed (6 resources)"),
+        (Presence(present=0, missing=0, differing=0), "not deployed (testbed deploy)"),
+        (Presence(present=4, missing=2, differing=0), "partly deployed: 4 present, 2 missing (testbed deploy)"),
+        (Presence(present=6, missing=0, differing=1), "partly deployed: 6 present, 1 differ (testbed deploy)"),
+        (
+            Presence(present=5, missing=1, differing=2),
+            "partly deployed: 5 present, 1 missing, 2 differ (testbed deploy)",
+        ),
+    ],
+)
+def test_status_words_for_how_much_of_a_workflow_is_deployed(presence: Presence, expected: str):
+    assert presence.describe() == expected
+    assert presence.complete == expected.startswith("deployed")
