@@ -55,7 +55,7 @@ class WorkflowNames:
         if len(name) > MAX_NAME:
             raise ScaffoldRefused(f"workflow name {name!r} is {len(name)} characters long; at most {MAX_NAME}")
         module = name.replace("-", "_")
-        if keyword.iskeyword(module) or keyword.issoftkeyword(module):
+        if keyword.iskeyword(module):
             raise ScaffoldRefused(f"workflow name {name!r}: {module!r} is a Python keyword and cannot name a module")
         return cls(name=name, module=module, package=f"{module}_validate")
 

@@ -1,0 +1,244 @@
+"""`testbed new workflow NAME` without an engine: the name checks, what is written and
+where, nothing overwritten or left half-written, and generated code that passes lint.
+
+(tests/integration/scaffold/ scaffolds into a copy of the project and runs the result.)
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from infra.cli import app
+from infra.errors import USAGE_EXIT_CODE
+from infra.scaffold.render import TemplateError, render
+from infra.scaffold.workflow import (
+    MAX_NAME,
+    ScaffoldFailed,
+    ScaffoldRefused,
+    WorkflowNames,
+    default_root,
+    scaffold_workflow,
+)
+
+ROOT = Path(__file__).resolve().parents[2]
+RUFF = Path(sys.executable).with_name("ruff")
+FOLDERS = ("asl", "src", "infra/workflows", "infra/runs", "fixtures", "tests/unit", "tests/integration")
+LONGEST = "a" + "-b2" * ((MAX_NAME - 1) // 3)
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    """An empty project skeleton: the folders a scaffold writes into."""
+    for folder in FOLDERS:
+        (tmp_path / folder).mkdir(parents=True)
+    return tmp_path
+
+
+def linked_checkout(into: Path) -> Path:
+    """This checkout's folders rebuilt under `into`, every file a symlink to the original:
+    ruff sees the real layout, and the scaffold adds real files without touching this one."""
+    for folder in ("asl", "src", "infra", "fixtures", "tests"):
+        shutil.copytree(
+            ROOT / folder, into / folder, copy_function=os.symlink, ignore=shutil.ignore_patterns("__pycache__")
+        )
+    (into / "pyproject.toml").symlink_to(ROOT / "pyproject.toml")
+    return into
+
+
+def snapshot(root: Path) -> dict[str, bytes]:
+    return {str(path.relative_to(root)): path.read_bytes() for path in root.rglob("*") if path.is_file()}
+
+
+def test_the_names_a_workflow_uses() -> None:
+    names = WorkflowNames.of("late-payments")
+    assert (names.module, names.package) == ("late_payments", "late_payments_validate")
+    assert set(names.files()) == {
+        "asl/late_payments.asl.json",
+        "src/late_payments_validate/handler.py",
+        "src/late_payments_validate/rules.py",
+        "infra/workflows/late_payments.py",
+        "fixtures/late_payments.py",
+        "infra/runs/late_payments.py",
+        "tests/unit/late_payments/test_late_payments_rules.py",
+        "tests/integration/late_payments/test_late_payments.py",
+    }
+    assert len(LONGEST) <= MAX_NAME
+    WorkflowNames.of(LONGEST)
+
+
+@pytest.mark.parametrize(
+    ("name", "says"),
+    [
+        ("Invoices", "lower-case words"),
+        ("late_payments", "lower-case words"),
+        ("-invoices", "lower-case words"),
+        ("invoices-", "lower-case words"),
+        ("late--payments", "lower-case words"),
+        ("2invoices", "starting with a letter"),
+        ("", "lower-case words"),
+        ("a" * (MAX_NAME + 1), f"at most {MAX_NAME}"),
+        ("class", "Python keyword"),
+        ("import", "Python keyword"),
+    ],
+)
+def test_a_bad_name_is_refused_saying_why(name: str, says: str, project: Path) -> None:
+    with pytest.raises(ScaffoldRefused, match=says):
+        scaffold_workflow(name, project)
+    assert snapshot(project) == {}
+
+
+@pytest.mark.parametrize(
+    ("name", "says"),
+    [
+        ("orders", "a workflow named 'orders' exists already"),
+        ("csv-etl", "exists already"),
+        ("customer-orders", "machine customer-orders"),  # the orders workflow's state machine
+        ("sales-ingest", "machine sales-ingest"),
+    ],
+)
+def test_a_taken_name_is_refused(name: str, says: str, project: Path) -> None:
+    with pytest.raises(ScaffoldRefused, match=says):
+        scaffold_workflow(name, project)
+    assert snapshot(project) == {}
+
+
+def test_a_test_file_name_pytest_would_refuse_twice_is_refused() -> None:
+    """tests/unit/functions/test_transaction_rules.py exists: a workflow `transaction` would add another."""
+    with pytest.raises(ScaffoldRefused, match=r"tests/unit/functions/test_transaction_rules\.py exist"):
+        scaffold_workflow("transaction", ROOT)
+
+
+def test_the_files_are_written_with_the_name_in_them(project: Path) -> None:
+    written = scaffold_workflow("late-payments", project)
+
+    assert sorted(str(path.relative_to(project)) for path in written) == sorted(
+        WorkflowNames.of("late-payments").files()
+    )
+    module = (project / "infra/workflows/late_payments.py").read_text()
+    assert 'name="late-payments"' in module
+    assert 'runner="infra.runs.late_payments:run"' in module
+    assert 'source="late_payments_validate"' in module
+    for path in written:
+        assert "@@" not in path.read_text(), f"{path} has an unfilled placeholder"
+
+
+def test_the_state_machine_is_valid_asl_with_its_placeholders(project: Path) -> None:
+    scaffold_workflow("invoices", project)
+    definition = json.loads((project / "asl/invoices.asl.json").read_text())
+    states = definition["States"]
+    assert definition["StartAt"] in states
+    targets = {definition["StartAt"]}
+    for state in states.values():
+        targets |= {state[key] for key in ("Next", "Default") if key in state}
+        targets |= {rule["Next"] for rule in state.get("Choices", []) + state.get("Catch", [])}
+    assert targets == set(states), "every state is reached and every target exists"
+    text = (project / "asl/invoices.asl.json").read_text()
+    for placeholder in ("${ValidateFunctionArn}", "${RecordsTable}", "${RejectedQueueUrl}"):
+        assert placeholder in text
+
+
+def test_nothing_is_overwritten(project: Path) -> None:
+    scaffold_workflow("invoices", project)
+    (project / "src/invoices_validate/rules.py").write_text("# my own rules\n")
+    before = snapshot(project)
+
+    with pytest.raises(ScaffoldRefused, match=r"src/invoices_validate/rules.py.* exist.*nothing was written"):
+        scaffold_workflow("invoices", project)
+    assert snapshot(project) == before
+
+
+def test_one_file_in_the_way_stops_the_whole_scaffold(project: Path) -> None:
+    (project / "fixtures/invoices.py").write_text("# already here\n")
+    with pytest.raises(ScaffoldRefused, match=r"fixtures/invoices\.py"):
+        scaffold_workflow("invoices", project)
+    assert snapshot(project) == {"fixtures/invoices.py": b"# already here\n"}
+
+
+def test_a_write_that_fails_halfway_leaves_nothing_behind(project: Path) -> None:
+    """tests/integration is a file here, so its folder for the new test cannot be made."""
+    (project / "tests/integration").rmdir()
+    (project / "tests/integration").write_text("not a folder\n")
+    folders_before = sorted(str(p) for p in project.rglob("*") if p.is_dir())
+
+    with pytest.raises(ScaffoldFailed, match="nothing of it is left"):
+        scaffold_workflow("invoices", project)
+    assert snapshot(project) == {"tests/integration": b"not a folder\n"}
+    assert sorted(str(p) for p in project.rglob("*") if p.is_dir()) == folders_before
+
+
+def test_a_folder_that_is_not_a_project_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(ScaffoldRefused, match=r"not a testbed project \(no asl/, src/"):
+        scaffold_workflow("invoices", tmp_path)
+
+
+def test_the_default_root_is_this_checkout() -> None:
+    assert default_root() == ROOT
+
+
+def test_a_template_names_only_values_it_is_given() -> None:
+    with pytest.raises(TemplateError, match=r"no value for placeholder @@\{nope\}"):
+        render("x = @@{nope}", {"name": "invoices"}, source="t.tmpl")
+    assert render("${Kept} $.path @@{name}", {"name": "invoices"}) == "${Kept} $.path invoices"
+
+
+@pytest.mark.skipif(not RUFF.is_file(), reason="ruff is a dev dependency; not installed here")
+@pytest.mark.parametrize("name", ["invoices", LONGEST])
+def test_the_generated_code_passes_ruff(name: str, tmp_path: Path) -> None:
+    """With the project's settings, for a short name and the longest allowed."""
+    checkout = linked_checkout(tmp_path)
+    written = [str(path) for path in scaffold_workflow(name, checkout) if path.suffix == ".py"]
+    for command in (["check"], ["format", "--check", "--diff"]):
+        done = subprocess.run(
+            [str(RUFF), *command, *written], capture_output=True, text=True, cwd=checkout, check=False
+        )
+        assert done.returncode == 0, f"ruff {' '.join(command)}:\n{done.stdout}{done.stderr}"
+
+
+def test_the_command_writes_and_lists_the_files(project: Path) -> None:
+    result = CliRunner().invoke(app, ["new", "workflow", "invoices", "--root", str(project)], env={"COLUMNS": "300"})
+
+    assert result.exit_code == 0, result.output
+    assert f"created workflow invoices in {project}" in result.output
+    assert "infra/workflows/invoices.py" in result.output
+    assert "testbed run invoices" in result.output
+    assert "loads workflows from" in result.output, "scaffolding elsewhere says which checkout testbed runs"
+    assert (project / "infra/runs/invoices.py").is_file()
+
+
+@pytest.mark.parametrize(
+    ("args", "line"),
+    [
+        (["Bad_Name"], "error: workflow name 'Bad_Name': use lower-case words"),
+        (["orders"], "error: a workflow named 'orders' exists already"),
+    ],
+)
+def test_the_command_refuses_in_one_line_with_the_usage_code(args: list[str], line: str, project: Path) -> None:
+    result = CliRunner().invoke(
+        app, ["new", "workflow", *args, "--root", str(project)], env={"COLUMNS": "300"}, catch_exceptions=False
+    )
+
+    assert result.exit_code == USAGE_EXIT_CODE, result.output
+    assert result.output.strip().splitlines()[0].startswith(line), result.output
+    assert snapshot(project) == {}
+
+
+def test_without_a_root_the_command_writes_into_this_checkout_only_after_the_checks() -> None:
+    """Run as a user would (a fresh process); a taken name: this checkout stays untouched."""
+    done = subprocess.run(
+        [sys.executable, "-m", "infra.cli", "new", "workflow", "processing"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env={**os.environ, "COLUMNS": "300"},
+        check=False,
+    )
+    assert done.returncode == USAGE_EXIT_CODE, done.stdout + done.stderr
+    assert "a workflow named 'processing' exists already" in done.stderr
