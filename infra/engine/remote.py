@@ -6,11 +6,12 @@ import os
 import shutil
 import subprocess
 import urllib.request
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Self
 
 from infra.engine.base import Engine
-from infra.engine.container import docker_answers
+from infra.engine.container import docker_answers, docker_socket_path
 from infra.errors import EngineError, EngineUnavailable
 from infra.guard import check_aws_target
 from infra.project import find_root
@@ -38,7 +39,7 @@ def endpoint_answers(url: str) -> bool:
 
 
 class EndpointEngine(Engine):
-    """Whatever emulator already listens at AWS_ENDPOINT_URL (LocalStack, Floci, moto server)."""
+    """Whatever emulator already listens at AWS_ENDPOINT_URL (a LocalStack, a moto server...)."""
 
     name = "endpoint"
 
@@ -58,6 +59,24 @@ class EndpointEngine(Engine):
 
     def stop(self) -> None:
         """Nothing to release: the endpoint belongs to someone else."""
+
+
+def compose_command(*args: str) -> list[str]:
+    """`docker compose -f <project>/compose.yaml ARGS...`."""
+    return ["docker", "compose", "-f", str(compose_file()), *args]
+
+
+# -v: the image declares VOLUME /var/lib/localstack, an anonymous volume `down` alone leaves.
+COMPOSE_UP = ("up", "-d", "--wait")
+COMPOSE_DOWN = ("down", "-v")
+
+
+def compose_environment(environ: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The environment for `docker compose`: compose.yaml mounts TESTBED_DOCKER_SOCKET, which
+    follows DOCKER_HOST (rootless Docker, Podman) unless set explicitly."""
+    env = dict(os.environ if environ is None else environ)
+    env.setdefault("TESTBED_DOCKER_SOCKET", docker_socket_path(env))
+    return env
 
 
 class ComposeEngine(Engine):
@@ -82,20 +101,20 @@ class ComposeEngine(Engine):
                 f"{'docker not installed' if shutil.which('docker') is None else reason}. "
                 "Use --target embedded here."
             )
-        command = ["docker", "compose", "-f", str(compose_file()), "up", "-d", "--wait"]
-        result = subprocess.run(command, capture_output=True, text=True, check=False)
+        result = subprocess.run(
+            compose_command(*COMPOSE_UP), capture_output=True, text=True, check=False, env=compose_environment()
+        )
         if result.returncode != 0:
-            raise EngineError(f"docker compose up failed:\n{result.stderr[-2000:]}")
+            raise EngineError(
+                f"docker compose up failed:\n{result.stderr[-2000:]}\n"
+                "An unhealthy localstack service means the deploy hook failed: docker compose logs localstack"
+            )
         self._started = True
         return self
 
     def stop(self) -> None:
         if self._started:
-            subprocess.run(
-                ["docker", "compose", "-f", str(compose_file()), "down"],
-                capture_output=True,
-                check=False,
-            )
+            subprocess.run(compose_command(*COMPOSE_DOWN), capture_output=True, check=False, env=compose_environment())
             self._started = False
 
 

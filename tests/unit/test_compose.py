@@ -269,3 +269,27 @@ def test_shell_scripts_are_checked_out_with_lf_everywhere():
         pytest.skip(f"not a git checkout: {result.stderr.strip()}")
     assert result.stdout.strip().endswith("eol: lf"), result.stdout
     assert b"\r" not in HOOK.read_bytes()
+
+
+def test_the_compose_engine_stops_with_down_v_and_starts_waiting_for_health():
+    from infra.engine.remote import COMPOSE_DOWN, COMPOSE_UP, compose_command
+
+    # -v: the image's VOLUME /var/lib/localstack is an anonymous volume `down` alone leaves behind.
+    assert compose_command(*COMPOSE_DOWN)[-2:] == ["down", "-v"]
+    assert compose_command(*COMPOSE_UP)[-3:] == ["up", "-d", "--wait"]
+    assert compose_command()[:3] == ["docker", "compose", "-f"]
+    assert compose_command()[3].endswith("compose.yaml")
+
+
+@pytest.mark.parametrize(
+    ("environ", "socket"),
+    [
+        ({}, "/var/run/docker.sock"),
+        ({"DOCKER_HOST": "unix:///run/user/1000/docker.sock"}, "/run/user/1000/docker.sock"),
+        ({"DOCKER_HOST": "unix:///run/podman.sock", "TESTBED_DOCKER_SOCKET": "/elsewhere.sock"}, "/elsewhere.sock"),
+    ],
+)
+def test_the_compose_engine_mounts_the_socket_docker_host_names(environ: dict[str, str], socket: str):
+    from infra.engine.remote import compose_environment
+
+    assert compose_environment(environ)["TESTBED_DOCKER_SOCKET"] == socket
