@@ -214,13 +214,20 @@ def down() -> None:
 
 
 @app.command()
-def status(prefix: PrefixOption = None) -> None:
+def status(prefix: PrefixOption = None, target: TargetOption = None) -> None:
     """Show the running engine (endpoint, health, processes) and which workflows are deployed on it."""
     from rich.table import Table
 
     from infra.state import record_path, recorded_engine, scope
 
-    settings = Settings.from_env(prefix=prefix)
+    settings = Settings.from_env(prefix=prefix, target=target)
+    if settings.target == "compose":  # its deploy hook's verdict, and where to look when it failed
+        from infra.compose_status import compose_status
+        from infra.settings import COMPOSE_ENDPOINT
+
+        compose = compose_status(settings.endpoint_url or COMPOSE_ENDPOINT)
+        console.print("\n".join(compose.lines()), highlight=False, markup=False)
+        raise typer.Exit(code=0 if compose.healthy else EngineNotUp.exit_code)
     found = recorded_engine()
     if found is None:
         console.print(f"no engine is up (scope: {scope()}; testbed up starts one)")
