@@ -293,3 +293,48 @@ def test_the_compose_engine_mounts_the_socket_docker_host_names(environ: dict[st
     from infra.engine.remote import compose_environment
 
     assert compose_environment(environ)["TESTBED_DOCKER_SOCKET"] == socket
+
+
+READY_BODIES = [
+    {"completed": True, "scripts": [deploy_script("SUCCESSFUL")]},
+    {"completed": True, "scripts": [deploy_script("ERROR")]},
+    {"completed": False, "scripts": [deploy_script("RUNNING")]},
+    {"completed": True, "scripts": []},
+]
+
+
+@pytest.mark.parametrize("ready", READY_BODIES, ids=["successful", "error", "running", "no-hook"])
+def test_testbed_status_agrees_with_the_healthcheck_and_says_where_to_look(
+    compose: dict[str, Any], localstack_answering: Callable[[dict[str, Any]], str], ready: dict[str, Any]
+):
+    endpoint = localstack_answering(ready)
+    check = subprocess.run(healthcheck_argv(compose, endpoint), capture_output=True, timeout=30, check=False)
+    testbed = Path(sys.executable).parent / "testbed"
+    env = {key: value for key, value in os.environ.items() if not key.startswith(("TESTBED_", "AWS_"))}
+    result = subprocess.run(
+        [str(testbed), "status", "--target", "compose"],
+        env={**env, "AWS_ENDPOINT_URL": endpoint},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert (result.returncode == 0) == (check.returncode == 0), result.stdout + result.stderr
+    if ready == READY_BODIES[1]:
+        assert '"10-deploy.sh": "ERROR"' in result.stdout
+        assert "docker compose logs localstack" in result.stdout
+        assert "docker compose restart localstack" in result.stdout
+    if result.returncode == 0:
+        assert "stack deployed by 10-deploy.sh" in result.stdout
+
+
+def test_testbed_status_says_when_nothing_answers():
+    from infra.compose_status import compose_status
+
+    with socket.socket() as unused:
+        unused.bind(("127.0.0.1", 0))
+        port = unused.getsockname()[1]
+    status = compose_status(f"http://127.0.0.1:{port}")
+    assert not status.healthy
+    assert status.summary.startswith(f"compose: no LocalStack answers at http://127.0.0.1:{port}")
+    assert "docker compose up -d --wait" in status.lines()[1]
