@@ -13,7 +13,7 @@ import importlib
 import pkgutil
 from collections.abc import Sequence
 
-from infra.errors import TestbedError
+from infra.errors import BadInput
 from infra.stack.stack import Stack
 from infra.workflows.workflow import Workflow
 
@@ -37,7 +37,7 @@ def _discover() -> dict[str, Workflow]:
 WORKFLOWS: dict[str, Workflow] = _discover()
 
 
-class UnknownWorkflow(TestbedError, ValueError):
+class UnknownWorkflow(BadInput):
     """A workflow name that no module of infra/workflows declares."""
 
 
