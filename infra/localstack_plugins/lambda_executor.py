@@ -39,6 +39,7 @@ from localstack.services.lambda_.invocation.runtime_executor import (
     RuntimeExecutor,
 )
 
+from infra.localstack_plugins import faults
 from infra.localstack_plugins.wire import read_frame, write_frame
 
 LOG = logging.getLogger(__name__)
@@ -198,6 +199,9 @@ class LocalProcessExecutor(RuntimeExecutor):
         request_id = payload["invoke-id"]
         timeout = float(self.function_version.config.timeout)
         started = time.monotonic()
+        injected = faults.function_fault(self.function_version.id.function_name, request_id, timeout)
+        if injected is not None:
+            return self._injected(injected, request_id, started)
         with self._lock:
             if self._worker is not None and not self._worker.is_alive():
                 # Died while idle (killed, OOM): no invocation was running, so none fails.
@@ -232,6 +236,20 @@ class LocalProcessExecutor(RuntimeExecutor):
             payload=reply["payload"].encode(),
             is_error=not reply["ok"],
             logs=self._frame_logs(request_id, logs, elapsed_ms, memory),
+        )
+
+    def _injected(self, injected: faults.InjectedFailure, request_id: str, started: float) -> InvocationResult:
+        """The answer of a fault rule (infra/localstack_plugins/faults.py) instead of running the function."""
+        if injected.resets_sandbox:
+            with self._lock:
+                if self._worker is not None:
+                    self._discard(self._worker)  # a timed-out or crashed sandbox is not reused
+        elapsed_ms = (time.monotonic() - started) * 1000
+        return InvocationResult(
+            request_id=request_id,
+            payload=injected.payload.encode(),
+            is_error=True,
+            logs=self._frame_logs(request_id, injected.logs, elapsed_ms, 0),
         )
 
     def _crashed(self, worker: _Worker, request_id: str, log_offset: int) -> dict[str, Any]:

@@ -22,7 +22,7 @@ from infra.errors import BadInput
 from infra.localstack_plugins.scope import engine_mode, fidelity_patches_on, inside_testbed_engine
 
 ROOT = Path(__file__).resolve().parents[2]
-NOTHING = {"batching": False, "task_clients": False, "fidelity": False, "network": False}
+NOTHING = {"batching": False, "task_clients": False, "fidelity": False, "network": False, "faults": False}
 HOOK_GROUP = "localstack.hooks.on_infra_start"
 
 # Loads the hooks through their entry points, calls them, then looks at what each one patches.
@@ -41,12 +41,14 @@ from infra.localstack_plugins.fidelity import DYNAMODB_TASK_MODULE
 from infra.localstack_plugins.network import TWISTED_SERVER_MODULE
 dynamodb_task = importlib.import_module(DYNAMODB_TASK_MODULE)
 twisted_server = importlib.import_module(TWISTED_SERVER_MODULE)
+from localstack.aws import handlers
 ours = lambda fn: fn.__module__.startswith("infra.localstack_plugins")
 print(json.dumps({
     "batching": version_manager.record_cw_metric_invocation is not before["batching"],
     "task_clients": boto_client.boto_client_for is not before["task_clients"],
     "fidelity": ours(dynamodb_task.StateTaskServiceDynamoDB._eval_service_task),
     "network": ours(twisted_server.TwistedRuntimeServer.register),
+    "faults": any(ours(h) for h in handlers.serve_custom_service_request_handlers.handlers),
 }))
 """
 
@@ -77,7 +79,7 @@ def patched_by_hooks(extra_env: dict[str, str]) -> dict[str, bool]:
 
 def test_the_probe_covers_every_registered_hook():
     modules = {path.split(":")[0].rsplit(".", 1)[1] for path in registered_hooks().values()}
-    assert modules == {"batching", "task_clients", "fidelity", "network"}, (
+    assert modules == {"batching", "task_clients", "fidelity", "network", "faults"}, (
         f"a hook was added or removed ({modules}): teach PROBE what it patches"
     )
 
@@ -87,15 +89,18 @@ def test_the_probe_covers_every_registered_hook():
     [
         # Someone's own LocalStack in an environment where this package is installed: untouched.
         ({}, NOTHING),
-        ({"TESTBED_ENGINE_ID": "e1"}, {"batching": True, "task_clients": True, "fidelity": True, "network": True}),
+        (
+            {"TESTBED_ENGINE_ID": "e1"},
+            {"batching": True, "task_clients": True, "fidelity": True, "network": True, "faults": True},
+        ),
         (
             {"TESTBED_ENGINE_ID": "e1", "TESTBED_ENGINE_MODE": "full"},
-            {"batching": True, "task_clients": True, "fidelity": True, "network": True},
+            {"batching": True, "task_clients": True, "fidelity": True, "network": True, "faults": True},
         ),
-        # Stock mode: only what no client can tell apart (speed, loopback) stays on.
+        # Stock mode: only what no client can tell apart (speed, loopback, faults no rule asks for) stays on.
         (
             {"TESTBED_ENGINE_ID": "e1", "TESTBED_ENGINE_MODE": "stock"},
-            {"batching": True, "task_clients": True, "fidelity": False, "network": True},
+            {"batching": True, "task_clients": True, "fidelity": False, "network": True, "faults": True},
         ),
         # The mode alone does not make a process a testbed engine.
         ({"TESTBED_ENGINE_MODE": "full"}, NOTHING),
@@ -117,6 +122,7 @@ def test_every_hook_carries_the_guard():
         "testbed_batching": "engine",
         "testbed_task_clients": "engine",
         "testbed_network": "engine",
+        "testbed_faults": "engine",
         "testbed_fidelity": "fidelity",
     }
 
