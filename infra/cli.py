@@ -605,6 +605,109 @@ def new_workflow(
         )
 
 
+faults_app = typer.Typer(
+    help="Inject faults into the embedded engine `testbed up` started (infra/faults.py has the rule format).",
+    no_args_is_help=True,
+)
+app.add_typer(faults_app, name="faults")
+
+
+def faults_client(target: Target | None) -> Any:
+    """The fault endpoint of the engine `testbed up` started; only the embedded engine has one."""
+    from infra.errors import BadInput
+    from infra.faults import FaultsClient
+    from infra.state import running_engine
+
+    settings = Settings.from_env(target=target)
+    if settings.target != "embedded":
+        raise BadInput(f"fault injection needs the embedded engine; the target is {settings.target}")
+    engine = running_engine(settings)
+    if engine is None or not engine.endpoint_url:
+        raise _not_up_error()
+    return FaultsClient(engine.endpoint_url)
+
+
+def show_rules(rules: list[dict[str, Any]]) -> None:
+    """Rules one per line: id, what they match, what they do, how often they fired."""
+    if not rules:
+        console.print("no fault rules")
+    for rule in rules:
+        where = rule.get("function") or ".".join(filter(None, (rule.get("service"), rule.get("operation") or "*")))
+        extra = " ".join(f"{key}={rule[key]}" for key in ("region", "resource") if rule.get(key))
+        what = rule.get("error") or rule.get("fault")
+        limits = f"p={rule['probability']:g}" + (f" count={rule['count']}" if rule.get("count") is not None else "")
+        delay = f" +{rule['latency_ms']}ms" if rule.get("latency_ms") else ""
+        console.print(
+            f"{rule['id']}  {where} {extra}  {what}{delay}  {limits}  matched={rule['matched']} fired={rule['fired']}",
+            highlight=False,
+        )
+
+
+@faults_app.command("add")
+def faults_add(
+    service: Annotated[str | None, typer.Option(help="service fault: the service (dynamodb, s3, sqs, ...)")] = None,
+    operation: Annotated[str | None, typer.Option(help="the operation (PutItem); default: any")] = None,
+    region: Annotated[str | None, typer.Option(help="only requests to this region")] = None,
+    resource: Annotated[str | None, typer.Option(help="table, bucket, queue, stream, topic (a shell pattern)")] = None,
+    function: Annotated[str | None, typer.Option(help="function fault: the function name (a shell pattern)")] = None,
+    fault: Annotated[
+        str | None, typer.Option(help="error, latency; for functions also timeout, crash, throttle")
+    ] = None,
+    error: Annotated[str | None, typer.Option(help="the AWS error code (or a function's errorType)")] = None,
+    message: Annotated[str | None, typer.Option(help="the error message")] = None,
+    status: Annotated[int | None, typer.Option(help="HTTP status (default: AWS's for the code, else 400)")] = None,
+    latency_ms: Annotated[int, typer.Option(help="delay before answering, in milliseconds")] = 0,
+    probability: Annotated[float, typer.Option(help="the share of matching requests that fail")] = 1.0,
+    count: Annotated[int | None, typer.Option(help="fire this many times, then stop (default: no limit)")] = None,
+    target: TargetOption = None,
+) -> None:
+    """Add a fault rule: `testbed faults add --service dynamodb --operation PutItem
+    --error ProvisionedThroughputExceededException --count 2`."""
+    from infra.faults import FaultRule
+
+    given = {
+        "service": service,
+        "operation": operation,
+        "region": region,
+        "resource": resource,
+        "function": function,
+        "fault": fault,
+        "error": error,
+        "message": message,
+        "status": status,
+        "latency_ms": latency_ms,
+        "probability": probability,
+        "count": count,
+    }
+    rule = FaultRule.from_json({key: value for key, value in given.items() if value is not None})
+    show_rules(faults_client(target).add([rule]))
+
+
+@faults_app.command("list")
+def faults_list(
+    as_json: Annotated[bool, typer.Option("--json", help="print JSON instead of lines")] = False,
+    target: TargetOption = None,
+) -> None:
+    """The rules, with how many requests each matched and how many times it fired."""
+    import json
+
+    rules = faults_client(target).list()
+    if as_json:
+        typer.echo(json.dumps(rules, indent=2))
+    else:
+        show_rules(rules)
+
+
+@faults_app.command("clear")
+def faults_clear(
+    rule_id: Annotated[str | None, typer.Argument(help="one rule's id; default: every rule")] = None,
+    target: TargetOption = None,
+) -> None:
+    """Remove every fault rule (or one)."""
+    cleared = faults_client(target).clear(rule_id)
+    console.print(f"cleared {cleared} fault rule(s)")
+
+
 def main() -> None:
     """The `testbed` entry point."""
     app()
