@@ -211,7 +211,7 @@ def sales_ingest(engine: EmbeddedEngine, sizes: Sequence[int], results: dict[str
     from infra.runs.sales import check_outcome, upload
     from infra.workflows import sales, stack_for
 
-    deployer = Deployer.for_clients(engine.client, "bench", engine.region)
+    deployer = Deployer.for_clients(engine.client, "bench", engine.region, local=True)
     stack = stack_for(["sales"])
     deployer.deploy(stack)
     table = stack.bind(deployer.ctx).name(sales.TABLE)

@@ -344,7 +344,7 @@ def deployer_for(engine: Engine, prefix: str) -> Deployer:
     """A deployer on the engine's clients, naming resources with `prefix`."""
     from infra.deploy import Deployer
 
-    return Deployer.for_clients(engine.client, prefix, engine.region)
+    return Deployer.for_clients(engine.client, prefix, engine.region, local=engine.settings.is_emulator)
 
 
 @app.command()

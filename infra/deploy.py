@@ -21,7 +21,7 @@ from infra.clients import Clients
 from infra.errors import TestbedError
 from infra.settings import Settings
 from infra.stack.executor import apply
-from infra.stack.model import Context
+from infra.stack.model import Context, host_architecture
 from infra.stack.planner import Change, destroy_plan, plan
 from infra.stack.remote import BotoRemote
 from infra.stack.stack import Stack
@@ -53,13 +53,15 @@ class Deployer:
                 cache[service] = session.client(service, region_name=region, endpoint_url=endpoint_url, config=config)
             return cache[service]
 
-        return cls.for_clients(client, prefix, region)
+        return cls.for_clients(client, prefix, region, local=endpoint_url is not None)
 
     @classmethod
-    def for_clients(cls, clients: Clients, prefix: str, region: str) -> Deployer:
-        """A deployer on existing clients (an engine's `client`, a test's fake)."""
+    def for_clients(cls, clients: Clients, prefix: str, region: str, *, local: bool = False) -> Deployer:
+        """A deployer on existing clients (an engine's `client`, a test's fake); `local`:
+        an emulator, where functions default to this machine's architecture."""
         account = clients("sts").get_caller_identity()["Account"]
-        return cls(clients, Context(prefix=prefix, account=account, region=region))
+        architecture = host_architecture() if local else Context.architecture
+        return cls(clients, Context(prefix=prefix, account=account, region=region, architecture=architecture))
 
     def plan(self, stack: Stack) -> list[Change]:
         return plan(stack, BotoRemote(self.clients), self.ctx)

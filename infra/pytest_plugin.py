@@ -123,7 +123,9 @@ def deployer(testbed_engine: Engine, testbed_settings: Settings, testbed_project
     from infra.deploy import Deployer
 
     with use_root(testbed_project_root):
-        yield Deployer.for_clients(testbed_engine.client, testbed_settings.prefix, testbed_engine.region)
+        yield Deployer.for_clients(
+            testbed_engine.client, testbed_settings.prefix, testbed_engine.region, local=testbed_settings.is_emulator
+        )
 
 
 @pytest.fixture(scope="session")

@@ -149,9 +149,7 @@ def check_outcome(
             )
     for line in sorted(by_line):
         problems.append(f"line {line}: valid, yet dead-lettered with {by_line[line][0]['reasons']}")
-    stored = _stored_items(
-        clients, stack.bind(ctx).name(workflow.TABLE), [i.record["orderId"] for i in valid.values()]
-    )
+    stored = _stored_items(clients, stack.bind(ctx).name(workflow.TABLE), [i.record["orderId"] for i in valid.values()])
     for line, item in valid.items():
         found = stored.get(str(item.record["orderId"]))
         if found is None:

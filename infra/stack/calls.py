@@ -271,6 +271,7 @@ def _function_create(function: Function, stack: Stack, ctx: Context, desired: St
         "Role": desired["Role"],
         "Handler": desired["Handler"],
         "Code": {"ZipFile": function.package},
+        "Architectures": desired["Architectures"],
         "Timeout": desired["Timeout"],
         "MemorySize": desired["MemorySize"],
         "Environment": {"Variables": desired["Environment"]},
@@ -283,12 +284,14 @@ def _function_create(function: Function, stack: Stack, ctx: Context, desired: St
 def _function_update(function: Function, stack: Stack, ctx: Context, desired: State, current: State) -> list[Call]:
     name = function.physical(ctx)
     calls = []
-    if desired["CodeSha256"] != current.get("CodeSha256"):
+    # The architecture is a property of the code package: UpdateFunctionCode changes it.
+    new_architecture = desired["Architectures"] != current.get("Architectures")
+    if desired["CodeSha256"] != current.get("CodeSha256") or new_architecture:
         calls.append(
             Call(
                 "lambda",
                 "update_function_code",
-                {"FunctionName": name, "ZipFile": function.package},
+                {"FunctionName": name, "ZipFile": function.package, "Architectures": desired["Architectures"]},
                 waiter="function_updated_v2",
                 waiter_params={"FunctionName": name},
             )

@@ -153,6 +153,7 @@ def _properties(resource: Resource, stack: Stack, ctx: Context) -> dict[str, Any
                 "Type": "AWS::Lambda::Function",
                 "FunctionName": name,
                 "Runtime": resource.runtime,
+                "Architectures": resource.architectures(ctx),
                 "Handler": resource.handler,
                 "Role": state["Role"],
                 "Timeout": resource.timeout,

@@ -50,6 +50,7 @@ def desired_state(resource: Resource, stack: Stack, ctx: Context) -> State:
                 "CodeSha256": resource.code_sha256,
                 "Handler": resource.handler,
                 "Runtime": resource.runtime,
+                "Architectures": resource.architectures(ctx),
                 "Timeout": resource.timeout,
                 "MemorySize": resource.memory,
                 "Environment": stack.environment(resource, ctx),

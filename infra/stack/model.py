@@ -13,6 +13,7 @@ the compose init hook deploys with the Python that ships inside the LocalStack i
 from __future__ import annotations
 
 import json
+import platform
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -30,6 +31,9 @@ class Context:
     account: str
     region: str
     partition: str = "aws"
+    # What functions that declare no architecture run on: explicit x86_64 on AWS, the
+    # host's own on emulators (no amd64 emulation on Apple Silicon).
+    architecture: str = "x86_64"
 
     def name(self, logical: str) -> str:
         return f"{self.prefix}-{logical}"
@@ -39,6 +43,14 @@ class Context:
             f"arn:{self.partition}:{service}:{self.region if region else ''}:"
             f"{self.account if account else ''}:{resource}"
         )
+
+
+ARCHITECTURES = ("x86_64", "arm64")
+
+
+def host_architecture() -> str:
+    """The Lambda architecture of this machine's CPU."""
+    return "arm64" if platform.machine().lower() in ("arm64", "aarch64") else "x86_64"
 
 
 @dataclass(frozen=True)
@@ -229,8 +241,13 @@ class Function(Resource):
     memory: int = 256
     runtime: str = "python3.12"
     grants: tuple[Statement, ...] = ()
+    architecture: str | None = None  # None: the target's (Context.architecture)
 
     kind = "function"
+
+    def architectures(self, ctx: Context) -> list[str]:
+        """Lambda's `Architectures` for this function where `ctx` deploys it."""
+        return [self.architecture or ctx.architecture]
 
     def arn(self, ctx: Context) -> str:
         return ctx.arn("lambda", f"function:{self.physical(ctx)}")

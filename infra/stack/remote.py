@@ -118,6 +118,7 @@ class BotoRemote:
             "CodeSha256": found["CodeSha256"],
             "Handler": found.get("Handler"),
             "Runtime": found.get("Runtime"),
+            "Architectures": found.get("Architectures") or ["x86_64"],  # Lambda's default
             "Timeout": found.get("Timeout"),
             "MemorySize": found.get("MemorySize"),
             "Environment": dict(sorted(found.get("Environment", {}).get("Variables", {}).items())),

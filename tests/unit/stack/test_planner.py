@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from infra.stack.desired import State, desired_state
-from infra.stack.model import Context, Resource
+from infra.stack.model import Context, Function, Resource, host_architecture
 from infra.stack.planner import Change, destroy_plan, plan
 from infra.stack.stack import Stack, must_exist_first
 from infra.workflows import WORKFLOWS, stack_for
@@ -123,3 +123,30 @@ def test_a_substitution_the_asl_never_uses_is_an_error() -> None:
     stale = replace(machine, substitutions={**machine.substitutions, "Forgotten": Ref("orders-table", "name")})
     with pytest.raises(StackError, match="Forgotten"):
         stack.definition(stale, CTX)
+
+
+def test_functions_run_on_the_targets_architecture_unless_they_declare_one() -> None:
+    local = Context(prefix="tb", account="123456789012", region="eu-west-1", architecture="arm64")
+    stack = stack_for(["orders"])
+    function = stack.get("check-transaction")
+    assert desired_state(function, stack, CTX)["Architectures"] == ["x86_64"]  # AWS: explicit default
+    assert desired_state(function, stack, local)["Architectures"] == ["arm64"]
+    pinned = Function("pinned", source="check_transaction", architecture="x86_64")
+    assert pinned.architectures(local) == ["x86_64"]
+
+
+def test_a_new_architecture_updates_the_code_package() -> None:
+    local = Context(prefix="tb", account="123456789012", region="eu-west-1", architecture="arm64")
+    stack = stack_for(["orders"])
+    function = stack.get("check-transaction")
+    current = desired_state(function, stack, CTX)  # deployed on x86_64 with the same code
+    changes = plan(stack, FakeRemote(existing={function.name: current}), local)
+    [change] = [c for c in changes if c.name == function.physical(local)]
+    [call] = [c for c in change.calls if c.operation == "update_function_code"]
+    assert call.params["Architectures"] == ["arm64"]
+
+
+@pytest.mark.parametrize(("machine", "expected"), [("x86_64", "x86_64"), ("aarch64", "arm64"), ("arm64", "arm64")])
+def test_the_host_architecture_names_lambdas(machine: str, expected: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("platform.machine", lambda: machine)
+    assert host_architecture() == expected
