@@ -32,6 +32,8 @@ ROOT = Path(__file__).resolve().parents[2]
 RUFF = Path(sys.executable).with_name("ruff")
 FOLDERS = ("asl", "src", "infra/workflows", "infra/runs", "fixtures", "tests/unit", "tests/integration")
 LONGEST = "a" + "-b2" * ((MAX_NAME - 1) // 3)
+# A name for the scaffolds written here: not `invoices`, which a checkout may hold by now.
+PROBE = "probe-flow"
 
 
 @pytest.fixture
@@ -131,8 +133,8 @@ def test_the_files_are_written_with_the_name_in_them(project: Path) -> None:
 
 
 def test_the_state_machine_is_valid_asl_with_its_placeholders(project: Path) -> None:
-    scaffold_workflow("invoices", project)
-    definition = json.loads((project / "asl/invoices.asl.json").read_text())
+    scaffold_workflow(PROBE, project)
+    definition = json.loads((project / "asl/probe_flow.asl.json").read_text())
     states = definition["States"]
     assert definition["StartAt"] in states
     targets = {definition["StartAt"]}
@@ -140,26 +142,26 @@ def test_the_state_machine_is_valid_asl_with_its_placeholders(project: Path) -> 
         targets |= {state[key] for key in ("Next", "Default") if key in state}
         targets |= {rule["Next"] for rule in state.get("Choices", []) + state.get("Catch", [])}
     assert targets == set(states), "every state is reached and every target exists"
-    text = (project / "asl/invoices.asl.json").read_text()
+    text = (project / "asl/probe_flow.asl.json").read_text()
     for placeholder in ("${ValidateFunctionArn}", "${RecordsTable}", "${RejectedQueueUrl}"):
         assert placeholder in text
 
 
 def test_nothing_is_overwritten(project: Path) -> None:
-    scaffold_workflow("invoices", project)
-    (project / "src/invoices_validate/rules.py").write_text("# my own rules\n")
+    scaffold_workflow(PROBE, project)
+    (project / "src/probe_flow_validate/rules.py").write_text("# my own rules\n")
     before = snapshot(project)
 
-    with pytest.raises(ScaffoldRefused, match=r"src/invoices_validate/rules.py.* exist.*nothing was written"):
-        scaffold_workflow("invoices", project)
+    with pytest.raises(ScaffoldRefused, match=r"src/probe_flow_validate/rules.py.* exist.*nothing was written"):
+        scaffold_workflow(PROBE, project)
     assert snapshot(project) == before
 
 
 def test_one_file_in_the_way_stops_the_whole_scaffold(project: Path) -> None:
-    (project / "fixtures/invoices.py").write_text("# already here\n")
-    with pytest.raises(ScaffoldRefused, match=r"fixtures/invoices\.py"):
-        scaffold_workflow("invoices", project)
-    assert snapshot(project) == {"fixtures/invoices.py": b"# already here\n"}
+    (project / "fixtures/probe_flow.py").write_text("# already here\n")
+    with pytest.raises(ScaffoldRefused, match=r"fixtures/probe_flow\.py"):
+        scaffold_workflow(PROBE, project)
+    assert snapshot(project) == {"fixtures/probe_flow.py": b"# already here\n"}
 
 
 def test_a_write_that_fails_halfway_leaves_nothing_behind(project: Path) -> None:
@@ -169,14 +171,14 @@ def test_a_write_that_fails_halfway_leaves_nothing_behind(project: Path) -> None
     folders_before = sorted(str(p) for p in project.rglob("*") if p.is_dir())
 
     with pytest.raises(ScaffoldFailed, match="nothing of it is left"):
-        scaffold_workflow("invoices", project)
+        scaffold_workflow(PROBE, project)
     assert snapshot(project) == {"tests/integration": b"not a folder\n"}
     assert sorted(str(p) for p in project.rglob("*") if p.is_dir()) == folders_before
 
 
 def test_a_folder_that_is_not_a_project_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ScaffoldRefused, match=r"not a testbed project \(no asl/, src/"):
-        scaffold_workflow("invoices", tmp_path)
+        scaffold_workflow(PROBE, tmp_path)
 
 
 def test_the_default_root_is_this_checkout() -> None:
@@ -190,7 +192,7 @@ def test_a_template_names_only_values_it_is_given() -> None:
 
 
 @pytest.mark.skipif(not RUFF.is_file(), reason="ruff is a dev dependency; not installed here")
-@pytest.mark.parametrize("name", ["invoices", LONGEST])
+@pytest.mark.parametrize("name", [PROBE, LONGEST])
 def test_the_generated_code_passes_ruff(name: str, tmp_path: Path) -> None:
     """With the project's settings, for a short name and the longest allowed."""
     checkout = linked_checkout(tmp_path)
@@ -203,14 +205,14 @@ def test_the_generated_code_passes_ruff(name: str, tmp_path: Path) -> None:
 
 
 def test_the_command_writes_and_lists_the_files(project: Path) -> None:
-    result = CliRunner().invoke(app, ["new", "workflow", "invoices", "--root", str(project)], env={"COLUMNS": "300"})
+    result = CliRunner().invoke(app, ["new", "workflow", PROBE, "--root", str(project)], env={"COLUMNS": "300"})
 
     assert result.exit_code == 0, result.output
-    assert f"created workflow invoices in {project}" in result.output
-    assert "infra/workflows/invoices.py" in result.output
-    assert "testbed run invoices" in result.output
+    assert f"created workflow {PROBE} in {project}" in result.output
+    assert "infra/workflows/probe_flow.py" in result.output
+    assert f"testbed run {PROBE}" in result.output
     assert "loads workflows from" in result.output, "scaffolding elsewhere says which checkout testbed runs"
-    assert (project / "infra/runs/invoices.py").is_file()
+    assert (project / "infra/runs/probe_flow.py").is_file()
 
 
 @pytest.mark.parametrize(
@@ -230,7 +232,7 @@ def test_the_command_refuses_in_one_line_with_the_usage_code(args: list[str], li
     assert snapshot(project) == {}
 
 
-def test_without_a_root_the_command_writes_into_this_checkout_only_after_the_checks() -> None:
+def test_run_as_a_process_a_taken_name_leaves_this_checkout_untouched() -> None:
     """Run as a user would (a fresh process); a taken name: this checkout stays untouched."""
     done = subprocess.run(
         [sys.executable, "-m", "infra.cli", "new", "workflow", "processing"],
