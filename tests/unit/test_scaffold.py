@@ -11,6 +11,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -244,3 +245,11 @@ def test_run_as_a_process_a_taken_name_leaves_this_checkout_untouched() -> None:
     )
     assert done.returncode == USAGE_EXIT_CODE, done.stdout + done.stderr
     assert "a workflow named 'processing' exists already" in done.stderr
+
+
+def test_the_templates_are_package_data() -> None:
+    """A wheel carries only the package data pyproject names: every template must be named."""
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    globs = config["tool"]["setuptools"]["package-data"]["infra.scaffold"]
+    package = ROOT / "infra/scaffold"
+    assert {path for pattern in globs for path in package.glob(pattern)} == set(package.rglob("*.tmpl"))
