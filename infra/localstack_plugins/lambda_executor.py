@@ -4,13 +4,15 @@ LocalStack 4.14.0 only ships a Docker executor. This one is loaded from the entr
 namespace `localstack.lambda.runtime_executor` (name `local-process`) when the engine sets
 `LAMBDA_RUNTIME_EXECUTOR=local-process`. Each execution environment LocalStack creates
 gets one worker process (`lambda_worker.py`); invokes travel over pipes instead of HTTP,
-which keeps a warm invoke to a few milliseconds. Timeouts, crashes and import errors come
-back with the payloads AWS uses, and the environment replaces its worker so the next
-invoke works.
+which keeps a warm invoke to a few milliseconds. Timeouts, crashes, import errors and
+results over the 6 MB response limit come back with the payloads AWS uses, and the
+environment replaces its worker so the next invoke works. Each function runs on the
+Python of its declared runtime when one is installed (`lambda_python.py`).
 """
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import json
 import logging
@@ -40,6 +42,7 @@ from localstack.services.lambda_.invocation.runtime_executor import (
 )
 
 from infra.localstack_plugins import faults
+from infra.localstack_plugins.lambda_python import aws_site_packages, interpreter_for, link_sdk, runtime_version
 from infra.localstack_plugins.wire import read_frame, write_frame
 
 LOG = logging.getLogger(__name__)
@@ -56,9 +59,11 @@ class WorkerGone(Exception):
 
 
 def worker_environment(
-    env_vars: dict[str, Any], user_env: dict[str, str], code_dir: str, tmp_dir: str
+    env_vars: dict[str, Any], user_env: dict[str, str], runtime: str, tmp_dir: str
 ) -> dict[str, str]:
-    """The environment of a function process: Lambda's variables, the user's, nothing else."""
+    """The environment of a function process: Lambda's variables, the user's, nothing else;
+    LAMBDA_TASK_ROOT and AWS_EXECUTION_ENV as the AWS runtime of `runtime` sets them (the code
+    itself lies elsewhere on this host: the worker's working directory)."""
     env = {
         key: str(value)
         for key, value in env_vars.items()
@@ -66,23 +71,32 @@ def worker_environment(
     }
     env.setdefault("PATH", _BASE_PATH)
     env.setdefault("LANG", "C.UTF-8")
-    env["LAMBDA_TASK_ROOT"] = code_dir
+    env["LAMBDA_TASK_ROOT"] = "/var/task"
+    env["AWS_EXECUTION_ENV"] = f"AWS_Lambda_{runtime}"
     env["HOME"] = env["TMPDIR"] = tmp_dir
     return env
 
 
 class _Worker:
-    """One running worker process and the parent's ends of its pipes."""
+    """One running worker process and the parent's ends of its pipes.
 
-    def __init__(self, argv_tail: list[str], env: dict[str, str], log_path: Path, cwd: str):
+    `layout` says what the worker puts on sys.path after `code_dir` and where AWS keeps it:
+    {"layers": [[local, aws], ...], "sdk": [local, aws]}.
+    """
+
+    def __init__(
+        self, interpreter: str, code_dir: str, layout: dict[str, Any], env: dict[str, str], log_path: Path
+    ) -> None:
         in_r, self.in_w = os.pipe()
         self.out_r, out_w = os.pipe()
         lifeline_r, self.lifeline_w = os.pipe()
         with open(log_path, "ab") as log:
+            # -I -S: no site-packages, no PYTHONPATH; the function sees its code, layers, the SDK and the stdlib.
+            argv = [interpreter, "-I", "-S", str(WORKER_SCRIPT), str(in_r), str(out_w), str(lifeline_r)]
             self.process = subprocess.Popen(
-                [sys.executable, "-I", str(WORKER_SCRIPT), str(in_r), str(out_w), str(lifeline_r), *argv_tail],
+                [*argv, code_dir, json.dumps(layout)],
                 env=env,
-                cwd=cwd,
+                cwd=code_dir,
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=subprocess.STDOUT,
@@ -140,6 +154,21 @@ class _Worker:
             os.close(fd)
 
 
+def response_payload(reply: dict[str, Any]) -> tuple[bool, bytes]:
+    """(succeeded, payload) of a worker's reply; a result over Lambda's synchronous response
+    limit (6 MB: 6,291,556 bytes) becomes the error AWS answers instead."""
+    encoded = "payload_base64" in reply  # the handler returned bytes
+    payload = base64.b64decode(reply["payload_base64"]) if encoded else reply["payload"].encode()
+    limit = config.LAMBDA_LIMITS_MAX_FUNCTION_PAYLOAD_SIZE_BYTES
+    if reply["ok"] and len(payload) > limit:
+        error = {
+            "errorType": "Function.ResponseSizeTooLarge",
+            "errorMessage": f"Response payload size exceeded maximum allowed payload size ({limit} bytes).",
+        }
+        return False, json.dumps(error).encode()
+    return reply["ok"], payload
+
+
 class LocalProcessExecutor(RuntimeExecutor):
     """Runs one Lambda execution environment as a local Python process."""
 
@@ -151,15 +180,23 @@ class LocalProcessExecutor(RuntimeExecutor):
         self._tmp_dir = Path(tempfile.mkdtemp(prefix=f"lambda-{id[:8]}-"))
         self._log_path = self._tmp_dir / "worker.log"
         self._pending_logs = ""
+        self._interpreter = sys.executable
+        self._layout: dict[str, Any] = {}
 
     # lifecycle
 
     def start(self, env_vars: dict[str, str]) -> None:
-        code_dir = str(self.function_version.config.code.get_unzipped_code_location())
+        runtime = self.function_version.config.runtime or ""
         user_env = self.function_version.config.environment or {}
         work_tmp = self._tmp_dir / "tmp"
         work_tmp.mkdir(exist_ok=True)
-        self._env = worker_environment(env_vars, user_env, code_dir, str(work_tmp))
+        self._env = worker_environment(env_vars, user_env, runtime, str(work_tmp))
+        self._interpreter = interpreter_for(runtime)
+        sdk = link_sdk(self._tmp_dir / "sdk")
+        self._layout = {
+            "layers": self._layer_dirs(),
+            "sdk": [str(sdk), aws_site_packages(runtime_version(runtime) or sys.version_info[:2])],
+        }
         with self._lock:
             self._spawn()
 
@@ -171,8 +208,8 @@ class LocalProcessExecutor(RuntimeExecutor):
         shutil.rmtree(self._tmp_dir, ignore_errors=True)
 
     def _spawn(self) -> None:
-        code_dir = self._env["LAMBDA_TASK_ROOT"]
-        worker = _Worker([code_dir, *self._layer_dirs()], self._env, self._log_path, code_dir)
+        code_dir = str(self.function_version.config.code.get_unzipped_code_location())
+        worker = _Worker(self._interpreter, code_dir, self._layout, self._env, self._log_path)
         timeout = config.LAMBDA_RUNTIME_ENVIRONMENT_TIMEOUT
         try:
             ready = worker.receive(timeout)
@@ -186,11 +223,12 @@ class LocalProcessExecutor(RuntimeExecutor):
         self._pending_logs = ready.get("logs", "")
         self._worker = worker
 
-    def _layer_dirs(self) -> list[str]:
+    def _layer_dirs(self) -> list[list[str]]:
+        """Each layer's folders for sys.path, with where AWS extracts them (/opt)."""
         dirs = []
         for layer in self.function_version.config.layers:
             root = Path(layer.code.get_unzipped_code_location())
-            dirs += [str(root / "python"), str(root)]
+            dirs += [[str(root / "python"), "/opt/python"], [str(root), "/opt"]]
         return dirs
 
     # invoking
@@ -231,10 +269,11 @@ class LocalProcessExecutor(RuntimeExecutor):
             logs = self._pending_logs + reply.get("logs", "")
             self._pending_logs = ""
             memory = worker.max_memory_mb()
+        ok, result = response_payload(reply)
         return InvocationResult(
             request_id=request_id,
-            payload=reply["payload"].encode(),
-            is_error=not reply["ok"],
+            payload=result,
+            is_error=not ok,
             logs=self._frame_logs(request_id, logs, elapsed_ms, memory),
         )
 
@@ -332,6 +371,7 @@ class LocalProcessExecutor(RuntimeExecutor):
                 f"runtime {runtime or 'image'} is not supported by the local-process executor;"
                 " use a python3.x runtime or the container target"
             )
+        interpreter_for(runtime)  # finds it, or warns, when the function is created
         function_version.config.code.prepare_for_execution()
         for layer in function_version.config.layers:
             layer.code.prepare_for_execution()

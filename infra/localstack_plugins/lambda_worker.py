@@ -4,18 +4,27 @@ Started by `LocalProcessExecutor` with three inherited pipe ends: invokes come i
 one, results go out on another, and the third is a lifeline whose end-of-file means the
 engine is gone, so the worker exits even while a handler is stuck. Stdlib only until
 the user's module is imported; it mimics the AWS Python runtime (context object,
-logging format, error payloads).
+logging format, error payloads, the JSON encoding of results) and shows the code where
+AWS keeps it (/var/task, /opt for layers, /var/lang for Python) in stack traces.
 """
 
+from __future__ import annotations
+
+import base64
+import decimal
 import importlib
 import io
 import json
 import logging
+import math
 import os
+import re
 import sys
+import sysconfig
 import threading
 import time
 import traceback
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -84,27 +93,99 @@ class _LambdaLogHandler(logging.Handler):
         sys.stdout.write(f"[{record.levelname}]\t{stamp}.{millis:03d}Z\t{self.request_id}\t{message}\n")
 
 
-def _error(error_type: str, message: str, stack: list[str] | None = None) -> dict[str, Any]:
-    return {"errorMessage": message, "errorType": error_type, "stackTrace": stack or []}
+class Paths:
+    """Where AWS keeps what runs here, for the file names stack traces show."""
+
+    def __init__(self, places: list[tuple[str, str]]) -> None:
+        version = f"python{sys.version_info[0]}.{sys.version_info[1]}"
+        places = [*places, (sysconfig.get_paths()["stdlib"], f"/var/lang/lib/{version}")]
+        # Longest first: a code folder may lie under the interpreter's prefix, or the reverse.
+        self.places = sorted(((local.rstrip("/") + "/", aws + "/") for local, aws in places), key=lambda p: -len(p[0]))
+
+    def show(self, filename: str) -> str:
+        """`filename` as it is on AWS (/var/task/handler.py), or unchanged."""
+        for local, aws in self.places:
+            if filename.startswith(local):
+                return aws + filename[len(local) :]
+        return filename
+
+    def stack(self, tb: Any, skip_file: str = "") -> list[str]:
+        """A traceback formatted as the AWS runtime does, without this worker's own frames."""
+        frames = [
+            (frame.filename, frame.lineno, frame.name, frame.line)
+            for frame in traceback.extract_tb(tb)
+            if frame.filename != skip_file
+        ]
+        return traceback.format_list([(self.show(name), line, func, text) for name, line, func, text in frames])
+
+
+PATHS = Paths([])
+_ENSURE_ASCII_OFF = {"AWS_Lambda_python3.12", "AWS_Lambda_python3.13"}
+
+
+class _Encoder(json.JSONEncoder):
+    """awslambdaric's marshaller: a Decimal is written as its own digits (NaN as NaN), and
+    the python3.12/3.13 runtimes write non-ASCII characters as they are."""
+
+    def __init__(self) -> None:
+        super().__init__(ensure_ascii=os.environ.get("AWS_EXECUTION_ENV") not in _ENSURE_ASCII_OFF, allow_nan=True)
+        self.marker = f"decimal-{uuid.uuid4().hex}-"
+        self.decimals: list[str] = []
+
+    def default(self, o: Any) -> Any:
+        if isinstance(o, decimal.Decimal):
+            if o.is_nan():
+                return math.nan
+            # A placeholder string, replaced by the digits below: json writes no raw text.
+            self.decimals.append(str(o))
+            return f"{self.marker}{len(self.decimals) - 1}"
+        return super().default(o)
+
+    def encode(self, o: Any) -> str:
+        text = super().encode(o)
+        if not self.decimals:
+            return text
+        return re.sub(f'"{self.marker}(\\d+)"', lambda match: self.decimals[int(match[1])], text)
+
+
+def to_json(value: Any) -> str:
+    """`value` as the AWS Python runtime encodes a result or an error."""
+    return _Encoder().encode(value)
+
+
+def _error(error_type: str, message: str, stack: list[str] | None = None, request_id: str = "") -> dict[str, Any]:
+    """The AWS runtime's error object; an init error has an empty request id."""
+    return {"errorMessage": message, "errorType": error_type, "requestId": request_id, "stackTrace": stack or []}
+
+
+def _log_error(error: dict[str, Any]) -> None:
+    """Print an error to the function's log as the AWS runtime does (one record, \\r between lines)."""
+    lines = [f"[ERROR] {error['errorType']}: {error['errorMessage']}", "Traceback (most recent call last):"]
+    for frame in error["stackTrace"]:
+        for line in frame.splitlines():
+            stripped = line.lstrip(" ")
+            lines.append("\u00a0" * (len(line) - len(stripped)) + stripped)
+    sys.stdout.write("\r".join(lines) + "\n")
 
 
 def _load_handler(handler_spec: str) -> tuple[Any, dict[str, Any] | None]:
     """Import `module.function` the way the AWS runtime does, or describe why it failed."""
-    module_name, _, function_name = handler_spec.rpartition(".")
-    if not module_name:
-        return None, _error("Runtime.MalformedHandlerName", f"Bad handler '{handler_spec}': not enough values")
+    try:
+        module_name, function_name = handler_spec.rsplit(".", 1)
+    except ValueError as err:
+        return None, _error("Runtime.MalformedHandlerName", f"Bad handler '{handler_spec}': {err}")
+    if module_name.split(".")[0] in sys.builtin_module_names:
+        message = f"Cannot use built-in module {module_name} as a handler module"
+        return None, _error("Runtime.BuiltInModuleConflict", message)
     try:
         module = importlib.import_module(module_name.replace("/", "."))
     except ImportError as err:
         return None, _error("Runtime.ImportModuleError", f"Unable to import module '{module_name}': {err}")
     except SyntaxError as err:
-        return None, _error("Runtime.UserCodeSyntaxError", f"Syntax error in module '{module_name}': {err}")
+        trace = [f'  File "{PATHS.show(err.filename or "")}" Line {err.lineno}\n    {err.text}']
+        return None, _error("Runtime.UserCodeSyntaxError", f"Syntax error in module '{module_name}': {err}", trace)
     except Exception as err:  # noqa: BLE001 - any init failure is reported, as AWS does
-        return None, _error(
-            type(err).__name__,
-            str(err),
-            traceback.format_list(traceback.extract_tb(err.__traceback__)),
-        )
+        return None, _error(type(err).__name__, str(err), PATHS.stack(err.__traceback__, skip_file=__file__))
     handler = getattr(module, function_name, None)
     if handler is None:
         return None, _error("Runtime.HandlerNotFound", f"Handler '{function_name}' missing on module '{module_name}'")
@@ -119,18 +200,19 @@ def _invoke(handler: Any, message: dict[str, Any], log_handler: _LambdaLogHandle
         event = json.loads(message["payload"]) if message["payload"] else {}
         result = handler(event, context)
     except Exception as err:  # noqa: BLE001 - the handler's failure is the invoke's result
-        stack = traceback.format_list(traceback.extract_tb(err.__traceback__)[1:])
-        body = _error(type(err).__name__, str(err), stack)
-        body["requestId"] = request_id
+        body = _error(type(err).__name__, str(err), PATHS.stack(err.__traceback__, skip_file=__file__), request_id)
         # The AWS runtime prints unhandled errors to the function's log as well.
-        print(f"[ERROR] {type(err).__name__}: {err}", file=sys.stderr)
-        return {"ok": False, "payload": json.dumps(body)}
+        _log_error(body)
+        return {"ok": False, "payload": to_json(body)}
+    if isinstance(result, bytes):
+        # The AWS runtime sends bytes as they are (content type application/unknown).
+        return {"ok": True, "payload_base64": base64.b64encode(result).decode()}
     try:
-        return {"ok": True, "payload": json.dumps(result)}
-    except (TypeError, ValueError) as err:
-        body = _error("Runtime.MarshalError", f"Unable to marshal response: {err}")
-        body["requestId"] = request_id
-        return {"ok": False, "payload": json.dumps(body)}
+        return {"ok": True, "payload": to_json(result)}
+    except Exception as err:  # noqa: BLE001 - the runtime turns any encoding failure into a MarshalError
+        body = _error("Runtime.MarshalError", f"Unable to marshal response: {err}", None, request_id)
+        _log_error(body)
+        return {"ok": False, "payload": to_json(body)}
 
 
 def _watch_lifeline(fd: int) -> None:
@@ -141,10 +223,15 @@ def _watch_lifeline(fd: int) -> None:
 
 
 def main() -> None:
+    global PATHS
     in_fd, out_fd, lifeline_fd = (int(value) for value in sys.argv[1:4])
-    code_dir, *layer_dirs = sys.argv[4:]
+    code_dir = sys.argv[4]
+    # {"layers": [[local, aws], ...], "sdk": [local, aws]}: what else is on sys.path, and its AWS place.
+    layout = json.loads(sys.argv[5])
     threading.Thread(target=_watch_lifeline, args=(lifeline_fd,), daemon=True).start()
-    sys.path[:0] = [code_dir, *layer_dirs]
+    places = [(code_dir, "/var/task"), *[tuple(layer) for layer in layout["layers"]], tuple(layout["sdk"])]
+    PATHS = Paths(places)
+    sys.path[:0] = [local for local, _ in places]
     os.chdir(code_dir)
 
     capture = _Capture(sys.__stdout__)
@@ -159,8 +246,8 @@ def main() -> None:
             # AWS retries a failed init on the next invoke; so do we.
             handler, init_error = _load_handler(os.environ.get("_HANDLER", ""))
         if init_error is not None:
-            print(f"[ERROR] {init_error['errorType']}: {init_error['errorMessage']}")
-            reply = {"ok": False, "payload": json.dumps(init_error)}
+            _log_error(init_error)
+            reply = {"ok": False, "payload": to_json(init_error)}
         else:
             reply = _invoke(handler, message, log_handler)
         reply["logs"] = capture.take()

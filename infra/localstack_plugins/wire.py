@@ -3,6 +3,8 @@
 Stdlib only: the worker imports this module by path, before any user code.
 """
 
+from __future__ import annotations
+
 import json
 import os
 import struct

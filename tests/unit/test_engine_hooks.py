@@ -22,7 +22,14 @@ from infra.errors import BadInput
 from infra.localstack_plugins.scope import engine_mode, fidelity_patches_on, inside_testbed_engine
 
 ROOT = Path(__file__).resolve().parents[2]
-NOTHING = {"batching": False, "task_clients": False, "fidelity": False, "network": False, "faults": False}
+NOTHING = {
+    "batching": False,
+    "task_clients": False,
+    "fidelity": False,
+    "network": False,
+    "faults": False,
+    "function_urls": False,
+}
 HOOK_GROUP = "localstack.hooks.on_infra_start"
 
 # Loads the hooks through their entry points, calls them, then looks at what each one patches.
@@ -41,6 +48,8 @@ from infra.localstack_plugins.fidelity import DYNAMODB_TASK_MODULE
 from infra.localstack_plugins.network import TWISTED_SERVER_MODULE
 dynamodb_task = importlib.import_module(DYNAMODB_TASK_MODULE)
 twisted_server = importlib.import_module(TWISTED_SERVER_MODULE)
+from infra.localstack_plugins.function_urls import ROUTER_MODULE
+url_router = importlib.import_module(ROUTER_MODULE)
 from localstack.aws import handlers
 ours = lambda fn: fn.__module__.startswith("infra.localstack_plugins")
 print(json.dumps({
@@ -49,6 +58,7 @@ print(json.dumps({
     "fidelity": ours(dynamodb_task.StateTaskServiceDynamoDB._eval_service_task),
     "network": ours(twisted_server.TwistedRuntimeServer.register),
     "faults": any(ours(h) for h in handlers.serve_custom_service_request_handlers.handlers),
+    "function_urls": ours(url_router.FunctionUrlRouter.register_routes),
 }))
 """
 
@@ -79,7 +89,7 @@ def patched_by_hooks(extra_env: dict[str, str]) -> dict[str, bool]:
 
 def test_the_probe_covers_every_registered_hook():
     modules = {path.split(":")[0].rsplit(".", 1)[1] for path in registered_hooks().values()}
-    assert modules == {"batching", "task_clients", "fidelity", "network", "faults"}, (
+    assert modules == {"batching", "task_clients", "fidelity", "network", "faults", "function_urls"}, (
         f"a hook was added or removed ({modules}): teach PROBE what it patches"
     )
 
@@ -91,16 +101,37 @@ def test_the_probe_covers_every_registered_hook():
         ({}, NOTHING),
         (
             {"TESTBED_ENGINE_ID": "e1"},
-            {"batching": True, "task_clients": True, "fidelity": True, "network": True, "faults": True},
+            {
+                "batching": True,
+                "task_clients": True,
+                "fidelity": True,
+                "network": True,
+                "faults": True,
+                "function_urls": True,
+            },
         ),
         (
             {"TESTBED_ENGINE_ID": "e1", "TESTBED_ENGINE_MODE": "full"},
-            {"batching": True, "task_clients": True, "fidelity": True, "network": True, "faults": True},
+            {
+                "batching": True,
+                "task_clients": True,
+                "fidelity": True,
+                "network": True,
+                "faults": True,
+                "function_urls": True,
+            },
         ),
         # Stock mode: only what no client can tell apart (speed, loopback, faults no rule asks for) stays on.
         (
             {"TESTBED_ENGINE_ID": "e1", "TESTBED_ENGINE_MODE": "stock"},
-            {"batching": True, "task_clients": True, "fidelity": False, "network": True, "faults": True},
+            {
+                "batching": True,
+                "task_clients": True,
+                "fidelity": False,
+                "network": True,
+                "faults": True,
+                "function_urls": False,
+            },
         ),
         # The mode alone does not make a process a testbed engine.
         ({"TESTBED_ENGINE_MODE": "full"}, NOTHING),
@@ -124,6 +155,7 @@ def test_every_hook_carries_the_guard():
         "testbed_network": "engine",
         "testbed_faults": "engine",
         "testbed_fidelity": "fidelity",
+        "testbed_function_urls": "fidelity",
     }
 
 

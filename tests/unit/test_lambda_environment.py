@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -10,6 +11,7 @@ from typing import Any
 import pytest
 
 from infra.localstack_plugins.lambda_executor import _Worker, worker_environment
+from infra.localstack_plugins.lambda_python import link_sdk
 
 ENDPOINT = "http://127.0.0.1:45123"
 
@@ -61,7 +63,7 @@ ENGINE_ONLY = {
 
 @pytest.fixture
 def env(tmp_path: Path) -> dict[str, str]:
-    return worker_environment(localstack_variables(USER_ENV), USER_ENV, str(tmp_path / "code"), str(tmp_path / "tmp"))
+    return worker_environment(localstack_variables(USER_ENV), USER_ENV, "python3.12", str(tmp_path / "tmp"))
 
 
 def test_localstack_variables_do_not_reach_the_function(env: dict[str, str]):
@@ -84,8 +86,9 @@ def test_credentials_region_and_endpoint_for_the_engine_are_present(env: dict[st
     assert env["AWS_LAMBDA_FUNCTION_NAME"] == "fn-orders"
 
 
-def test_paths_point_at_the_code_and_a_private_tmp(env: dict[str, str], tmp_path: Path):
-    assert env["LAMBDA_TASK_ROOT"] == str(tmp_path / "code")
+def test_paths_are_the_aws_ones_and_a_private_tmp(env: dict[str, str], tmp_path: Path):
+    assert env["LAMBDA_TASK_ROOT"] == "/var/task"
+    assert env["AWS_EXECUTION_ENV"] == "AWS_Lambda_python3.12"
     assert env["HOME"] == env["TMPDIR"] == str(tmp_path / "tmp")
     assert env["PATH"]
     assert env["LANG"] == "C.UTF-8"
@@ -99,13 +102,13 @@ def test_every_value_is_a_string(env: dict[str, str]):
 def test_the_engines_own_process_environment_is_not_read(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
     for name in ("GATEWAY_LISTEN", "TESTBED_ENGINE_ID", "PROVIDER_OVERRIDE_DYNAMODB", "PYTHONPATH"):
         monkeypatch.setenv(name, "engine-only")
-    env = worker_environment(localstack_variables({}), {}, str(tmp_path), str(tmp_path))
+    env = worker_environment(localstack_variables({}), {}, "python3.12", str(tmp_path))
     assert "engine-only" not in env.values()
 
 
 def test_a_user_path_wins_over_the_default(tmp_path: Path):
     user = {"PATH": "/opt/bin:/usr/bin"}
-    env = worker_environment(localstack_variables(user), user, str(tmp_path), str(tmp_path))
+    env = worker_environment(localstack_variables(user), user, "python3.12", str(tmp_path))
     assert env["PATH"] == "/opt/bin:/usr/bin"
 
 
@@ -117,7 +120,8 @@ def test_the_worker_process_sees_exactly_that_environment(
     (tmp_path / "tmp").mkdir()
     code.mkdir()
     (code / "handler.py").write_text("import os\n\ndef main(event, context):\n    return dict(os.environ)\n")
-    worker = _Worker([str(code)], env, tmp_path / "worker.log", str(code))
+    layout = {"layers": [], "sdk": [str(link_sdk(tmp_path / "sdk")), "/var/lang/lib/python3.12/site-packages"]}
+    worker = _Worker(sys.executable, str(code), layout, env, tmp_path / "worker.log")
     try:
         assert worker.receive(timeout=10) == {"ready": True, "logs": ""}
         worker.send(

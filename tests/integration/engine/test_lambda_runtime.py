@@ -15,6 +15,9 @@ import pytest
 from infra.waiting import wait_for
 
 PROBES = Path(__file__).parent / "functions" / "probes.py"
+BROKEN_INIT = Path(__file__).parent / "functions" / "broken_init.py"
+# AWS Lambda's synchronous response limit: 6 MiB and 100 bytes (config.LAMBDA_LIMITS_MAX_FUNCTION_PAYLOAD_SIZE_BYTES).
+MAX_RESPONSE_BYTES = 6 * 1024 * 1024 + 100
 
 
 def invoke(lam: Any, name: str, event: dict[str, Any] | None = None, **kwargs: Any) -> tuple[dict[str, Any], Any]:
@@ -131,6 +134,8 @@ def test_function_environment_has_its_variables_and_nothing_of_the_engine(aws, m
     assert env["AWS_SECRET_ACCESS_KEY"]
     assert env["AWS_SESSION_TOKEN"]
     assert env["AWS_REGION"] == engine.region
+    assert env["LAMBDA_TASK_ROOT"] == "/var/task"
+    assert env["AWS_EXECUTION_ENV"] == "AWS_Lambda_python3.12"
     if engine.name == "embedded":
         assert env["AWS_ENDPOINT_URL"] == engine.endpoint_url
         leaked = sorted(
@@ -256,3 +261,205 @@ def test_a_worker_killed_during_an_invocation_is_runtime_exit_error(aws, make_fu
     response, body = invoke(lam, name, {"seconds": 0})
     assert "FunctionError" not in response, body
     assert body == "woke up"
+
+
+def test_bytes_are_returned_as_they_are(aws, make_function):
+    name = make_function(PROBES, "probes.raw_bytes")
+    response = aws("lambda").invoke(FunctionName=name, Payload=json.dumps({"bytes": [0, 255, 10, 65]}))
+    assert "FunctionError" not in response
+    assert response["Payload"].read() == bytes([0, 255, 10, 65])
+
+
+def test_decimals_are_encoded_as_json_numbers_like_the_aws_runtime(aws, make_function):
+    name = make_function(PROBES, "probes.decimals")
+    response = aws("lambda").invoke(FunctionName=name, Payload=b"{}")
+    assert "FunctionError" not in response
+    # awslambdaric's marshaller: a Decimal's own digits, NaN for NaN, no \u escapes on python3.12.
+    assert response["Payload"].read().decode() == (
+        '{"total": 42, "price": 3.14159, "big": 12345678901234567890.000000000001, '
+        '"exp": 1E+2, "nan": NaN, "city": "Zürich"}'
+    )
+
+
+def test_an_item_read_through_boto3_can_be_returned(aws, make_function, make_orders_table):
+    table = make_orders_table()
+    name = make_function(PROBES, "probes.table_item", env={"TABLE_NAME": table})
+    response, body = invoke(aws("lambda"), name, {"customerID": "c-1", "orderID": "o-2"})
+    assert "FunctionError" not in response, body
+    assert body == {"customerID": "c-1", "orderID": "o-2", "total": 19.9, "quantity": 3}
+
+
+def test_bytes_inside_a_result_are_a_marshal_error(aws, make_function):
+    name = make_function(PROBES, "probes.nested_bytes")
+    response, body = invoke(aws("lambda"), name)
+    assert response["FunctionError"] == "Unhandled"
+    assert body == {
+        "errorMessage": "Unable to marshal response: Object of type bytes is not JSON serializable",
+        "errorType": "Runtime.MarshalError",
+        "requestId": response["ResponseMetadata"]["RequestId"],
+        "stackTrace": [],
+    }
+
+
+def test_stack_traces_show_the_code_under_var_task(aws, make_function):
+    name = make_function(PROBES, "probes.fail")
+    _, body = invoke(aws("lambda"), name, {"order_id": "o-1"})
+    assert body["stackTrace"][0].startswith('  File "/var/task/probes.py", line ')
+    assert all("/var/task/" in frame for frame in body["stackTrace"]), body["stackTrace"]
+
+
+def test_a_catch_passes_on_the_cause_with_var_task_paths(aws, make_function, make_state_machine, wait_execution):
+    name = make_function(PROBES, "probes.fail")
+    arn = aws("lambda").get_function(FunctionName=name)["Configuration"]["FunctionArn"]
+    machine = make_state_machine(
+        {
+            "StartAt": "Call",
+            "States": {
+                "Call": {
+                    "Type": "Task",
+                    "Resource": arn,
+                    "Catch": [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "Caught"}],
+                    "End": True,
+                },
+                "Caught": {"Type": "Pass", "End": True},
+            },
+        }
+    )
+    sfn = aws("stepfunctions")
+    execution = sfn.start_execution(stateMachineArn=machine, input=json.dumps({"order_id": "o-5"}))
+    described = wait_execution(execution["executionArn"])
+    assert described["status"] == "SUCCEEDED", described
+    error = json.loads(described["output"])["error"]
+    assert error["Error"] == "ValueError"
+    cause = json.loads(error["Cause"])
+    assert cause["errorMessage"] == "bad order o-5"
+    assert cause["stackTrace"][0].startswith('  File "/var/task/probes.py", line ')
+
+
+def test_a_response_over_6_mb_is_response_size_too_large(aws, make_function):
+    name = make_function(PROBES, "probes.sized")
+    lam = aws("lambda")
+    response = lam.invoke(FunctionName=name, Payload=json.dumps({"bytes": MAX_RESPONSE_BYTES}))
+    assert "FunctionError" not in response
+    assert len(response["Payload"].read()) == MAX_RESPONSE_BYTES
+    response, body = invoke(lam, name, {"bytes": MAX_RESPONSE_BYTES + 1})
+    assert response["FunctionError"] == "Unhandled"
+    assert body == {
+        "errorType": "Function.ResponseSizeTooLarge",
+        "errorMessage": f"Response payload size exceeded maximum allowed payload size ({MAX_RESPONSE_BYTES} bytes).",
+    }
+
+
+def test_a_state_output_over_256_kib_is_states_data_limit_exceeded(
+    aws, make_function, make_state_machine, wait_execution
+):
+    name = make_function(PROBES, "probes.sized")
+    arn = aws("lambda").get_function(FunctionName=name)["Configuration"]["FunctionArn"]
+    machine = make_state_machine(
+        {
+            "StartAt": "Call",
+            "States": {
+                "Call": {
+                    "Type": "Task",
+                    "Resource": "arn:aws:states:::lambda:invoke",
+                    "Parameters": {"FunctionName": arn, "Payload.$": "$"},
+                    "OutputPath": "$.Payload",
+                    "Catch": [{"ErrorEquals": ["States.DataLimitExceeded"], "ResultPath": "$.error", "Next": "TooBig"}],
+                    "End": True,
+                },
+                "TooBig": {"Type": "Pass", "End": True},
+            },
+        }
+    )
+    sfn = aws("stepfunctions")
+    small = sfn.start_execution(stateMachineArn=machine, input=json.dumps({"bytes": 1000}))
+    big = sfn.start_execution(stateMachineArn=machine, input=json.dumps({"bytes": 300 * 1024}))
+    described = wait_execution(small["executionArn"])
+    assert described["status"] == "SUCCEEDED", described
+    assert json.loads(described["output"]) == "A" * 998
+    described = wait_execution(big["executionArn"])
+    assert described["status"] == "SUCCEEDED", described
+    output = json.loads(described["output"])
+    assert output["error"]["Error"] == "States.DataLimitExceeded"
+
+
+def test_an_init_error_carries_an_empty_request_id_and_var_task_paths(aws, make_function):
+    name = make_function(BROKEN_INIT, "broken_init.handler")
+    response, body = invoke(aws("lambda"), name)
+    assert response["FunctionError"] == "Unhandled"
+    assert list(body) == ["errorMessage", "errorType", "requestId", "stackTrace"]
+    assert body["errorType"] == "KeyError"
+    assert body["errorMessage"] == "'table'"
+    assert body["requestId"] == ""
+    assert body["stackTrace"][-1].startswith('  File "/var/task/broken_init.py", line 4, in <module>')
+    assert not [frame for frame in body["stackTrace"] if "lambda_worker" in frame or "/tmp/" in frame]
+
+
+def test_an_import_error_payload_is_the_aws_one(aws, make_function):
+    name = make_function(PROBES, "missing_module.handler")
+    response, body = invoke(aws("lambda"), name)
+    assert response["FunctionError"] == "Unhandled"
+    assert body == {
+        "errorMessage": "Unable to import module 'missing_module': No module named 'missing_module'",
+        "errorType": "Runtime.ImportModuleError",
+        "requestId": "",
+        "stackTrace": [],
+    }
+
+
+def test_a_python312_function_runs_on_python312_with_boto3_and_nothing_of_the_engine(aws, make_function):
+    name = make_function(PROBES, "probes.interpreter")
+    _, body = invoke(aws("lambda"), name, {"modules": ["boto3", "botocore", "localstack", "moto", "faker"]})
+    assert body["version"] == [3, 12]
+    assert body["importable"] == {"boto3": True, "botocore": True, "localstack": False, "moto": False, "faker": False}
+
+
+@pytest.mark.embedded_only(reason="the local-process executor's fallback when a runtime's Python is not installed")
+def test_a_runtime_without_its_python_runs_on_the_engines_and_says_so_once(aws, role_arn, unique, cleanup, engine):
+    from infra.packaging import zip_files
+
+    lam = aws("lambda")
+    name = unique("py314")
+    lam.create_function(
+        FunctionName=name,
+        Runtime="python3.14",
+        Role=role_arn,
+        Handler="probes.interpreter",
+        Code={"ZipFile": zip_files({"probes.py": PROBES.read_bytes()})},
+    )
+    cleanup.add(name, lambda: lam.delete_function(FunctionName=name))
+    lam.get_waiter("function_active_v2").wait(FunctionName=name)
+    import sys
+
+    engine_python = list(sys.version_info[:2])  # the engine runs on the venv's interpreter, as the tests do
+    for _ in range(2):
+        _, body = invoke(lam, name)
+        assert body["version"] == engine_python
+    warnings = [
+        line
+        for line in engine.log_path.read_text(errors="replace").splitlines()
+        if "no Python 3.14 found for runtime python3.14" in line
+    ]
+    assert len(warnings) == 1, warnings
+    assert f"running it on Python {engine_python[0]}.{engine_python[1]}" in warnings[0]
+
+
+@pytest.mark.embedded_only(reason="function URLs are path-style on the embedded engine (no DNS needed)")
+def test_a_function_url_answers_over_http_from_the_host(aws, make_function):
+    import urllib.request
+
+    name = make_function(PROBES, "probes.url_echo")
+    lam = aws("lambda")
+    url = lam.create_function_url_config(FunctionName=name, AuthType="NONE")["FunctionUrl"]
+    lam.add_permission(
+        FunctionName=name,
+        StatementId="public-url",
+        Action="lambda:InvokeFunctionUrl",
+        Principal="*",
+        FunctionUrlAuthType="NONE",
+    )
+    assert lam.get_function_url_config(FunctionName=name)["FunctionUrl"] == url
+    assert url.endswith("/")
+    with urllib.request.urlopen(f"{url}orders/7?verbose=1", timeout=30) as answer:
+        assert answer.status == 201
+        assert json.loads(answer.read()) == {"path": "/orders/7", "query": "verbose=1", "method": "GET"}

@@ -1,9 +1,12 @@
 """Lambda handlers that exercise the runtime; each test deploys this file as a function."""
 
+import importlib
 import json
 import logging
 import os
+import sys
 import time
+from decimal import Decimal
 
 import boto3
 
@@ -61,3 +64,59 @@ def table_roundtrip(event, context):
 
 def check_transaction(event, context):
     return {"approved": event.get("amount", 0) < 1000, "orderID": event["orderID"]}
+
+
+def raw_bytes(event, context):
+    """AWS's Python runtime passes bytes through unencoded."""
+    return bytes(event["bytes"])
+
+
+def decimals(event, context):
+    """What boto3 hands back from DynamoDB: numbers as Decimal; and a non-ASCII string."""
+    return {
+        "total": Decimal("42"),
+        "price": Decimal("3.14159"),
+        "big": Decimal("12345678901234567890.000000000001"),
+        "exp": Decimal("1E+2"),
+        "nan": Decimal("NaN"),
+        "city": "Zürich",
+    }
+
+
+def nested_bytes(event, context):
+    return {"blob": b"abc"}
+
+
+def sized(event, context):
+    """A string result whose JSON encoding is exactly `event["bytes"]` bytes long."""
+    return "A" * (event["bytes"] - 2)
+
+
+def table_item(event, context):
+    """An item read back through the boto3 resource API, returned as is (Decimal numbers)."""
+    table = boto3.resource("dynamodb").Table(os.environ["TABLE_NAME"])
+    key = {"customerID": event["customerID"], "orderID": event["orderID"]}
+    table.put_item(Item={**key, "total": Decimal("19.90"), "quantity": 3})
+    return table.get_item(Key=key)["Item"]
+
+
+def interpreter(event, context):
+    """Which Python runs the function, and which of `event["modules"]` it can import."""
+    importable = {}
+    for name in event.get("modules", []):
+        try:
+            importlib.import_module(name)
+            importable[name] = True
+        except ImportError:
+            importable[name] = False
+    return {"version": list(sys.version_info[:2]), "importable": importable}
+
+
+def url_echo(event, context):
+    """A function URL handler: answers what it was asked."""
+    body = {
+        "path": event["rawPath"],
+        "query": event["rawQueryString"],
+        "method": event["requestContext"]["http"]["method"],
+    }
+    return {"statusCode": 201, "headers": {"content-type": "application/json"}, "body": json.dumps(body)}
