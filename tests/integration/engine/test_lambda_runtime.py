@@ -463,3 +463,15 @@ def test_a_function_url_answers_over_http_from_the_host(aws, make_function):
     with urllib.request.urlopen(f"{url}orders/7?verbose=1", timeout=30) as answer:
         assert answer.status == 201
         assert json.loads(answer.read()) == {"path": "/orders/7", "query": "verbose=1", "method": "GET"}
+
+
+def test_code_files_open_relative_to_the_working_directory_and_module(aws, make_function, engine):
+    name = make_function(PROBES, "probes.own_file")
+    _, body = invoke(aws("lambda"), name)
+    assert body["same"] is True
+    if engine.name == "embedded":
+        # The code lies in the engine's folder, not under /var/task: LAMBDA_TASK_ROOT names no folder here.
+        assert body["cwd"] != "/var/task"
+        assert body["task_root_readable"] is False
+    else:
+        assert body == {"same": True, "cwd": "/var/task", "task_root_readable": True}

@@ -120,3 +120,11 @@ def url_echo(event, context):
         "method": event["requestContext"]["http"]["method"],
     }
     return {"statusCode": 201, "headers": {"content-type": "application/json"}, "body": json.dumps(body)}
+
+
+def own_file(event, context):
+    """Where the code is: the working directory, `__file__`, and LAMBDA_TASK_ROOT."""
+    with open("probes.py") as relative, open(__file__) as by_module:
+        same = relative.read() == by_module.read()
+    task_root = os.path.join(os.environ["LAMBDA_TASK_ROOT"], "probes.py")
+    return {"same": same, "cwd": os.getcwd(), "task_root_readable": os.path.exists(task_root)}
