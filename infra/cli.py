@@ -144,6 +144,10 @@ WorkflowOption = Annotated[
     list[str] | None,
     typer.Option("--workflow", "-w", callback=known_workflows, help="a workflow (repeatable); default: all"),
 ]
+ReportOption = Annotated[
+    Path,
+    typer.Option("--report", callback=writable_file, help="write the HTML report (pictures of every path) here"),
+]
 PortOption = Annotated[
     int | None,
     typer.Option("--port", envvar="TESTBED_PORT", min=1, max=65535, help="embedded: the port (default: a free one)"),
@@ -427,8 +431,10 @@ def run_command(
     invalid_rate: Annotated[float, typer.Option(min=0.0, max=1.0)] = 0.1,
     seed: int = 7,
     account_id: AccountOption = None,
+    report: ReportOption = Path("testbed-report.html"),
 ) -> None:
     """Generate data, send it through the workflow's real trigger, wait and show what happened."""
+    from infra.report.html import write_report
     from infra.runs import RunOptions
     from infra.workflows import UnknownWorkflow
     from infra.workflows import workflow as declared
@@ -443,6 +449,7 @@ def run_command(
     deployer.deploy(stack)
     result = runner(deployer, stack, RunOptions(records, invalid_rate, seed))
     show_run(result)
+    console.print(f"report: {write_report(report, [result], deployer)}", highlight=False)
     if not result.ok:
         raise typer.Exit(code=RUN_PROBLEMS_EXIT_CODE)
 
@@ -452,10 +459,12 @@ def demo(
     records: Annotated[int, typer.Option(min=1)] = 50,
     invalid_rate: Annotated[float, typer.Option(min=0.0, max=1.0)] = 0.1,
     seed: int = 7,
+    report: ReportOption = Path("testbed-report.html"),
 ) -> None:
     """The main job: start an embedded engine, deploy every workflow, run each on generated
-    data, print a summary table, and shut the engine down."""
+    data, print a summary table, write the HTML report, and shut the engine down."""
     from infra.engine.embedded import EmbeddedEngine
+    from infra.report.html import write_report
     from infra.runs import RunOptions
     from infra.workflows import WORKFLOWS
 
@@ -476,6 +485,7 @@ def demo(
                 result = workflow.load_runner()(deployer, stack_for([name]), RunOptions(records, invalid_rate, seed))
             show_run(result)
             results.append(result)
+        console.print(f"report: {write_report(report, results, deployer)}", highlight=False)
     finally:
         with console.status("stopping the engine"):
             engine.stop()
@@ -573,6 +583,23 @@ def bench(as_json: Annotated[bool, typer.Option("--json", help="print JSON inste
 
 new_app = typer.Typer(help="Scaffold new parts of the project from templates.", no_args_is_help=True)
 app.add_typer(new_app, name="new")
+
+
+@app.command()
+def picture(
+    machine: Annotated[str, typer.Argument(help="a state machine of the stack, as the stack model names it")],
+    out: Annotated[Path, typer.Option(callback=writable_file, help="the SVG file to write")],
+) -> None:
+    """Draw a state machine (SVG): its states, Choice rules, Catch edges, Map containers."""
+    from infra.report.dot import Picture
+    from infra.report.machines import graphs
+    from infra.report.svg import render_svg
+
+    drawn = graphs(stack_for())
+    if machine not in drawn:
+        raise typer.BadParameter(f"unknown state machine {machine!r}; choose from {', '.join(drawn)}")
+    out.write_text(render_svg(Picture(drawn[machine])), encoding="utf-8")
+    console.print(f"wrote {out}", highlight=False)
 
 
 @new_app.command("workflow")

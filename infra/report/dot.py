@@ -120,7 +120,7 @@ def _node(picture: Picture, state: State) -> str:
         else:
             classes.append("uncovered" if mode == "coverage" else "not-entered")
             fill, border = ("#ffffff", RED) if mode == "coverage" else ("#fafafa", GREY)
-            attributes["fontcolor"] = "#8a8a8a"
+            attributes["fontcolor"] = _quote("#8a8a8a")
             attributes["style"] = '"rounded,filled,dashed"'
             if mode == "coverage":
                 rows.append("✖ not covered")
@@ -148,7 +148,8 @@ def _count_text(overlay: Overlay, name: str, mode: Mode) -> str:
     entries = overlay.entries[name]
     if mode == "path":
         return "entered" + (f" {entries}x" if entries > 1 else "")
-    return f"{overlay.states[name]} of {overlay.executions}" + (f" ({entries} entries)" if entries > 1 else "")
+    entered = overlay.states[name]
+    return f"{entered} of {overlay.executions}" + (f" ({entries} entries)" if entries > entered else "")
 
 
 def _edge(picture: Picture, index: int, edge: Edge) -> str:
