@@ -33,6 +33,7 @@ from typing import Self
 from infra import procfs
 from infra.engine.base import Engine
 from infra.errors import EngineError, WaitTimeout
+from infra.localstack_plugins.iam_mode import IAM_ENFORCE_VAR, iam_enforcement_on
 from infra.localstack_plugins.scope import ENGINE_ID_VAR, ENGINE_MODE_VAR, EngineMode, engine_mode
 from infra.settings import LOCALSTACK_VERSION, Settings
 from infra.waiting import wait_for
@@ -154,9 +155,11 @@ def localstack_environment(
     root: Path,
     host_environ: Mapping[str, str] | None = None,
     mode: EngineMode = "full",
+    iam_enforce: bool = True,
 ) -> dict[str, str]:
     """LocalStack's configuration for an isolated, Docker-free engine; in `stock` mode the
-    fidelity patches stay off (infra.localstack_plugins.scope)."""
+    fidelity patches stay off (infra.localstack_plugins.scope), IAM enforcement with them
+    (infra.localstack_plugins.iam_enforcement)."""
     host = os.environ if host_environ is None else host_environ
     fs = root / "fs"
     return {
@@ -167,6 +170,7 @@ def localstack_environment(
         "LANG": "C.UTF-8",
         ENGINE_ID_VAR: engine_id,
         ENGINE_MODE_VAR: mode,
+        IAM_ENFORCE_VAR: "1" if iam_enforce and mode == "full" else "0",
         "GATEWAY_LISTEN": f"127.0.0.1:{port}",
         "LOCALSTACK_HOST": f"127.0.0.1:{port}",
         # This machine looks like a container to LocalStack (/.dockerenv); it is not one.
@@ -225,10 +229,13 @@ class EmbeddedEngine(Engine):
         record: EngineRecord | None = None,
         port: int | None = None,
         mode: EngineMode | None = None,
+        iam_enforce: bool | None = None,
     ) -> None:
         super().__init__(settings or Settings(target="embedded"))
         # `stock`: no fidelity patch, answers as a stock LocalStack container (README, Targets).
         self.mode: EngineMode = mode or engine_mode()
+        # Roles' requests checked against their policies (TESTBED_IAM_ENFORCE, on unless 0).
+        self.iam_enforce = iam_enforcement_on() if iam_enforce is None else iam_enforce
         self.detach = detach
         self.record = record
         self.port = port
@@ -253,7 +260,7 @@ class EmbeddedEngine(Engine):
         port = self.port or free_port()
         self._prepare_dirs(root)
         (root / ID_FILE).write_text(engine_id)
-        env = localstack_environment(engine_id, port, root, mode=self.mode)
+        env = localstack_environment(engine_id, port, root, mode=self.mode, iam_enforce=self.iam_enforce)
         env["TESTBED_PARENT_PID"] = str(os.getpid())
         command = [sys.executable, "-m", "infra.engine.supervisor", f"--exit-file={root / EXIT_FILE}"]
         if not self.detach:

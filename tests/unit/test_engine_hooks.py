@@ -29,6 +29,7 @@ NOTHING = {
     "network": False,
     "faults": False,
     "function_urls": False,
+    "iam": False,
 }
 HOOK_GROUP = "localstack.hooks.on_infra_start"
 
@@ -57,7 +58,8 @@ print(json.dumps({
     "task_clients": boto_client.boto_client_for is not before["task_clients"],
     "fidelity": ours(dynamodb_task.StateTaskServiceDynamoDB._eval_service_task),
     "network": ours(twisted_server.TwistedRuntimeServer.register),
-    "faults": any(ours(h) for h in handlers.serve_custom_service_request_handlers.handlers),
+    "faults": any(h.__module__ == "infra.localstack_plugins.faults" for h in handlers.serve_custom_service_request_handlers.handlers),
+    "iam": any(h.__module__ == "infra.localstack_plugins.iam_enforcement" for h in handlers.serve_custom_service_request_handlers.handlers),
     "function_urls": ours(url_router.FunctionUrlRouter.register_routes),
 }))
 """
@@ -89,9 +91,15 @@ def patched_by_hooks(extra_env: dict[str, str]) -> dict[str, bool]:
 
 def test_the_probe_covers_every_registered_hook():
     modules = {path.split(":")[0].rsplit(".", 1)[1] for path in registered_hooks().values()}
-    assert modules == {"batching", "task_clients", "fidelity", "network", "faults", "function_urls"}, (
-        f"a hook was added or removed ({modules}): teach PROBE what it patches"
-    )
+    assert modules == {
+        "batching",
+        "task_clients",
+        "fidelity",
+        "network",
+        "faults",
+        "function_urls",
+        "iam_enforcement",
+    }, f"a hook was added or removed ({modules}): teach PROBE what it patches"
 
 
 @pytest.mark.parametrize(
@@ -108,6 +116,7 @@ def test_the_probe_covers_every_registered_hook():
                 "network": True,
                 "faults": True,
                 "function_urls": True,
+                "iam": True,
             },
         ),
         (
@@ -119,6 +128,7 @@ def test_the_probe_covers_every_registered_hook():
                 "network": True,
                 "faults": True,
                 "function_urls": True,
+                "iam": True,
             },
         ),
         # Stock mode: only what no client can tell apart (speed, loopback, faults no rule asks for) stays on.
@@ -131,12 +141,26 @@ def test_the_probe_covers_every_registered_hook():
                 "network": True,
                 "faults": True,
                 "function_urls": False,
+                "iam": False,
             },
         ),
         # The mode alone does not make a process a testbed engine.
         ({"TESTBED_ENGINE_MODE": "full"}, NOTHING),
+        # IAM enforcement switched off: everything else as in a full engine.
+        (
+            {"TESTBED_ENGINE_ID": "e1", "TESTBED_IAM_ENFORCE": "0"},
+            {
+                "batching": True,
+                "task_clients": True,
+                "fidelity": True,
+                "network": True,
+                "faults": True,
+                "function_urls": True,
+                "iam": False,
+            },
+        ),
     ],
-    ids=["not-an-engine", "engine", "engine-full", "engine-stock", "mode-without-engine"],
+    ids=["not-an-engine", "engine", "engine-full", "engine-stock", "mode-without-engine", "engine-without-iam"],
 )
 def test_hooks_patch_only_inside_a_testbed_engine(env: dict[str, str], expected: dict[str, bool]):
     assert patched_by_hooks(env) == expected
@@ -156,6 +180,7 @@ def test_every_hook_carries_the_guard():
         "testbed_faults": "engine",
         "testbed_fidelity": "fidelity",
         "testbed_function_urls": "fidelity",
+        "testbed_iam": "fidelity",
     }
 
 
@@ -182,3 +207,6 @@ def test_the_embedded_engine_passes_its_mode_to_localstack(tmp_path: Path, mode:
     assert env["TESTBED_ENGINE_ID"] == "e1"
     assert env["TESTBED_ENGINE_MODE"] == mode
     assert fidelity_patches_on(env) is (mode == "full")
+    # IAM is enforced with the fidelity patches, unless asked not to.
+    assert env["TESTBED_IAM_ENFORCE"] == ("1" if mode == "full" else "0")
+    assert localstack_environment("e1", 4566, tmp_path, {}, mode, iam_enforce=False)["TESTBED_IAM_ENFORCE"] == "0"
