@@ -10,7 +10,7 @@ else `embedded`). Override the settings fixtures in your conftest.py:
   by `testbed_workflows`, all registered ones unless overridden).
 
 Fixtures: `testbed_settings`, `testbed_engine`, `aws`, `deployer`, `deploy`,
-`wait_execution`, `receive_messages`, `unique`, and the factories of
+`wait_execution`, `receive_messages`, `unique`, `faults`, and the factories of
 `infra.pytest_factories` (`cleanup`, `role_arn`, `make_function`, `make_queue`,
 `make_bucket`, `make_state_machine`). boto3 and the engines are imported when a fixture
 is first used, so a session that uses none of them does not pay for them.
@@ -43,6 +43,7 @@ if TYPE_CHECKING:
     from infra.clients import Clients
     from infra.deploy import Deployer
     from infra.engine import Engine
+    from infra.faults import FaultsClient
     from infra.stack.stack import Stack
 
 __all__ = [
@@ -129,9 +130,10 @@ def deployer(testbed_engine: Engine, testbed_settings: Settings, testbed_project
 
 
 @pytest.fixture(scope="session")
-def deploy(deployer: Deployer, testbed_stack: Stack) -> Iterator[Callable[..., Stack]]:
+def deploy(deployer: Deployer, testbed_stack: Stack, request: pytest.FixtureRequest) -> Iterator[Callable[..., Stack]]:
     """`deploy()` deploys `testbed_stack`, `deploy("sales")` a registered workflow,
-    `deploy(stack)` any stack; each once per session, all destroyed at its end."""
+    `deploy(stack)` any stack; each once per session, all destroyed at its end (after the
+    coverage of their state machines is recorded, see `record_coverage`)."""
     from infra.stack.stack import Stack
     from infra.workflows import stack_for
 
@@ -149,10 +151,51 @@ def deploy(deployer: Deployer, testbed_stack: Stack) -> Iterator[Callable[..., S
 
     yield make
     for label, stack in reversed(deployed):
+        record_coverage(request.config, deployer, stack)
         try:
             deployer.destroy(stack)
         except Exception:
             LOG.exception("destroying %s failed", label)
+
+
+COVERAGE_KEY = pytest.StashKey[dict[str, Any]]()
+
+
+def record_coverage(config: pytest.Config, deployer: Deployer, stack: Stack) -> None:
+    """Before a stack is destroyed: add the histories of every execution of its state
+    machines to the session's coverage (infra/coverage.py), reported at the end."""
+    from infra.coverage import Coverage, Model, collect
+    from infra.stack.model import StateMachine
+
+    coverages = config.stash.setdefault(COVERAGE_KEY, {})
+    sfn = deployer.clients("stepfunctions")
+    for resource in stack.resources:
+        if not isinstance(resource, StateMachine):
+            continue
+        arn = stack.bind(deployer.ctx).arn(resource.name)
+        try:
+            if resource.name not in coverages:
+                definition = sfn.describe_state_machine(stateMachineArn=arn)["definition"]
+                coverages[resource.name] = Coverage(Model.from_asl(definition))
+            collect(deployer.clients, arn, coverages[resource.name])
+        except Exception:
+            LOG.exception("state machine coverage of %s not recorded", resource.name)
+
+
+def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
+    """The state machine coverage of the session: a table, and the details as JSON in the
+    pytest cache (`.pytest_cache/d/testbed/coverage.json`; infra/coverage.py says what is in it)."""
+    from infra.coverage import report, table
+
+    coverages = config.stash.get(COVERAGE_KEY, None)
+    if not coverages:
+        return
+    terminalreporter.write_sep("-", "state machine coverage (covered/total)")
+    terminalreporter.write_line(table(coverages))
+    if config.cache is not None:
+        path = config.cache.mkdir("testbed") / "coverage.json"
+        path.write_text(json.dumps(report(coverages), indent=1))
+        terminalreporter.write_line(f"details: {path}")
 
 
 @pytest.fixture
@@ -191,3 +234,21 @@ def unique() -> Callable[[str], str]:
         return f"{stem}-{uuid.uuid4().hex[:8]}"
 
     return make
+
+
+@pytest.fixture
+def faults(testbed_engine: Engine, testbed_settings: Settings) -> Iterator[FaultsClient]:
+    """Fault rules for one test: `faults.inject(service="dynamodb", operation="PutItem",
+    error="ProvisionedThroughputExceededException", count=2)` (infra/faults.py has the rule
+    format); every rule is cleared when the test ends, passed or failed. Only the embedded
+    engine injects faults: on the other targets the test is skipped, saying why."""
+    from infra.faults import FaultsClient
+
+    if testbed_settings.target != "embedded" or not testbed_engine.endpoint_url:
+        pytest.skip(f"fault injection needs the embedded engine (target is {testbed_settings.target})")
+    client = FaultsClient(testbed_engine.endpoint_url)
+    client.clear()  # a rule another test left (it should not) must not change this one
+    try:
+        yield client
+    finally:
+        client.clear()
