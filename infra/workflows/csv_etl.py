@@ -32,8 +32,6 @@ MACHINE = "csv-etl"
 SOURCE = "source/"
 ARCHIVE = "archive/"
 ERROR = "error/"
-# Test hook: an object here makes the next load fail once with TransientLoadError.
-FAILURE_MARKER = "control/fail-next-load"
 PREFIXES = {"SOURCE_PREFIX": SOURCE, "ARCHIVE_PREFIX": ARCHIVE, "ERROR_PREFIX": ERROR}
 
 
@@ -71,16 +69,13 @@ def resources() -> list[Resource]:
             handler="load.handler",
             timeout=600,
             memory=1024,
-            environment={"STAGE_TABLE": Ref(STAGE_TABLE, "name"), "FAILURE_MARKER_KEY": FAILURE_MARKER},
+            environment={"STAGE_TABLE": Ref(STAGE_TABLE, "name")},
             grants=(
                 Statement(("s3:GetObject", "s3:PutObject"), (objects,)),
-                # Without ListBucket a missing marker reads as AccessDenied, not NoSuchKey.
+                # Without ListBucket a missing object reads as AccessDenied, not NoSuchKey.
                 Statement(("s3:ListBucket",), (Ref(BUCKET),)),
-                # The marker, and the parts of a rejected-rows report once they are joined.
-                Statement(
-                    ("s3:DeleteObject",),
-                    (Ref(BUCKET, suffix="/" + FAILURE_MARKER), Ref(BUCKET, suffix="/" + ERROR + "*")),
-                ),
+                # The parts of a rejected-rows report once they are joined.
+                Statement(("s3:DeleteObject",), (Ref(BUCKET, suffix="/" + ERROR + "*"),)),
                 # Query: a resumed load remembers the transaction ids staged before it.
                 Statement(("dynamodb:BatchWriteItem", "dynamodb:Query"), (Ref(STAGE_TABLE),)),
             ),

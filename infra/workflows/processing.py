@@ -22,21 +22,13 @@ API = "process-data-api"
 PATH = "process-data"
 STAGE = "dev"
 LOGS = "logs/"
-MARKERS = "markers/"  # where the processing Lambda remembers simulated transient failures
 FAILED_ERROR = "ProcessingFailed"
-TRANSIENT_ERROR = "TransientProcessingError"
 
 
 def resources() -> list[Resource]:
     return [
         Bucket(LOG_BUCKET),
-        Function(
-            PROCESS,
-            source="processing_process",
-            timeout=10,
-            environment={"MARKER_BUCKET": Ref(LOG_BUCKET, "name"), "MARKER_PREFIX": MARKERS},
-            grants=(Statement(("s3:PutObject",), (Ref(LOG_BUCKET, suffix=f"/{MARKERS}*"),)),),
-        ),
+        Function(PROCESS, source="processing_process", timeout=10),
         Function(
             LOG,
             source="processing_log",

@@ -18,9 +18,8 @@ next to the report, and the last invocation joins the parts into the report.
 `discard` (the state machine's failure path) deletes every stage row of a load that
 failed and its report parts, so a failed load leaves nothing half-loaded behind.
 
-Test hook: when FAILURE_MARKER_KEY names an object that exists in the bucket (empty, or
-holding this file's key), the load deletes it and fails once with TransientLoadError,
-which the state machine retries.
+Throttled writes (the stage table's BatchWriteItem answering with a throughput error after
+the SDK's own retries) raise TransientLoadError, which the state machine retries.
 """
 
 from __future__ import annotations
@@ -53,21 +52,6 @@ class LoadContinues(Exception):
 
 class FileChanged(Exception):
     """The file does not read as it did when it was validated."""
-
-
-def inject_failure(bucket: str, key: str) -> None:
-    marker = os.environ.get("FAILURE_MARKER_KEY")
-    if not marker:
-        return
-    s3 = client("s3")
-    try:
-        target = s3.get_object(Bucket=bucket, Key=marker)["Body"].read().decode().strip()
-    except s3.exceptions.NoSuchKey:
-        return
-    if target and target != key:
-        return
-    s3.delete_object(Bucket=bucket, Key=marker)
-    raise TransientLoadError(f"injected transient failure ({marker}) while loading {key}")
 
 
 def progress_of(continuation: Any) -> dict[str, Any] | None:
@@ -108,7 +92,6 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     bucket, key, load_id = event["bucket"], event["key"], event["load_id"]
     progress = progress_of(event.get("continuation"))
     if progress is None:
-        inject_failure(bucket, key)
         progress = {"offset": 0, "line": 0, "loaded": 0, "rejected": 0, "parts": 0, "listed": []}
     table = os.environ["STAGE_TABLE"]
     reserve_ms = RESERVE_MAX_MS

@@ -4,10 +4,8 @@ Through API Gateway (Lambda proxy integration) it answers in proxy format: 200 w
 processed data, 400 with `{"error", "message", "reasons"}` naming every fault of the
 request (`not-utf8` for a body that is not UTF-8 text: it is never decoded with replacement
 characters). Invoked by the state machine (`{"input": <request>, "execution": <name>}`) it
-returns the processed data or raises: `InvalidRequest` for a request that can never be
-processed (the state machine catches it), `TransientProcessingError` when the input
-asks for it with `"simulate": "transient-once"` (failing the first attempt of an
-execution only, remembered by a marker object in S3; the state machine retries it).
+returns the processed data or raises `InvalidRequest` for a request that can never be
+processed (the state machine catches it).
 """
 
 from __future__ import annotations
@@ -15,28 +13,12 @@ from __future__ import annotations
 import base64
 import json
 import logging
-import os
 from typing import Any
 
-import boto3
-from botocore.exceptions import ClientError
 from rules import InvalidRequest, parse_body, problems, process
 
 LOG = logging.getLogger()
 LOG.setLevel(logging.INFO)
-SIMULATIONS = ("transient-once",)
-_s3 = None
-
-
-class TransientProcessingError(Exception):
-    """A failure worth retrying (the state machine's Retry names this error type)."""
-
-
-def _client() -> Any:
-    global _s3
-    if _s3 is None:
-        _s3 = boto3.client("s3")
-    return _s3
 
 
 def handler(event: Any, context: Any) -> dict[str, Any]:
@@ -88,31 +70,9 @@ def run_step(event: Any) -> dict[str, Any]:
         payload, execution = event["input"], event.get("execution")
     else:
         payload, execution = event, None
-    found = problems(payload, extra=("simulate",), subject="the input")
-    simulate = payload.get("simulate") if isinstance(payload, dict) else None
-    if simulate is not None and simulate not in SIMULATIONS:
-        found.append(("simulate-unknown", f"'simulate' must be one of {', '.join(SIMULATIONS)}, got {simulate!r}"))
+    found = problems(payload, subject="the input")
     if found:
         raise InvalidRequest(found)
-    if simulate == "transient-once":
-        fail_first_attempt(execution or payload.get("requestId"))
     result = process(payload)
     LOG.info(json.dumps({"event": "processed", "execution": execution, "requestId": result["requestId"]}))
     return result
-
-
-def fail_first_attempt(token: str | None) -> None:
-    """Raise TransientProcessingError the first time `token` is seen, never again."""
-    if not token:
-        raise InvalidRequest(
-            [("simulate-unknown", "'simulate' needs an execution name or a requestId to count attempts")]
-        )
-    key = f"{os.environ['MARKER_PREFIX']}{token}/transient-once"
-    try:
-        # A conditional put: exactly one attempt creates the marker, the others are refused.
-        _client().put_object(Bucket=os.environ["MARKER_BUCKET"], Key=key, Body=b"failed once", IfNoneMatch="*")
-    except ClientError as err:
-        if err.response.get("Error", {}).get("Code") in ("PreconditionFailed", "412"):
-            return
-        raise
-    raise TransientProcessingError(f"simulated transient failure for {token} (first attempt); a retry succeeds")

@@ -42,16 +42,15 @@ def parse_body(body: str | None) -> Any:
         raise InvalidRequest([("invalid-json", f"the body is not valid JSON ({err})")]) from None
 
 
-def problems(payload: Any, extra: tuple[str, ...] = (), subject: str = "the body") -> list[tuple[str, str]]:
-    """Every fault of `payload` as (code, message); empty when it can be processed.
-    `extra` names fields accepted besides FIELDS (the state machine's `simulate`);
+def problems(payload: Any, subject: str = "the body") -> list[tuple[str, str]]:
+    """Every fault of `payload` as (code, message); empty when it can be processed;
     `subject` is what the payload is called in messages."""
     if not isinstance(payload, dict):
         return [("not-an-object", f"{subject} must be a JSON object, got {_json_type(payload)}")]
     found: list[tuple[str, str]] = []
-    unknown = sorted(set(payload) - set(FIELDS) - set(extra))
+    unknown = sorted(set(payload) - set(FIELDS))
     if unknown:
-        allowed = ", ".join((*FIELDS, *extra))
+        allowed = ", ".join(FIELDS)
         found.append(("unknown-field", f"unknown field(s) {', '.join(unknown)}; the accepted fields are {allowed}"))
     if "message" not in payload:
         found.append(("missing-message", "the field 'message' is required"))

@@ -20,6 +20,7 @@ from fixtures.csv_files import BAD_FILES, FILE_REASONS, generate_bad_file, gener
 from infra.clients import Clients
 from infra.deploy import Deployer
 from infra.executions import known_executions, start, wait_execution
+from infra.faults import FaultsClient
 from infra.observe import drain, sns_messages, topic_capture
 from infra.runs import RunOptions
 from infra.runs.csv_etl import (
@@ -119,12 +120,14 @@ def test_the_same_file_uploaded_twice_leaves_no_duplicate_rows(
 
 
 def test_a_transient_load_failure_is_retried_and_the_run_succeeds(
-    aws: Clients, deployer: Deployer, stack: Stack, capture: str
+    aws: Clients, deployer: Deployer, stack: Stack, capture: str, faults: FaultsClient
 ) -> None:
+    # Fault: the load function's next invocation fails with TransientLoadError, once.
+    rule = faults.inject(
+        function=stack.bind(deployer.ctx).name(workflow.LOAD), fault="error", error="TransientLoadError", count=1
+    )
     csv_file = generate_csv_file(40, 0.1, seed=71, name=unique("transient"))
     key = workflow.SOURCE + csv_file.name
-    bucket = bucket_name(deployer, stack)
-    aws("s3").put_object(Bucket=bucket, Key=workflow.FAILURE_MARKER, Body=key.encode())
 
     _, execution = upload(deployer, stack, csv_file, key=key)
 
@@ -136,7 +139,7 @@ def test_a_transient_load_failure_is_retried_and_the_run_succeeds(
     assert len(attempts) == 2, f"expected the load scheduled twice (one retry), saw {len(attempts)}"
     failures = [e["taskFailedEventDetails"]["error"] for e in execution.history if e["type"] == "TaskFailed"]
     assert failures == ["TransientLoadError"], f"expected one TransientLoadError, saw {failures}"
-    assert read_object(aws, bucket, workflow.FAILURE_MARKER) is None, "the load must consume the marker"
+    assert faults.fired(rule["id"]) == 1
     problems = check_file(deployer, stack, csv_file, key, execution, captured_notices(aws, capture, [key]))
     assert not problems, "\n".join(problems)
 

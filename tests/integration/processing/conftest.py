@@ -26,6 +26,7 @@ def names(stack: Stack, deployer: Deployer, engine: Engine) -> dict[str, str]:
         "machine": stack.bind(ctx).arn(workflow.MACHINE),
         "log_bucket": stack.bind(ctx).name(workflow.LOG_BUCKET),
         "log_function": stack.bind(ctx).name(workflow.LOG),
+        "process_function": stack.bind(ctx).name(workflow.PROCESS),
         "api_url": runner.api_url(deployer, stack, engine.endpoint_url),
     }
 

@@ -9,11 +9,11 @@ from typing import Any
 from infra.clients import Clients
 from infra.deploy import Deployer
 from infra.executions import Execution, start, wait_execution
+from infra.faults import FaultsClient
 from infra.runs import RunOptions, runners
 from infra.runs import processing as runner
 from infra.stack.stack import Stack
 from infra.waiting import wait_for
-from infra.workflows import processing as workflow
 
 
 def run(aws: Clients, names: dict[str, str], payload: Any) -> Execution:
@@ -65,24 +65,83 @@ def test_the_log_entry_also_reaches_cloudwatch_logs(aws: Clients, names: dict[st
     assert line == log_object(aws, names, execution), f"CloudWatch has {line}"
 
 
-def test_a_transient_failure_is_retried_and_the_execution_succeeds(aws: Clients, names: dict[str, str]) -> None:
-    execution = run(aws, names, {"message": "fails once", "simulate": "transient-once"})
+def test_a_crashed_attempt_is_retried_and_the_execution_succeeds(
+    aws: Clients, names: dict[str, str], faults: FaultsClient
+) -> None:
+    # Fault: the processing function's next invocation crashes (Runtime.ExitError), once.
+    rule = faults.inject(function=names["process_function"], fault="crash", count=1)
+    execution = run(aws, names, {"message": "fails once", "requestId": "sm-crash-1"})
 
     assert execution.status == "SUCCEEDED", (
         f"expected SUCCEEDED after a retry, saw {execution.status}: {execution.cause}"
     )
     assert execution.path == ["ProcessData", "LogResult", "Processed"], execution.path
-    assert failed_tasks(execution) == [workflow.TRANSIENT_ERROR], (
-        f"expected one retried failure, saw {failed_tasks(execution)}"
+    assert failed_tasks(execution) == ["Runtime.ExitError"], (
+        f"expected one retried crash, saw {failed_tasks(execution)}"
     )
     kinds = [e["type"] for e in execution.history]
     failed_at = kinds.index("TaskFailed")
     assert kinds[failed_at + 1 : failed_at + 3] == ["TaskScheduled", "TaskStarted"], (
         f"expected the task scheduled again after the failure, saw {kinds[failed_at:]}"
     )
-    marker = f"markers/{execution_name(execution)}/transient-once"
-    assert aws("s3").head_object(Bucket=names["log_bucket"], Key=marker)["ContentLength"] > 0
-    assert log_object(aws, names, execution)["status"] == "SUCCEEDED"
+    assert faults.fired(rule["id"]) == 1
+    entry = log_object(aws, names, execution)
+    assert (entry["status"], entry["requestId"]) == ("SUCCEEDED", "sm-crash-1"), entry
+    assert execution.output["result"]["reply"] == "Processed: fails once", execution.output
+
+
+def test_a_function_that_keeps_timing_out_is_caught_logged_and_fails(
+    aws: Clients, names: dict[str, str], faults: FaultsClient
+) -> None:
+    # Fault: every invocation of the processing function times out (Sandbox.Timedout).
+    rule = faults.inject(function=names["process_function"], fault="timeout")
+    execution = run(aws, names, {"message": "never answers", "requestId": "sm-timeout-1"})
+
+    assert (execution.status, execution.error) == ("FAILED", "ProcessingFailed"), (
+        f"expected FAILED ProcessingFailed, saw {execution.status} {execution.error}"
+    )
+    assert execution.path == ["ProcessData", "LogFailure", "ProcessingFailed"], execution.path
+    assert failed_tasks(execution) == ["Sandbox.Timedout"] * 4, (
+        f"expected the first attempt and 3 retries to time out, saw {failed_tasks(execution)}"
+    )
+    assert faults.fired(rule["id"]) == 4
+    entry = log_object(aws, names, execution)
+    assert (entry["status"], entry["error"], entry["requestId"]) == ("FAILED", "Sandbox.Timedout", "sm-timeout-1"), (
+        entry
+    )
+    assert "Task timed out after 10.00 seconds" in entry["message"], entry
+    assert entry["message"] == execution.cause, entry
+
+
+def test_a_failure_that_cannot_be_logged_still_fails_with_the_original_cause(
+    aws: Clients, names: dict[str, str], faults: FaultsClient
+) -> None:
+    # Faults: the request is bad (InvalidRequest), and S3 refuses the log function's PutObject.
+    rule = faults.inject(
+        service="s3", operation="PutObject", resource=names["log_bucket"], error="AccessDenied", status=403
+    )
+    execution = run(aws, names, {"requestId": "sm-unlogged-1", "message": 42})
+
+    assert (execution.status, execution.error) == ("FAILED", "ProcessingFailed"), (
+        f"expected FAILED ProcessingFailed, saw {execution.status} {execution.error}"
+    )
+    assert execution.path == ["ProcessData", "LogFailure", "ProcessingFailedUnlogged"], execution.path
+    assert "'message' must be a string, got a number" in (execution.cause or ""), f"cause: {execution.cause!r}"
+    assert faults.fired(rule["id"]) >= 1
+    assert failed_tasks(execution) == ["InvalidRequest", "AccessDenied"], failed_tasks(execution)
+    key = f"logs/{execution_name(execution)}/entry.json"
+    assert not aws("s3").list_objects_v2(Bucket=names["log_bucket"], Prefix=key).get("Contents"), "nothing logged"
+
+
+def test_a_log_attempt_that_crashes_is_retried(aws: Clients, names: dict[str, str], faults: FaultsClient) -> None:
+    # Fault: the logging function's next invocation crashes, once.
+    faults.inject(function=names["log_function"], fault="crash", count=1)
+    execution = run(aws, names, {"message": "log me twice", "requestId": "sm-logretry-1"})
+
+    assert execution.status == "SUCCEEDED", f"saw {execution.status}: {execution.cause}"
+    assert execution.path == ["ProcessData", "LogResult", "Processed"], execution.path
+    assert failed_tasks(execution) == ["Runtime.ExitError"], failed_tasks(execution)
+    assert log_object(aws, names, execution)["requestId"] == "sm-logretry-1"
 
 
 def test_a_rejected_input_is_caught_logged_and_fails_with_processing_failed(
@@ -114,13 +173,30 @@ def test_an_input_that_is_not_an_object_fails_with_processing_failed(aws: Client
     assert log_object(aws, names, execution)["input"] == ["not", "an", "object"]
 
 
-def test_an_unknown_simulation_is_a_permanent_failure(aws: Clients, names: dict[str, str]) -> None:
-    execution = run(aws, names, {"message": "hi", "simulate": "explode"})
+def test_a_failure_log_attempt_that_crashes_is_retried(
+    aws: Clients, names: dict[str, str], faults: FaultsClient
+) -> None:
+    # Faults: the request is bad, and the logging function's next invocation crashes, once.
+    faults.inject(function=names["log_function"], fault="crash", count=1)
+    execution = run(aws, names, {"requestId": "sm-logretry-2", "message": ""})
 
     assert (execution.status, execution.error) == ("FAILED", "ProcessingFailed"), (
         f"saw {execution.status} {execution.error}"
     )
-    assert "'simulate' must be one of transient-once" in (execution.cause or ""), f"cause: {execution.cause!r}"
+    assert execution.path == ["ProcessData", "LogFailure", "ProcessingFailed"], execution.path
+    assert failed_tasks(execution) == ["InvalidRequest", "Runtime.ExitError"], failed_tasks(execution)
+    entry = log_object(aws, names, execution)
+    assert (entry["status"], entry["error"], entry["requestId"]) == ("FAILED", "InvalidRequest", "sm-logretry-2"), entry
+
+
+def test_the_old_test_switch_is_an_unknown_field(aws: Clients, names: dict[str, str]) -> None:
+    execution = run(aws, names, {"message": "hi", "simulate": "transient-once"})
+
+    assert (execution.status, execution.error) == ("FAILED", "ProcessingFailed"), (
+        f"saw {execution.status} {execution.error}"
+    )
+    assert "unknown field(s) simulate" in (execution.cause or ""), f"cause: {execution.cause!r}"
+    assert failed_tasks(execution) == ["InvalidRequest"], failed_tasks(execution)
 
 
 def test_the_runner_accounts_for_every_request_and_execution(deployer: Deployer, stack: Stack) -> None:
@@ -132,5 +208,5 @@ def test_the_runner_accounts_for_every_request_and_execution(deployer: Deployer,
     assert (counts["app_accepted"], counts["app_rejected"]) == (counts["api_accepted"], counts["api_rejected"]), counts
     assert counts["api_rejected"] == 4, counts
     assert counts["succeeded"] + counts["failed"] == counts["executions"] == counts["logged"], counts
-    assert counts["retried"] == 1, counts
+    assert counts["retried"] == 0, counts  # no fault injected: nothing was retried
     assert result.details["api_url"] == runner.api_url(deployer, stack, runner.endpoint_of(deployer.clients))

@@ -126,8 +126,10 @@ def test_a_step_rejects_bad_input_with_invalid_request(process_handler: ModuleTy
     with pytest.raises(process_handler.InvalidRequest, match="the input must be a JSON object, got an array") as caught:
         process_handler.handler({"input": [1], "execution": "e-1"}, None)
     assert caught.value.codes == ["not-an-object"]
-    with pytest.raises(process_handler.InvalidRequest, match="'simulate' must be one of transient-once, got 'boom'"):
-        process_handler.handler({"input": {"message": "hi", "simulate": "boom"}, "execution": "e-1"}, None)
+    # The test switch is gone: a step's input is a request like any other, nothing more.
+    with pytest.raises(process_handler.InvalidRequest, match=r"unknown field\(s\) simulate") as caught:
+        process_handler.handler({"input": {"message": "hi", "simulate": "transient-once"}, "execution": "e-1"}, None)
+    assert caught.value.codes == ["unknown-field"]
 
 
 def test_a_step_processes_good_input_and_tells_the_two_event_shapes_apart(process_handler: ModuleType) -> None:
@@ -136,11 +138,6 @@ def test_a_step_processes_good_input_and_tells_the_two_event_shapes_apart(proces
     assert process_handler.is_proxy_event(proxy_event("{}"))
     assert not process_handler.is_proxy_event({"input": {"message": "hi"}, "execution": "e"})
     assert not process_handler.is_proxy_event(["httpMethod", "requestContext"])
-
-
-def test_a_simulated_transient_failure_needs_something_to_count_attempts_by(process_handler: ModuleType) -> None:
-    with pytest.raises(process_handler.InvalidRequest, match="needs an execution name or a requestId"):
-        process_handler.fail_first_attempt(None)
 
 
 # --- the logging Lambda ------------------------------------------------------------------
