@@ -1,0 +1,167 @@
+"""State machine coverage (infra/coverage.py) from ASL and execution histories.
+
+`coverage_histories/parallel_map_retry_catch.json` is a real LocalStack 4.14.0 history: a
+Parallel state (a Pass branch, and an inline Map whose Choice sends 1 to `One` and the rest
+to `Other`, three iterations interleaved), then an aws-sdk task that fails (an injected
+fault), is retried by its second Retry rule, fails again and is caught.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from infra.coverage import KINDS, Coverage, Model, evaluate, path_value, report, table
+
+ROOT = Path(__file__).resolve().parents[2]
+RECORDED = json.loads((Path(__file__).parent / "coverage_histories" / "parallel_map_retry_catch.json").read_text())
+
+
+def test_a_model_lists_every_state_transition_rule_and_branch() -> None:
+    model = Model.from_asl(RECORDED["definition"])
+    assert list(model.states) == ["P", "B1", "M", "C", "One", "Other", "L", "Caught"]
+    assert model.transitions == ("P -> L", "C Choices[0] -> One", "C Default -> Other")
+    assert model.retries == ("L Retry[0]", "L Retry[1]")
+    assert model.catches == ("L Catch[0] -> Caught",)
+    assert model.branches == ("P Branches[0]", "P Branches[1]", "M ItemProcessor")
+
+
+def test_a_recorded_history_covers_what_the_execution_did() -> None:
+    coverage = Coverage(Model.from_asl(RECORDED["definition"]))
+    coverage.add_history(RECORDED["history"])
+
+    document = coverage.to_json()
+    assert document["executions"] == 1
+    assert document["states"]["items"] == {
+        "P": 1, "B1": 1, "M": 1, "C": 3, "One": 1, "Other": 2, "L": 1, "Caught": 1
+    }  # fmt: skip
+    assert document["transitions"]["items"] == {"P -> L": 1, "C Choices[0] -> One": 1, "C Default -> Other": 2}
+    # SQS.SQSException: the first rule names another error, States.ALL retries it once, then the Catch.
+    assert document["retries"]["items"] == {"L Retry[0]": 0, "L Retry[1]": 1}
+    assert document["catches"]["items"] == {"L Catch[0] -> Caught": 1}
+    assert document["branches"]["items"] == {"P Branches[0]": 1, "P Branches[1]": 1, "M ItemProcessor": 3}
+    assert coverage.summary() == {
+        "states": (8, 8), "transitions": (3, 3), "retries": (1, 2), "catches": (1, 1), "branches": (3, 3)
+    }  # fmt: skip
+    assert coverage.uncovered("retries") == ["L Retry[0]"]
+
+
+def events(*chain: tuple[str, dict[str, Any]]) -> list[dict[str, Any]]:
+    """A history whose events follow each other on one chain."""
+    history = []
+    for number, (kind, details) in enumerate(chain, start=1):
+        event: dict[str, Any] = {"id": number, "previousEventId": number - 1, "type": kind}
+        if details:
+            event["details" + "EventDetails"] = details
+        history.append(event)
+    return history
+
+
+TASK_ASL = {
+    "StartAt": "Work",
+    "States": {
+        "Work": {
+            "Type": "Task",
+            "Resource": "arn:aws:states:::lambda:invoke",
+            "Retry": [{"ErrorEquals": ["Transient"]}, {"ErrorEquals": ["States.TaskFailed"]}],
+            "Catch": [
+                {"ErrorEquals": ["Permanent"], "Next": "Rejected"},
+                {"ErrorEquals": ["States.ALL"], "Next": "Broken"},
+            ],
+            "Next": "Done",
+        },
+        "Done": {"Type": "Succeed"},
+        "Rejected": {"Type": "Fail"},
+        "Broken": {"Type": "Fail"},
+    },
+}
+
+
+def test_each_retry_is_the_first_rule_matching_its_error_and_the_catch_the_one_taken() -> None:
+    history = events(
+        ("ExecutionStarted", {}),
+        ("TaskStateEntered", {"name": "Work"}),
+        ("TaskScheduled", {}),
+        ("TaskFailed", {"error": "Transient"}),
+        ("TaskScheduled", {}),
+        ("TaskFailed", {"error": "Other"}),
+        ("TaskScheduled", {}),
+        ("TaskFailed", {"error": "Permanent"}),
+        ("TaskStateExited", {"name": "Work"}),
+        ("FailStateEntered", {"name": "Rejected"}),
+        ("ExecutionFailed", {}),
+    )
+    coverage = Coverage(Model.from_asl(TASK_ASL))
+    coverage.add_history(history)
+    assert coverage.to_json()["retries"]["items"] == {"Work Retry[0]": 1, "Work Retry[1]": 1}
+    assert coverage.to_json()["catches"]["items"] == {"Work Catch[0] -> Rejected": 1, "Work Catch[1] -> Broken": 0}
+    # A caught exit is a Catch, not the Next transition.
+    assert coverage.to_json()["transitions"]["items"] == {"Work -> Done": 0}
+
+
+def test_a_failure_no_rule_handles_counts_neither_as_retry_nor_catch() -> None:
+    history = events(
+        ("ExecutionStarted", {}),
+        ("TaskStateEntered", {"name": "Work"}),
+        ("TaskScheduled", {}),
+        ("TaskFailed", {"error": "Transient"}),
+        ("ExecutionFailed", {}),
+    )
+    coverage = Coverage(Model.from_asl(TASK_ASL))
+    coverage.add_history(history)
+    assert coverage.summary()["retries"] == (0, 2)
+    assert coverage.summary()["catches"] == (0, 2)
+
+
+@pytest.mark.parametrize(
+    ("rule", "data", "holds"),
+    [
+        ({"Variable": "$.a", "IsPresent": True}, {"a": None}, True),
+        ({"Variable": "$.a", "IsPresent": False}, {"b": 1}, True),
+        ({"Variable": "$.a.b[1]", "NumericEquals": 2}, {"a": {"b": [1, 2]}}, True),
+        ({"Variable": "$.a", "NumericLessThanEquals": 50}, {"a": 51}, False),
+        ({"Variable": "$.a", "NumericEqualsPath": "$.b"}, {"a": 3, "b": 3}, True),
+        ({"Variable": "$.a", "NumericEqualsPath": "$.c"}, {"a": 3}, False),
+        ({"Variable": "$.a", "StringEquals": "x"}, {"a": 1}, False),
+        ({"Variable": "$.a", "StringMatches": '{"errorMessage"*'}, {"a": '{"errorMessage": "x"}'}, True),
+        ({"Variable": "$.a", "BooleanEquals": True}, {"a": 1}, False),
+        ({"Variable": "$.t", "TimestampLessThan": "2026-01-01T00:00:00Z"}, {"t": "2025-06-01T00:00:00Z"}, True),
+        ({"And": [{"Variable": "$.a", "IsPresent": True}, {"Variable": "$.a", "StringEquals": "etl"}]}, {}, False),
+        ({"Or": [{"Variable": "$.a", "IsNull": True}, {"Variable": "$.b", "IsString": True}]}, {"b": "s"}, True),
+        ({"Not": {"Variable": "$.a", "IsPresent": True}}, {}, True),
+    ],
+)
+def test_choice_rules_evaluate_as_step_functions_does(rule: dict[str, Any], data: Any, holds: bool) -> None:
+    assert evaluate(rule, data) is holds
+
+
+def test_paths_that_are_not_there_are_missing_not_null() -> None:
+    assert path_value({"a": None}, "$.a") is None
+    assert path_value({"a": None}, "$.b") is not None
+    assert path_value([1, 2], "$[1]") == 2
+    assert path_value({"a": 1}, "$") == {"a": 1}
+
+
+@pytest.mark.parametrize("asl", sorted(p.name for p in (ROOT / "asl").glob("*.asl.json")))
+def test_every_workflow_definition_has_a_model(asl: str) -> None:
+    model = Model.from_asl((ROOT / "asl" / asl).read_text())
+    assert model.states, f"{asl}: no states"
+    for key in model.transitions + model.catches:
+        target = key.rsplit(" -> ", 1)[1]
+        assert target in model.states, f"{asl}: {key} leads to no state"
+
+
+def test_the_table_has_one_line_per_machine_and_the_report_names_what_is_uncovered() -> None:
+    covered = Coverage(Model.from_asl(RECORDED["definition"]))
+    covered.add_history(RECORDED["history"])
+    untouched = Coverage(Model.from_asl(TASK_ASL))
+    lines = table({"probe": covered, "task": untouched}).splitlines()
+    assert lines[0].split() == ["machine", "executions", *KINDS]
+    assert lines[1].split() == ["probe", "1", "8/8", "3/3", "1/2", "1/1", "3/3"]
+    assert lines[2].split() == ["task", "0", "0/4", "0/1", "0/2", "0/2", "0/0"]
+    document = report({"probe": covered, "task": untouched})
+    assert document["probe"]["uncovered"]["retries"] == ["L Retry[0]"]
+    assert document["task"]["uncovered"]["states"] == ["Work", "Done", "Rejected", "Broken"]
