@@ -209,26 +209,36 @@ class Parser:
     def condition(self, stop: Callable[[Token], bool]) -> str:
         """A WHERE condition as a DynamoDB condition expression, up to a `stop` token."""
         out: list[str] = []
+        operand = False  # the last part was an operand: another one needs an operator first
         while self.peek.kind != "end" and not stop(self.peek):
             token = self.peek
-            if self.starts_value():
-                out.append(self.value_placeholder(self.literal()))
-            elif token.kind == "op" and token.text in ("=", "<>", "!=", "<", "<=", ">", ">=", "(", ")", ","):
+            if token.kind == "op" and token.text in ("=", "<>", "!=", "<", "<=", ">", ">=", "(", ")", ","):
                 self.take()
                 out.append("<>" if token.text == "!=" else token.text)
-            elif token.is_word(*CONDITION_WORDS):
+                operand = token.text == ")"
+                continue
+            if token.is_word(*CONDITION_WORDS):
                 out.append(self.take().text.upper())
-            elif token.is_word("IN"):
+                operand = False
+                continue
+            if token.is_word("IN"):
                 self.take()
                 out.append("IN " + self._in_list())
             elif token.is_word("IS"):
                 out.append(self._is_test(out))
+            elif operand:
+                raise malformed(f"unexpected {token.text!r} in the WHERE clause")
+            elif self.starts_value():
+                out.append(self.value_placeholder(self.literal()))
             elif token.kind == "word" and token.text.lower() in FUNCTIONS and self._next_is("("):
                 out.append(self.take().text.lower())
+                operand = False
+                continue
             elif token.kind in ("word", "quoted"):
                 out.append(self.path()[0])
             else:
                 raise malformed(f"unexpected {token.text!r} in the WHERE clause")
+            operand = True
         if not out:
             raise malformed("the WHERE clause is empty")
         return " ".join(out)
@@ -297,7 +307,13 @@ class Translation:
 
 
 def _split_and(expression: str) -> list[str]:
-    """Top-level AND terms of a condition expression (parenthesised groups stay whole)."""
+    """Top-level AND terms of a condition expression (parenthesised groups stay whole; with
+    a top-level OR, which binds looser than AND, the whole expression is one term)."""
+    depth = 0
+    for word in expression.split(" "):
+        depth += word.count("(") - word.count(")")
+        if word == "OR" and depth == 0:
+            return [expression]
     terms: list[str] = []
     current: list[str] = []
     depth = 0
