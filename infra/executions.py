@@ -7,6 +7,7 @@ truth: the status, the output or error, and the path of states the execution too
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -39,6 +40,17 @@ class Execution:
         return self.status == "SUCCEEDED"
 
 
+Listener = Callable[[Clients, "Execution"], None]
+_LISTENERS: list[Listener] = []
+
+
+def on_finished(listener: Listener) -> Callable[[], None]:
+    """Call `listener(clients, execution)` for every execution `wait_execution` returns (the
+    test suite draws their paths, infra/report/pytest_pictures.py); returns the unsubscribe."""
+    _LISTENERS.append(listener)
+    return lambda: _LISTENERS.remove(listener)
+
+
 def wait_execution(clients: Clients, arn: str, timeout: float = 120) -> Execution:
     """Wait (bounded polling) until `arn` is no longer RUNNING and describe it."""
     sfn = clients("stepfunctions")
@@ -52,7 +64,7 @@ def wait_execution(clients: Clients, arn: str, timeout: float = 120) -> Executio
     )
     history = execution_history(clients, arn)
     output = described.get("output")
-    return Execution(
+    execution = Execution(
         arn=arn,
         status=described["status"],
         path=state_path(history),
@@ -62,6 +74,9 @@ def wait_execution(clients: Clients, arn: str, timeout: float = 120) -> Executio
         seconds=(described["stopDate"] - described["startDate"]).total_seconds() if described.get("stopDate") else 0.0,
         history=history,
     )
+    for listener in list(_LISTENERS):
+        listener(clients, execution)
+    return execution
 
 
 def execution_history(clients: Clients, arn: str) -> list[dict[str, Any]]:

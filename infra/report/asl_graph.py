@@ -84,6 +84,16 @@ class MachineGraph:
         """The container whose branch begins with `state`, if any."""
         return next((c.name for c in self.containers.values() if state in c.starts), None)
 
+    def in_distributed_map(self, name: str) -> bool:
+        """Whether `name` runs inside a Distributed Map: its iterations are child executions,
+        which LocalStack 4.14.0 cannot list, so their histories are not traced."""
+        parent = self.states[name].parent if name in self.states else None
+        while parent is not None:
+            if self.containers[parent].label == "Distributed Map":
+                return True
+            parent = self.states[parent].parent
+        return False
+
     @property
     def child_machines(self) -> list[str]:
         return sorted({s.child_machine for s in self.states.values() if s.child_machine})
@@ -156,5 +166,5 @@ def _action(body: Mapping[str, Any], machines: Mapping[str, str]) -> tuple[str, 
     if action.startswith("states:startExecution"):
         arguments = body.get("Parameters") or body.get("Arguments") or {}
         arn = arguments.get("StateMachineArn") or arguments.get("StateMachineArn.$")
-        child = machines.get(str(arn), str(arn)) if arn else None
+        child = machines.get(str(arn), str(arn).rsplit(":", 1)[-1]) if arn else None
     return action, child

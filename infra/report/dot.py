@@ -118,12 +118,16 @@ def _node(picture: Picture, state: State) -> str:
             rows.append(_count_text(overlay, state.name, mode))
             fill = "#d5efd8" if mode == "path" else fill
         else:
-            classes.append("uncovered" if mode == "coverage" else "not-entered")
-            fill, border = ("#ffffff", RED) if mode == "coverage" else ("#fafafa", GREY)
+            untraced = picture.graph.in_distributed_map(state.name)
+            red = mode == "coverage" and not untraced
+            classes.append("untraced" if untraced else "uncovered" if red else "not-entered")
+            fill, border = ("#ffffff", RED) if red else ("#fafafa", GREY)
             attributes["fontcolor"] = _quote("#8a8a8a")
             attributes["style"] = '"rounded,filled,dashed"'
-            if mode == "coverage":
+            if red:
                 rows.append("✖ not covered")
+            elif untraced:
+                rows.append("map run: not traced")
         if overlay.retries[state.name]:
             rows.append(f"↻ retried {overlay.retries[state.name]}x")
             classes.append("retried")
@@ -177,9 +181,11 @@ def _edge(picture: Picture, index: int, edge: Edge) -> str:
             if mode != "path":
                 label = f"{label}\n{taken}x" if label else f"{taken}x"
         else:
-            classes.append("uncovered" if mode == "coverage" else "not-taken")
-            colour = RED if mode == "coverage" else GREY
-            attributes["style"] = "dotted" if mode == "coverage" else attributes.get("style", "solid")
+            untraced = graph.in_distributed_map(edge.target)
+            red = mode == "coverage" and not untraced
+            classes.append("untraced" if untraced else "uncovered" if red else "not-taken")
+            colour = RED if red else GREY
+            attributes["style"] = "dotted" if red else attributes.get("style", "solid")
     full = label
     attributes |= {
         "color": _quote(colour),

@@ -44,6 +44,7 @@ def _style_lines(match: re.Match[str]) -> str:
         if colour is None:
             colour = "#1d6b2b" if content[:1].isdigit() or content.startswith("entered") else "#555555"
         attributes = re.sub(r'font-size="[^"]*"', 'font-size="9.00"', attributes)
+        attributes = re.sub(r'\s*fill="[^"]*"', "", attributes)  # Graphviz's own, for a grey node
         return f'<text fill="{colour}" {attributes}>{content}</text>'
 
     return match.group(1) + _TEXT.sub(style, match.group(2)) + match.group(3)

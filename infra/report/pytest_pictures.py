@@ -1,0 +1,191 @@
+"""Pictures for the test suite: a failed test's executions, and the session's coverage.
+
+Loaded with `-p infra.report.pytest_pictures` (pyproject's addopts). Every execution a
+test waits for through `infra.executions.wait_execution` (the runners and most workflow
+tests) is recorded with its machine's definition, and so are the nested executions it
+started. When a test fails, a picture of the path of each execution it waited for is
+written, and the failure message names the files. At the end of the session, one picture
+per state machine shows the states and transitions the suite's executions entered, the
+others marked red as not covered. Pictures go under `--testbed-pictures`
+(default `build/test-pictures/` in the project).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections import defaultdict
+from collections.abc import Callable, Generator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from infra.errors import TestbedError
+
+if TYPE_CHECKING:
+    from infra.clients import Clients
+    from infra.executions import Execution
+    from infra.report.asl_graph import MachineGraph
+
+LOG = logging.getLogger(__name__)
+OPTION = "--testbed-pictures"
+
+
+@dataclass
+class Recorder:
+    """The executions the session waited for, by test, and the graphs of their machines."""
+
+    folder: Path
+    test: str = ""
+    by_test: dict[str, list[Execution]] = field(default_factory=lambda: defaultdict(list))
+    by_machine: dict[str, list[Execution]] = field(default_factory=lambda: defaultdict(list))
+    graphs: dict[str, MachineGraph] = field(default_factory=dict)
+    seen: set[str] = field(default_factory=set)
+    unsubscribe: Callable[[], None] | None = None
+
+    def finished(self, clients: Clients, execution: Execution) -> None:
+        """`infra.executions` listener: remember `execution` and read the nested ones it started."""
+        if execution.arn in self.seen:
+            return
+        self.seen.add(execution.arn)
+        try:
+            machine = self._graph(clients, execution.arn)
+            if machine is None:
+                return
+            self.by_test[self.test].append(execution)
+            self.by_machine[machine].append(execution)
+            from infra.executions import wait_execution
+            from infra.report.nested import child_arns
+
+            for child in child_arns(execution):
+                if child not in self.seen:
+                    wait_execution(clients, child, timeout=30)  # comes back here through the listener
+        except Exception:  # a picture is a help; it must never fail the test that waited
+            LOG.exception("recording %s for pictures failed", execution.arn)
+
+    def _graph(self, clients: Clients, execution_arn: str) -> str | None:
+        """The machine's name (as deployed), its graph read from the engine once."""
+        parts = execution_arn.split(":")
+        if len(parts) < 8 or "/" in parts[6]:  # a Distributed Map's child: not a machine of its own
+            return None
+        name = parts[6]
+        if name not in self.graphs:
+            import json
+
+            from infra.report.asl_graph import machine_graph
+
+            machine_arn = ":".join([*parts[:5], "stateMachine", name])
+            described = clients("stepfunctions").describe_state_machine(stateMachineArn=machine_arn)
+            self.graphs[name] = machine_graph(name, json.loads(described["definition"]))
+        return name
+
+    def path_pictures(self, test: str) -> list[Path]:
+        """Pictures of the paths of the executions `test` waited for."""
+        from infra.report.dot import Picture
+        from infra.report.overlay import Overlay, trace
+        from infra.report.svg import render_svg
+
+        written = []
+        folder = self.folder / "failed" / _slug(test)
+        for execution in self.by_test.get(test, []):
+            name = self._machine_name(execution)
+            graph = self.graphs[name]
+            one = Overlay().add(trace(graph, execution.history))
+            folder.mkdir(parents=True, exist_ok=True)
+            path = folder / f"{_slug(name)}--{_slug(execution.arn.rsplit(':', 1)[-1])}.svg"
+            path.write_text(render_svg(Picture(graph, one, "path")), encoding="utf-8")
+            written.append(path)
+        return written
+
+    def coverage_pictures(self) -> list[tuple[Path, int, int]]:
+        """One picture per machine: what the session's executions entered; (file, entered, states)."""
+        from infra.report.dot import Picture
+        from infra.report.overlay import overlay
+        from infra.report.svg import render_svg
+
+        folder = self.folder / "coverage"
+        written = []
+        for name, executions in sorted(self.by_machine.items()):
+            graph = self.graphs[name]
+            total = overlay(graph, (execution.history for execution in executions))
+            folder.mkdir(parents=True, exist_ok=True)
+            path = folder / f"{_slug(name)}.svg"
+            path.write_text(render_svg(Picture(graph, total, "coverage")), encoding="utf-8")
+            written.append((path, sum(1 for state in graph.states if total.states[state]), len(graph.states)))
+        return written
+
+    def _machine_name(self, execution: Execution) -> str:
+        return execution.arn.split(":")[6]
+
+
+KEY = pytest.StashKey[Recorder]()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    """`--testbed-pictures DIR`: where the suite's pictures go."""
+    parser.getgroup("testbed", "serverless testbed").addoption(
+        OPTION, default=None, help="folder for pictures of failed tests' executions and coverage (build/test-pictures)"
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Start recording the executions the tests wait for."""
+    from infra.executions import on_finished
+
+    chosen = config.getoption(OPTION, None)
+    folder = Path(chosen) if chosen else config.rootpath / "build" / "test-pictures"
+    recorder = Recorder(folder.resolve())
+    recorder.unsubscribe = on_finished(recorder.finished)
+    config.stash[KEY] = recorder
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """Stop recording."""
+    recorder = config.stash.get(KEY, None)
+    if recorder is not None and recorder.unsubscribe is not None:
+        recorder.unsubscribe()
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """Executions waited for from now on belong to this test."""
+    item.config.stash[KEY].test = item.nodeid
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, Any, None]:
+    """A failed test's report names the pictures of its executions' paths."""
+    outcome = yield
+    report: pytest.TestReport = outcome.get_result()
+    recorder = item.config.stash.get(KEY, None)
+    if recorder is None or not report.failed or report.when != "call" or not recorder.by_test.get(item.nodeid):
+        return
+    try:
+        pictures = recorder.path_pictures(item.nodeid)
+    except (TestbedError, OSError) as err:  # the test's own failure is what matters; say why no picture
+        report.sections.append(("testbed execution pictures", f"could not draw the executions: {err}"))
+        return
+    lines = [f"the path of each execution this test waited for ({len(pictures)}):"]
+    lines += [f"  {path}" for path in pictures]
+    report.sections.append(("testbed execution pictures", "\n".join(lines)))
+
+
+def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
+    """Coverage pictures of the state machines the session's executions ran."""
+    recorder = config.stash.get(KEY, None)
+    if recorder is None or not recorder.by_machine:
+        return
+    try:
+        written = recorder.coverage_pictures()
+    except (TestbedError, OSError) as err:
+        terminalreporter.write_line(f"state machine coverage pictures not drawn: {err}")
+        return
+    terminalreporter.write_sep("-", "state machine pictures (states entered / states; uncovered marked red)")
+    for path, entered, states in written:
+        terminalreporter.write_line(f"{entered:>3}/{states:<3} {path}")
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]", "_", text)[-120:]
