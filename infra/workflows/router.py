@@ -42,6 +42,8 @@ def resources() -> list[Resource]:
             environment={"TABLE_NAME": Ref(TABLE, "name"), "CURATED_PREFIX": CURATED, "REJECTED_PREFIX": REJECTED},
             grants=(
                 Statement(("s3:GetObject",), (Ref(BUCKET, suffix=f"/{RAW}*"),)),
+                # Without ListBucket a missing raw file reads as AccessDenied on AWS, not NoSuchKey.
+                Statement(("s3:ListBucket",), (Ref(BUCKET),)),
                 Statement(("s3:PutObject",), (Ref(BUCKET, suffix=f"/{CURATED}*"), Ref(BUCKET, suffix=f"/{REJECTED}*"))),
                 Statement(("dynamodb:BatchWriteItem",), (Ref(TABLE),)),
             ),
