@@ -162,13 +162,13 @@ def stack_for(workflows: list[str] | None = None) -> Stack:
 
 
 @app.command()
-def up(target: TargetOption = None, port: PortOption = None, account_id: AccountOption = None) -> None:
+def up(target: TargetOption = None, port: PortOption = None) -> None:
     """Start an engine and leave it running (embedded: a background LocalStack process)."""
     from infra.engine import engine_for
     from infra.engine.embedded import EmbeddedEngine
     from infra.state import forget_running, record_path, recorded_engine, save_running, scope, state_lock
 
-    settings = Settings.from_env(target=target, account_id=account_id)
+    settings = Settings.from_env(target=target)
     if settings.target != "embedded":
         engine = engine_for(settings).start()
         console.print(f"{settings.target} engine answering at {engine.endpoint_url}")
@@ -351,11 +351,6 @@ def deployer_for(engine: Engine, prefix: str) -> Deployer:
     return Deployer.for_clients(engine.client, prefix, engine.region, local=engine.settings.is_emulator)
 
 
-def say_waiting(message: str) -> None:
-    """A wait of the deploy (what AWS answered and why it passes with time), as it starts."""
-    console.print(f"  [yellow]waiting[/yellow] {message}", highlight=False, markup=False)
-
-
 @app.command()
 def deploy(
     target: TargetOption = None,
@@ -374,9 +369,7 @@ def deploy(
     if plan_only or not changes:
         return
     started = time.monotonic()
-    deployer.apply(
-        changes, report=lambda c: console.print(f"  [green]{c.action}d[/green] {c.kind} {c.name}"), notify=say_waiting
-    )
+    deployer.apply(changes, report=lambda c: console.print(f"  [green]{c.action}d[/green] {c.kind} {c.name}"))
     console.print(f"deployed {len(changes)} change(s) in {time.monotonic() - started:.1f} s")
 
 
@@ -391,9 +384,7 @@ def destroy(
     settings = Settings.from_env(target=target, account_id=account_id, prefix=prefix)
     deployer = deployer_for(connected_engine(settings), settings.prefix)
     changes = deployer.destroy_plan(stack_for(workflow))
-    deployer.apply(
-        changes, report=lambda c: console.print(f"  [red]deleted[/red] {c.kind} {c.name}"), notify=say_waiting
-    )
+    deployer.apply(changes, report=lambda c: console.print(f"  [red]deleted[/red] {c.kind} {c.name}"))
     console.print(f"destroyed {len(changes)} resource(s)")
 
 
@@ -455,7 +446,7 @@ def run_command(
     settings = Settings.from_env(target=target, account_id=account_id, prefix=prefix)
     deployer = deployer_for(connected_engine(settings), settings.prefix)
     stack = stack_for([workflow])
-    deployer.deploy(stack, notify=say_waiting)
+    deployer.deploy(stack)
     result = runner(deployer, stack, RunOptions(records, invalid_rate, seed))
     show_run(result)
     console.print(f"report: {write_report(report, [result], deployer)}", highlight=False)
@@ -543,63 +534,37 @@ def summary_table(results: list[RunResult]) -> Table:
 def export_command(
     fmt: Annotated[Literal["cloudformation"], typer.Argument(help="the only format: cloudformation")],
     out: Annotated[
-        Path | None,
-        typer.Option(
-            callback=writable_file,
-            help="write the template here, the functions' zip files beside it (functions/), and print the "
-            "commands that deploy them; without it, the template alone goes to standard output",
-        ),
+        Path | None, typer.Option(callback=writable_file, help="write the template here instead of standard output")
     ] = None,
-    bucket: Annotated[
-        str | None, typer.Option(help="an S3 bucket of yours, in the region you deploy to, for the printed commands")
-    ] = None,
-    prefix: PrefixOption = None,
+    artifacts: Annotated[Path | None, typer.Option(help="also write the functions' zip files into this folder")] = None,
     workflow: WorkflowOption = None,
 ) -> None:
     """Export the whole stack as a CloudFormation template, from the same model deploy uses.
 
-    With --out, it prints the exact commands: `aws cloudformation package` (uploads the
-    zip files to --bucket) and `aws cloudformation deploy --s3-bucket` (the template is
-    over the 51,200 bytes CloudFormation takes inline, so it goes through S3 too).
+    Deploy it with: aws s3 sync ARTIFACTS s3://BUCKET/ && aws cloudformation deploy
+    --template-file FILE --stack-name testbed --capabilities CAPABILITY_NAMED_IAM
+    --parameter-overrides ArtifactBucket=BUCKET Prefix=tb
     """
     import json
 
     from infra.stack import cloudformation
 
-    settings = Settings.from_env(prefix=prefix)  # a prefix no bucket name can hold is refused here
     stack = stack_for(workflow)
-    if out is None:
-        typer.echo(json.dumps(cloudformation.template(stack), indent=1))
-        return
-    path = cloudformation.write(stack, out)
-    typer.echo(f"wrote {path} and the functions' zip files under {path.parent / 'functions'}/")
-    typer.echo("Deploy (AWS CLI, with the credentials and region you deploy to):")
-    for command in cloudformation.deploy_commands(path, bucket or "ARTIFACT_BUCKET", settings.prefix):
-        typer.echo("  " + shlex.join(command))
-    if bucket is None:
-        typer.echo("ARTIFACT_BUCKET: an S3 bucket of yours in that region (aws s3 mb s3://NAME); --bucket fills it in")
-    typer.echo("Its Outputs (bucket names, API URL, state machine ARNs):")
-    typer.echo("  " + shlex.join(cloudformation.outputs_command(settings.prefix)))
-    typer.echo("Remove it (first what the router made at run time, outside the stack, then the buckets' objects):")
-    for line in cloudformation.teardown_commands(stack, settings.prefix):
-        typer.echo("  " + line)
-
-
-@app.command()
-def picture(
-    machine: Annotated[str, typer.Argument(help="a state machine of the stack, as the stack model names it")],
-    out: Annotated[Path, typer.Option(callback=writable_file, help="the SVG file to write")],
-) -> None:
-    """Draw a state machine (SVG): its states, Choice rules, Catch edges, Map containers."""
-    from infra.report.dot import Picture
-    from infra.report.machines import graphs
-    from infra.report.svg import render_svg
-
-    drawn = graphs(stack_for())
-    if machine not in drawn:
-        raise typer.BadParameter(f"unknown state machine {machine!r}; choose from {', '.join(drawn)}")
-    out.write_text(render_svg(Picture(drawn[machine])), encoding="utf-8")
-    console.print(f"wrote {out}", highlight=False)
+    template = cloudformation.template(stack)
+    text = json.dumps(template, indent=1)
+    if out:
+        out.write_text(text)
+        console.print(f"wrote {out} ({len(template['Resources'])} resources)")
+    else:
+        typer.echo(text)
+    if artifacts:
+        for key, archive in cloudformation.artifacts(stack).items():
+            target = artifacts / key
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(archive)
+        console.print(
+            f"wrote the functions' zip files under {artifacts}/functions/ (upload them to the ArtifactBucket)"
+        )
 
 
 @app.command()
@@ -618,6 +583,23 @@ def bench(as_json: Annotated[bool, typer.Option("--json", help="print JSON inste
 
 new_app = typer.Typer(help="Scaffold new parts of the project from templates.", no_args_is_help=True)
 app.add_typer(new_app, name="new")
+
+
+@app.command()
+def picture(
+    machine: Annotated[str, typer.Argument(help="a state machine of the stack, as the stack model names it")],
+    out: Annotated[Path, typer.Option(callback=writable_file, help="the SVG file to write")],
+) -> None:
+    """Draw a state machine (SVG): its states, Choice rules, Catch edges, Map containers."""
+    from infra.report.dot import Picture
+    from infra.report.machines import graphs
+    from infra.report.svg import render_svg
+
+    drawn = graphs(stack_for())
+    if machine not in drawn:
+        raise typer.BadParameter(f"unknown state machine {machine!r}; choose from {', '.join(drawn)}")
+    out.write_text(render_svg(Picture(drawn[machine])), encoding="utf-8")
+    console.print(f"wrote {out}", highlight=False)
 
 
 @new_app.command("workflow")
