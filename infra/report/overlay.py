@@ -94,8 +94,6 @@ def trace(graph: MachineGraph, history: list[dict[str, Any]]) -> Trace:
             if name in open_states:
                 open_states.remove(name)
             exited.append(name)
-            if graph.states.get(name) and graph.states[name].terminal and graph.states[name].parent is None:
-                found.edges[(name, END, "end")] += 1
         elif kind.endswith(_FAILURES) and not kind.startswith("Execution") and open_states:
             state = _innermost_task(graph, open_states)
             failures[state] += 1
@@ -108,6 +106,12 @@ def trace(graph: MachineGraph, history: list[dict[str, Any]]) -> Trace:
                 found.retries[found.failed_state] += max(failures[found.failed_state] - 1, 0)
         elif kind == "ExecutionSucceeded":
             found.status = "SUCCEEDED"
+            # The terminal states left with no successor ended the execution (not by a Catch).
+            for name in exited:
+                state = graph.states.get(name)
+                if state is not None and state.terminal and state.parent is None:
+                    found.edges[(name, END, "end")] += 1
+                    found.retries[name] += failures.pop(name, 0)
     return found
 
 

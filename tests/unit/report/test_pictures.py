@@ -1,0 +1,88 @@
+"""The pictures themselves: every machine lays out (Graphviz in WebAssembly), one SVG node per
+state, ids unique, overlays visible as classes, and the report page holds them all."""
+
+from __future__ import annotations
+
+import json
+import xml.etree.ElementTree as ET
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+
+from infra.executions import Execution, state_path
+from infra.report.dot import Picture
+from infra.report.html import render_page
+from infra.report.machines import DRAWING_CONTEXT, graphs
+from infra.report.overlay import Overlay, trace
+from infra.report.svg import render_svg
+from infra.runs import RunResult
+from infra.workflows import stack_for
+
+GRAPHS = graphs(stack_for())
+HISTORIES = Path(__file__).parent / "histories"
+SVG = "{http://www.w3.org/2000/svg}"
+
+
+def groups(svg: str, cls: str) -> list[ET.Element]:
+    root = ET.fromstring(svg)
+    return [g for g in root.iter(f"{SVG}g") if cls in (g.get("class") or "").split()]
+
+
+@pytest.mark.parametrize("machine", sorted(GRAPHS))
+def test_each_machine_is_drawn_with_a_node_per_state_and_an_edge_per_transition(machine: str) -> None:
+    graph = GRAPHS[machine]
+    svg = render_svg(Picture(graph))
+    states = groups(svg, "state")
+    assert sorted(g.get("id", "").rsplit("--state-", 1)[1] for g in states) == sorted(graph.states)
+    assert len(groups(svg, "transition")) == len(graph.edges)
+    assert len(groups(svg, "container")) == len(graph.containers)
+    ids = [g.get("id") for g in ET.fromstring(svg).iter(f"{SVG}g") if g.get("id")]
+    assert len(ids) == len(set(ids))
+
+
+def test_nested_executions_link_to_the_child_machine_picture() -> None:
+    svg = render_svg(Picture(GRAPHS["etl-or-streaming"]))
+    assert 'href="#machine-streaming-branch"' in svg
+    assert 'href="#machine-etl-branch"' in svg
+
+
+def test_a_path_picture_marks_the_failing_state_and_greys_what_was_not_entered() -> None:
+    data = json.loads((HISTORIES / "orders_declined.json").read_text())
+    graph = GRAPHS["customer-orders"]
+    svg = render_svg(Picture(graph, Overlay().add(trace(graph, data["history"])), "path"))
+    classes = {g.get("id", "").rsplit("--state-", 1)[1]: (g.get("class") or "").split() for g in groups(svg, "state")}
+    assert "failed" in classes["TransactionDeclined"]
+    assert "entered" in classes["DeleteOrder"]
+    assert "not-entered" in classes["NotifyCustomer"]
+    assert data["error"] in svg
+
+
+def test_coverage_marks_states_not_entered_as_uncovered() -> None:
+    data = json.loads((HISTORIES / "orders_confirmed.json").read_text())
+    graph = GRAPHS["customer-orders"]
+    svg = render_svg(Picture(graph, Overlay().add(trace(graph, data["history"])), "coverage"))
+    uncovered = {
+        g.get("id", "").rsplit("--state-", 1)[1] for g in groups(svg, "uncovered") if "state" in g.get("class", "")
+    }
+    assert uncovered == set(graph.states) - set(data["path"])
+    assert "not covered" in svg
+
+
+def test_the_report_page_is_self_contained_and_holds_a_picture_per_machine() -> None:
+    data = json.loads((HISTORIES / "orders_declined.json").read_text())
+    for event in data["history"]:  # boto3 gives datetimes; the recording holds ISO text
+        event["timestamp"] = datetime.fromisoformat(event["timestamp"])
+    arn = f"arn:aws:states:{DRAWING_CONTEXT.region}:{DRAWING_CONTEXT.account}:execution:tb-customer-orders:x1"
+    execution = Execution(
+        arn, data["status"], state_path(data["history"]), None, data["error"], "declined", 0.5, data["history"]
+    )
+    result = RunResult("orders", [execution], {"orders": 1, "declined": 1}, 1.0)
+    page = render_page([result], DRAWING_CONTEXT, [], [])
+    assert "http://" not in page.replace("http://www.w3.org", "")  # nothing fetched: only XML namespaces
+    assert "https://" not in page
+    assert "<script" not in page
+    assert page.count('<figure class="picture"') == 2  # the aggregate and the one path's example
+    assert 'id="machine-customer-orders"' in page
+    assert "TransactionDeclined" in page
+    assert "declined" in page
