@@ -21,6 +21,15 @@ find_python() {
   exit 1
 }
 
+# The report's browser test (tests/integration/report) needs Chromium: installed from the OS
+# packages where setup may (as root with CI=true); elsewhere that test skips, saying why.
+if [ "${CI:-}" = "true" ] && [ "$(id -u)" = 0 ] && ! command -v chromium >/dev/null && command -v apt-get >/dev/null; then
+  mkdir -p build
+  echo "setup: installing Chromium for the report's browser test (log: build/apt-chromium.log)"
+  { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium; } >build/apt-chromium.log 2>&1 \
+    || echo "setup: Chromium not installed (see build/apt-chromium.log); the browser test will skip" >&2
+fi
+
 stamp=.venv/.installed
 if [ -x .venv/bin/python ] && [ -f "$stamp" ] && cmp -s pyproject.toml "$stamp"; then
   exit 0
