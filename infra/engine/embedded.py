@@ -184,6 +184,8 @@ def localstack_environment(
         "DISABLE_EVENTS": "1",
         # Internal calls (Step Functions to Lambda, Lambda logs, metrics) skip the HTTP hop.
         "IN_MEMORY_CLIENT": "1",
+        # Step Functions Local's MockConfigFile, when the user names one (`<arn>#<TestCase>` runs a case).
+        **({"SFN_MOCK_CONFIG": host["SFN_MOCK_CONFIG"]} if host.get("SFN_MOCK_CONFIG") else {}),
         "LAMBDA_RUNTIME_EXECUTOR": "local-process",
         "PROVIDER_OVERRIDE_DYNAMODB": "moto",
         "PROVIDER_OVERRIDE_DYNAMODBSTREAMS": "moto",
@@ -230,10 +232,13 @@ class EmbeddedEngine(Engine):
         port: int | None = None,
         mode: EngineMode | None = None,
         iam_enforce: bool | None = None,
+        extra_env: Mapping[str, str] | None = None,
     ) -> None:
         super().__init__(settings or Settings(target="embedded"))
         # `stock`: no fidelity patch, answers as a stock LocalStack container (README, Targets).
         self.mode: EngineMode = mode or engine_mode()
+        # LocalStack settings for this engine only, e.g. {"SFN_MOCK_CONFIG": "/path/MockConfigFile.json"}.
+        self.extra_env = dict(extra_env or {})
         # Roles' requests checked against their policies (TESTBED_IAM_ENFORCE, on unless 0).
         self.iam_enforce = iam_enforcement_on() if iam_enforce is None else iam_enforce
         self.detach = detach
@@ -261,6 +266,7 @@ class EmbeddedEngine(Engine):
         self._prepare_dirs(root)
         (root / ID_FILE).write_text(engine_id)
         env = localstack_environment(engine_id, port, root, mode=self.mode, iam_enforce=self.iam_enforce)
+        env.update(self.extra_env)
         env["TESTBED_PARENT_PID"] = str(os.getpid())
         command = [sys.executable, "-m", "infra.engine.supervisor", f"--exit-file={root / EXIT_FILE}"]
         if not self.detach:
