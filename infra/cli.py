@@ -534,37 +534,46 @@ def summary_table(results: list[RunResult]) -> Table:
 def export_command(
     fmt: Annotated[Literal["cloudformation"], typer.Argument(help="the only format: cloudformation")],
     out: Annotated[
-        Path | None, typer.Option(callback=writable_file, help="write the template here instead of standard output")
+        Path | None,
+        typer.Option(
+            callback=writable_file,
+            help="write the template here, the functions' zip files beside it (functions/), and print the "
+            "commands that deploy them; without it, the template alone goes to standard output",
+        ),
     ] = None,
-    artifacts: Annotated[Path | None, typer.Option(help="also write the functions' zip files into this folder")] = None,
+    bucket: Annotated[
+        str | None, typer.Option(help="an S3 bucket of yours, in the region you deploy to, for the printed commands")
+    ] = None,
+    prefix: PrefixOption = None,
     workflow: WorkflowOption = None,
 ) -> None:
     """Export the whole stack as a CloudFormation template, from the same model deploy uses.
 
-    Deploy it with: aws s3 sync ARTIFACTS s3://BUCKET/ && aws cloudformation deploy
-    --template-file FILE --stack-name testbed --capabilities CAPABILITY_NAMED_IAM
-    --parameter-overrides ArtifactBucket=BUCKET Prefix=tb
+    With --out, it prints the exact commands: `aws cloudformation package` (uploads the
+    zip files to --bucket) and `aws cloudformation deploy --s3-bucket` (the template is
+    over the 51,200 bytes CloudFormation takes inline, so it goes through S3 too).
     """
     import json
 
     from infra.stack import cloudformation
 
+    settings = Settings.from_env(prefix=prefix)  # a prefix no bucket name can hold is refused here
     stack = stack_for(workflow)
-    template = cloudformation.template(stack)
-    text = json.dumps(template, indent=1)
-    if out:
-        out.write_text(text)
-        console.print(f"wrote {out} ({len(template['Resources'])} resources)")
-    else:
-        typer.echo(text)
-    if artifacts:
-        for key, archive in cloudformation.artifacts(stack).items():
-            target = artifacts / key
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_bytes(archive)
-        console.print(
-            f"wrote the functions' zip files under {artifacts}/functions/ (upload them to the ArtifactBucket)"
-        )
+    if out is None:
+        typer.echo(json.dumps(cloudformation.template(stack), indent=1))
+        return
+    path = cloudformation.write(stack, out)
+    typer.echo(f"wrote {path} and the functions' zip files under {path.parent / 'functions'}/")
+    typer.echo("Deploy (AWS CLI, with the credentials and region you deploy to):")
+    for command in cloudformation.deploy_commands(path, bucket or "ARTIFACT_BUCKET", settings.prefix):
+        typer.echo("  " + shlex.join(command))
+    if bucket is None:
+        typer.echo("ARTIFACT_BUCKET: an S3 bucket of yours in that region (aws s3 mb s3://NAME); --bucket fills it in")
+    typer.echo("Its Outputs (bucket names, API URL, state machine ARNs):")
+    typer.echo("  " + shlex.join(cloudformation.outputs_command(settings.prefix)))
+    typer.echo("Remove it (first what the router made at run time, outside the stack, then the buckets' objects):")
+    for line in cloudformation.teardown_commands(stack, settings.prefix):
+        typer.echo("  " + line)
 
 
 @app.command()

@@ -22,6 +22,7 @@ from infra.errors import TestbedError
 from infra.settings import Settings
 from infra.stack.executor import apply
 from infra.stack.model import Context, host_architecture
+from infra.stack.names import check_names
 from infra.stack.planner import Change, destroy_plan, plan
 from infra.stack.remote import BotoRemote
 from infra.stack.stack import Stack
@@ -64,6 +65,7 @@ class Deployer:
         return cls(clients, Context(prefix=prefix, account=account, region=region, architecture=architecture))
 
     def plan(self, stack: Stack) -> list[Change]:
+        check_names(stack.resources, self.ctx)  # a name too long for its service: refused before any call
         return plan(stack, BotoRemote(self.clients), self.ctx)
 
     def destroy_plan(self, stack: Stack) -> list[Change]:

@@ -6,6 +6,7 @@ with the LocalStack image's Python.
 """
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Literal, get_args
@@ -23,6 +24,14 @@ DEFAULT_REGION = "us-east-1"
 DEFAULT_PREFIX = "tb"
 COMPOSE_ENDPOINT = "http://localhost:4566"
 
+# 16: the longest bucket, `<prefix>-subscription-data-<12-digit account>-<region>`, then
+# fits S3's 63 characters even in a 15-character region (us-isof-south-1).
+MAX_PREFIX = 16
+# Also the template's `Prefix` AllowedPattern (Java regex there, Python here; both have lookahead).
+PREFIX_PATTERN = rf"(?!xn--|sthree-|amzn-s3-demo-)[a-z](?:[a-z0-9-]{{0,{MAX_PREFIX - 2}}}[a-z0-9])?"
+# S3 keeps these starts for itself; a bucket named so is refused.
+RESERVED_STARTS = ("xn--", "sthree-", "amzn-s3-demo-")
+
 
 @dataclass(frozen=True)
 class Settings:
@@ -38,6 +47,7 @@ class Settings:
     def __post_init__(self) -> None:
         if self.target not in TARGETS:
             raise BadInput(f"unknown target {self.target!r}; choose one of {', '.join(TARGETS)}")
+        check_prefix(self.prefix)  # every name is derived from it: refused here, before anything is called
 
     @property
     def is_emulator(self) -> bool:
@@ -60,3 +70,34 @@ class Settings:
 
     def with_endpoint(self, endpoint_url: str) -> "Settings":
         return replace(self, endpoint_url=endpoint_url)
+
+
+def check_prefix(prefix: str) -> str:
+    """`prefix` if every name derived from it is valid; else BadInput saying which rule it breaks."""
+    problem = prefix_problem(prefix)
+    if problem:
+        raise BadInput(
+            f"prefix {prefix!r} {problem}; a prefix is 1 to {MAX_PREFIX} lower-case letters, digits and "
+            f"hyphens, starting with a letter and not ending with a hyphen (S3 bucket names derive from it)"
+        )
+    return prefix
+
+
+def prefix_problem(prefix: str) -> str | None:
+    """What is wrong with `prefix`, in words, or None."""
+    if not prefix:
+        return "is empty"
+    if len(prefix) > MAX_PREFIX:
+        return f"is {len(prefix)} characters long, more than {MAX_PREFIX}"
+    if bad := sorted(set(re.sub(r"[a-z0-9-]", "", prefix))):
+        return f"holds {''.join(bad)!r}, not allowed in S3 bucket names"
+    if not prefix[0].isalpha():
+        return "does not start with a letter"
+    if prefix.endswith("-"):
+        return "ends with a hyphen"
+    for start in RESERVED_STARTS:
+        if prefix.startswith(start):
+            return f"starts with {start!r}, which S3 reserves"
+    if not re.fullmatch(PREFIX_PATTERN, prefix):  # the rules above are this pattern, in words
+        return "does not match " + PREFIX_PATTERN
+    return None

@@ -2,9 +2,11 @@
 
 Resources are named by a short logical name (`orders-table`); the physical name adds
 the deployment prefix (`tb-orders-table`) so that several runs share one engine or
-account without colliding. Values that depend on other resources (an ARN in an
-environment variable, a table name in ASL) are written as `Ref`s and resolved against
-a `Context` (prefix, account, region) when the stack is planned.
+account without colliding; a bucket's also adds the account and region
+(`tb-csv-files-123456789012-eu-west-1`), S3 names being global (`infra.stack.names`).
+Values that depend on other resources (an ARN in an environment variable, a table name
+in ASL) are written as `Ref`s and resolved against a `Context` (prefix, account,
+region) when the stack is planned.
 
 This module and the rest of `infra.stack` need only the standard library and boto3:
 the compose init hook deploys with the Python that ships inside the LocalStack image.
@@ -170,6 +172,10 @@ class Bucket(Resource):
     notifications: tuple[Notification, ...] = ()
 
     kind = "bucket"
+
+    def physical(self, ctx: Context) -> str:
+        """S3 names are global across accounts: the account and region make this one ours alone."""
+        return f"{ctx.name(self.name)}-{ctx.account}-{ctx.region}"
 
     def arn(self, ctx: Context) -> str:
         return f"arn:{ctx.partition}:s3:::{self.physical(ctx)}"

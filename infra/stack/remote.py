@@ -8,6 +8,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from infra.clients import Clients
+from infra.errors import DeployError
 from infra.stack.calls import POLICY_NAME
 from infra.stack.desired import State
 from infra.stack.model import (
@@ -88,7 +89,16 @@ class BotoRemote:
     def _bucket(self, bucket: Bucket, ctx: Context) -> State:
         s3 = self.client("s3")
         name = bucket.physical(ctx)
-        s3.head_bucket(Bucket=name)
+        try:
+            s3.head_bucket(Bucket=name)
+        except ClientError as err:
+            if err.response.get("Error", {}).get("Code") not in ("403", "Forbidden", "AccessDenied"):
+                raise
+            # S3 names are global: 403 is a bucket of that name in an account these credentials cannot read.
+            raise DeployError(
+                f"bucket {name}: head_bucket answered 403 Forbidden: this bucket name belongs to another "
+                f"account (or these credentials may not read it, s3:ListBucket); choose another --prefix"
+            ) from err
         config: dict[str, Any] = dict(s3.get_bucket_notification_configuration(Bucket=name))
         config.pop("ResponseMetadata", None)
         for entry in config.get("LambdaFunctionConfigurations", []):

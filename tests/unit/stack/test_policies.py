@@ -102,8 +102,8 @@ def test_a_function_gets_its_log_group_and_its_grants_only() -> None:
     stack = stack_for(["sales"])
     document = policy_document(stack, stack.get("sales-parse-role"), CTX)  # type: ignore[arg-type]
     granted = {(a, r) for s in document["Statement"] for a in s["Action"] for r in s["Resource"]}
-    assert ("s3:GetObject", "arn:aws:s3:::tb-sales-landing/*") in granted
-    assert ("s3:PutObject", "arn:aws:s3:::tb-sales-landing/*") in granted
+    assert ("s3:GetObject", "arn:aws:s3:::tb-sales-landing-123456789012-eu-west-1/*") in granted
+    assert ("s3:PutObject", "arn:aws:s3:::tb-sales-landing-123456789012-eu-west-1/*") in granted
     assert {a for a, _ in granted} == {
         "logs:CreateLogGroup",
         "logs:CreateLogStream",
