@@ -108,8 +108,8 @@ def trace(graph: MachineGraph, history: list[dict[str, Any]]) -> Trace:
             found.status = "SUCCEEDED"
             # The terminal states left with no successor ended the execution (not by a Catch).
             for name in exited:
-                state = graph.states.get(name)
-                if state is not None and state.terminal and state.parent is None:
+                ended = graph.states.get(name)
+                if ended is not None and ended.terminal and ended.parent is None:
                     found.edges[(name, END, "end")] += 1
                     found.retries[name] += failures.pop(name, 0)
     return found

@@ -137,6 +137,8 @@ def pytest_configure(config: pytest.Config) -> None:
     chosen = config.getoption(OPTION, None)
     folder = Path(chosen) if chosen else config.rootpath / "build" / "test-pictures"
     recorder = Recorder(folder.resolve())
+    for stale in (recorder.folder / "coverage").glob("*.svg"):  # a past session's machines had other names
+        stale.unlink()
     recorder.unsubscribe = on_finished(recorder.finished)
     config.stash[KEY] = recorder
 
@@ -172,6 +174,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     report.sections.append(("testbed execution pictures", "\n".join(lines)))
 
 
+@pytest.hookimpl(tryfirst=True)
 def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
     """Coverage pictures of the state machines the session's executions ran."""
     recorder = config.stash.get(KEY, None)
