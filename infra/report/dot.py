@@ -174,7 +174,7 @@ def _edge(picture: Picture, index: int, edge: Edge) -> str:
         if taken:
             classes.append("taken")
             width = 1.6 + 3.4 * taken / max(overlay.max_edge, 1) if mode != "path" else 2.8
-            colour = EDGE_COLOURS.get(edge.kind, GREEN if mode == "path" else "#2b2b2b")
+            colour = EDGE_COLOURS["catch"] if edge.kind == "catch" else GREEN if mode == "path" else "#2b2b2b"
             caught = overlay.caught.get(edge.key)
             if caught:
                 label = "caught " + ", ".join(caught)
