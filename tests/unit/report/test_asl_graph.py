@@ -30,7 +30,7 @@ def all_states(states: dict) -> dict:
 
 def test_every_machine_of_the_stack_is_drawn() -> None:
     assert sorted(GRAPHS) == sorted(m.name for m in STACK.of_kind(StateMachine))
-    assert len(GRAPHS) == 7
+    assert len(GRAPHS) >= 7  # the five workflows' machines; one more per workflow added (testbed new workflow)
 
 
 @pytest.mark.parametrize("machine", [m.name for m in STACK.of_kind(StateMachine)])
