@@ -162,13 +162,13 @@ def stack_for(workflows: list[str] | None = None) -> Stack:
 
 
 @app.command()
-def up(target: TargetOption = None, port: PortOption = None) -> None:
+def up(target: TargetOption = None, port: PortOption = None, account_id: AccountOption = None) -> None:
     """Start an engine and leave it running (embedded: a background LocalStack process)."""
     from infra.engine import engine_for
     from infra.engine.embedded import EmbeddedEngine
     from infra.state import forget_running, record_path, recorded_engine, save_running, scope, state_lock
 
-    settings = Settings.from_env(target=target)
+    settings = Settings.from_env(target=target, account_id=account_id)
     if settings.target != "embedded":
         engine = engine_for(settings).start()
         console.print(f"{settings.target} engine answering at {engine.endpoint_url}")
@@ -351,6 +351,11 @@ def deployer_for(engine: Engine, prefix: str) -> Deployer:
     return Deployer.for_clients(engine.client, prefix, engine.region, local=engine.settings.is_emulator)
 
 
+def say_waiting(message: str) -> None:
+    """A wait of the deploy (what AWS answered and why it passes with time), as it starts."""
+    console.print(f"  [yellow]waiting[/yellow] {message}", highlight=False, markup=False)
+
+
 @app.command()
 def deploy(
     target: TargetOption = None,
@@ -369,7 +374,9 @@ def deploy(
     if plan_only or not changes:
         return
     started = time.monotonic()
-    deployer.apply(changes, report=lambda c: console.print(f"  [green]{c.action}d[/green] {c.kind} {c.name}"))
+    deployer.apply(
+        changes, report=lambda c: console.print(f"  [green]{c.action}d[/green] {c.kind} {c.name}"), notify=say_waiting
+    )
     console.print(f"deployed {len(changes)} change(s) in {time.monotonic() - started:.1f} s")
 
 
@@ -384,7 +391,9 @@ def destroy(
     settings = Settings.from_env(target=target, account_id=account_id, prefix=prefix)
     deployer = deployer_for(connected_engine(settings), settings.prefix)
     changes = deployer.destroy_plan(stack_for(workflow))
-    deployer.apply(changes, report=lambda c: console.print(f"  [red]deleted[/red] {c.kind} {c.name}"))
+    deployer.apply(
+        changes, report=lambda c: console.print(f"  [red]deleted[/red] {c.kind} {c.name}"), notify=say_waiting
+    )
     console.print(f"destroyed {len(changes)} resource(s)")
 
 
@@ -446,7 +455,7 @@ def run_command(
     settings = Settings.from_env(target=target, account_id=account_id, prefix=prefix)
     deployer = deployer_for(connected_engine(settings), settings.prefix)
     stack = stack_for([workflow])
-    deployer.deploy(stack)
+    deployer.deploy(stack, notify=say_waiting)
     result = runner(deployer, stack, RunOptions(records, invalid_rate, seed))
     show_run(result)
     console.print(f"report: {write_report(report, [result], deployer)}", highlight=False)

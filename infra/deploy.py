@@ -3,6 +3,9 @@
     python -m infra.deploy            # deploy every workflow to $AWS_ENDPOINT_URL (compose init hook)
     python -m infra.deploy --plan     # print the calls it would make
     python -m infra.deploy --destroy  # remove what it made
+    python -m infra.deploy --target aws --account-id 123456789012   # real AWS, after the guard
+
+Without an endpoint set (AWS_ENDPOINT_URL) it refuses: the calls would go to real AWS.
 
 Only boto3 and the standard library are needed here, so the LocalStack container's own
 Python can run it. The CLI (`testbed deploy`) calls the same functions. Region, endpoint
@@ -12,13 +15,14 @@ and prefix come from `infra.settings.Settings.from_env`, as for the CLI.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from infra.clients import Clients
-from infra.errors import TestbedError
+from infra.errors import DeployError, TestbedError
 from infra.settings import Settings
 from infra.stack.executor import apply
 from infra.stack.model import Context, host_architecture
@@ -71,15 +75,31 @@ class Deployer:
     def destroy_plan(self, stack: Stack) -> list[Change]:
         return destroy_plan(stack, BotoRemote(self.clients), self.ctx)
 
-    def apply(self, changes: list[Change], report: Callable[[Change], None] | None = None) -> list[Change]:
-        apply(changes, self.clients, report)
+    def apply(
+        self,
+        changes: list[Change],
+        report: Callable[[Change], None] | None = None,
+        notify: Callable[[str], None] | None = None,
+    ) -> list[Change]:
+        """Make `changes`; `report` hears of each one done, `notify` of each wait and why."""
+        apply(changes, self.clients, report, notify)
         return changes
 
-    def deploy(self, stack: Stack, report: Callable[[Change], None] | None = None) -> list[Change]:
-        return self.apply(self.plan(stack), report)
+    def deploy(
+        self,
+        stack: Stack,
+        report: Callable[[Change], None] | None = None,
+        notify: Callable[[str], None] | None = None,
+    ) -> list[Change]:
+        return self.apply(self.plan(stack), report, notify)
 
-    def destroy(self, stack: Stack, report: Callable[[Change], None] | None = None) -> list[Change]:
-        return self.apply(self.destroy_plan(stack), report)
+    def destroy(
+        self,
+        stack: Stack,
+        report: Callable[[Change], None] | None = None,
+        notify: Callable[[str], None] | None = None,
+    ) -> list[Change]:
+        return self.apply(self.destroy_plan(stack), report, notify)
 
     def presence(self, stack: Stack) -> Presence:
         """How much of `stack` the target has (for `testbed status`)."""
@@ -134,23 +154,54 @@ def parse(argv: list[str] | None, environ: Mapping[str, str] | None = None) -> t
     parser.add_argument("--workflow", action="append", choices=sorted(WORKFLOWS), help="default: all")
     parser.add_argument("--plan", action="store_true", help="print the calls, make none")
     parser.add_argument("--destroy", action="store_true")
+    parser.add_argument(
+        "--target",
+        choices=("emulator", "aws"),
+        help="emulator: the one at $AWS_ENDPOINT_URL (refused when none is set); aws: real AWS, "
+        "with --account-id (default: aws when $TESTBED_TARGET is aws, else emulator)",
+    )
+    parser.add_argument("--account-id", help="aws: the account you mean (default: $TESTBED_ACCOUNT_ID)")
     args = parser.parse_args(argv)
-    return args, Settings.from_env(environ, prefix=args.prefix)
+    settings = Settings.from_env(environ, prefix=args.prefix, account_id=args.account_id)
+    args.target = args.target or ("aws" if settings.target == "aws" else "emulator")
+    return args, settings
 
 
-def main(argv: list[str] | None = None) -> int:
+def connect(args: argparse.Namespace, settings: Settings, environ: Mapping[str, str]) -> Deployer:
+    """A deployer for the target the command line asks for, after its guard agreed:
+    an emulator only at an endpoint that is set and not AWS's; AWS only with no other
+    endpoint configured, real credentials and the account id they belong to."""
+    from infra.guard import check_aws_target, emulator_endpoint
+
+    if args.target == "aws":
+        import boto3
+
+        session = boto3.session.Session(region_name=settings.region)
+        check_aws_target(session, environ, settings.account_id)
+        return Deployer.connect(settings.prefix, settings.region, None, session=session)
+    return Deployer.connect(settings.prefix, settings.region, emulator_endpoint(settings.endpoint_url))
+
+
+def main(argv: list[str] | None = None, environ: Mapping[str, str] | None = None) -> int:
+    """`python -m infra.deploy`: plan, deploy or destroy; errors end as one line and an exit code."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    env = os.environ if environ is None else environ
     try:
-        args, settings = parse(argv)
-        deployer = Deployer.connect(settings.prefix, settings.region, settings.endpoint_url)
+        args, settings = parse(argv, env)
+        deployer = connect(args, settings, env)
         stack = stack_for(args.workflow)
         changes = deployer.destroy_plan(stack) if args.destroy else deployer.plan(stack)
         print(describe(changes))
         if not args.plan:
-            deployer.apply(changes)
+            deployer.apply(changes, notify=lambda message: print(f"waiting: {message}", flush=True))
             print(f"applied {len(changes)} change(s)")
     except TestbedError as err:
         print(f"error: {err}", file=sys.stderr)
         return err.exit_code
+    except (BotoCoreError, ClientError) as err:  # what the target answered, not a bug here
+        print(f"error: {err}", file=sys.stderr)
+        return DeployError.exit_code
     return 0
 
 

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Literal, get_args
 
+from infra.aws_profile import profile_region
 from infra.errors import BadInput
 
 Target = Literal["embedded", "compose", "container", "endpoint", "aws"]
@@ -55,11 +56,14 @@ class Settings:
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: str | None) -> "Settings":
-        """Read TESTBED_* and AWS_* variables; keyword arguments that are not None win."""
+        """Read TESTBED_* and AWS_* variables; keyword arguments that are not None win.
+
+        The region is boto3's: AWS_REGION, AWS_DEFAULT_REGION, then the active profile's
+        `region` in the shared AWS files, and only then DEFAULT_REGION."""
         env = os.environ if environ is None else environ
         values: dict[str, str | None] = {
             "target": env.get("TESTBED_TARGET") or "embedded",
-            "region": env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or DEFAULT_REGION,
+            "region": env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or profile_region(env) or DEFAULT_REGION,
             "endpoint_url": env.get("AWS_ENDPOINT_URL") or None,
             "prefix": env.get("TESTBED_PREFIX") or DEFAULT_PREFIX,
             "account_id": env.get("TESTBED_ACCOUNT_ID") or None,

@@ -52,6 +52,8 @@ class Call:
     """One API call: `client(service).operation(**params)`, then an optional waiter.
 
     `save` keeps values of the response (key -> JMESPath) for later calls' `Saved`s.
+    `gone_ok`: a deletion; "no such resource" means it is done (a half-done deploy or
+    destroy, or a second destroy, meets things already gone).
     """
 
     service: str
@@ -60,6 +62,7 @@ class Call:
     save: Mapping[str, str] = field(default_factory=dict)
     waiter: str | None = None
     waiter_params: Mapping[str, Any] = field(default_factory=dict)
+    gone_ok: bool = False
 
     def __str__(self) -> str:
         shown = ", ".join(f"{k}={short(v)}" for k, v in self.params.items())
@@ -105,11 +108,11 @@ def _role_update(role: Role, stack: Stack, ctx: Context, desired: State, current
 def _role_delete(role: Role, ctx: Context, current: State) -> list[Call]:
     name = role.physical(ctx)
     calls = (
-        [Call("iam", "delete_role_policy", {"RoleName": name, "PolicyName": POLICY_NAME})]
+        [Call("iam", "delete_role_policy", {"RoleName": name, "PolicyName": POLICY_NAME}, gone_ok=True)]
         if current.get("policy")
         else []
     )
-    return [*calls, Call("iam", "delete_role", {"RoleName": name})]
+    return [*calls, Call("iam", "delete_role", {"RoleName": name}, gone_ok=True)]
 
 
 def _table_create(table: Table, stack: Stack, ctx: Context, desired: State) -> list[Call]:
@@ -185,6 +188,7 @@ def _table_delete(table: Table, ctx: Context, current: State) -> list[Call]:
             {"TableName": name},
             waiter="table_not_exists",
             waiter_params={"TableName": name},
+            gone_ok=True,
         )
     ]
 
@@ -214,7 +218,10 @@ def _bucket_update(bucket: Bucket, stack: Stack, ctx: Context, desired: State, c
 def _bucket_delete(bucket: Bucket, ctx: Context, current: State) -> list[Call]:
     name = bucket.physical(ctx)
     # "empty_bucket" is the executor's own step: S3 refuses to delete a bucket with objects.
-    return [Call("s3", "empty_bucket", {"Bucket": name}), Call("s3", "delete_bucket", {"Bucket": name})]
+    return [
+        Call("s3", "empty_bucket", {"Bucket": name}, gone_ok=True),
+        Call("s3", "delete_bucket", {"Bucket": name}, gone_ok=True),
+    ]
 
 
 def _queue_create(queue: Queue, stack: Stack, ctx: Context, desired: State) -> list[Call]:
@@ -226,7 +233,7 @@ def _queue_update(queue: Queue, stack: Stack, ctx: Context, desired: State, curr
 
 
 def _queue_delete(queue: Queue, ctx: Context, current: State) -> list[Call]:
-    return [Call("sqs", "delete_queue", {"QueueUrl": current["_url"]})]
+    return [Call("sqs", "delete_queue", {"QueueUrl": current["_url"]}, gone_ok=True)]
 
 
 def _topic_create(topic: Topic, stack: Stack, ctx: Context, desired: State) -> list[Call]:
@@ -234,7 +241,7 @@ def _topic_create(topic: Topic, stack: Stack, ctx: Context, desired: State) -> l
 
 
 def _topic_delete(topic: Topic, ctx: Context, current: State) -> list[Call]:
-    return [Call("sns", "delete_topic", {"TopicArn": topic.arn(ctx)})]
+    return [Call("sns", "delete_topic", {"TopicArn": topic.arn(ctx)}, gone_ok=True)]
 
 
 def _stream_create(stream: Stream, stack: Stack, ctx: Context, desired: State) -> list[Call]:
@@ -259,6 +266,7 @@ def _stream_delete(stream: Stream, ctx: Context, current: State) -> list[Call]:
             {"StreamName": name, "EnforceConsumerDeletion": True},
             waiter="stream_not_exists",
             waiter_params={"StreamName": name},
+            gone_ok=True,
         )
     ]
 
@@ -313,7 +321,7 @@ def _function_update(function: Function, stack: Stack, ctx: Context, desired: St
 
 
 def _function_delete(function: Function, ctx: Context, current: State) -> list[Call]:
-    return [Call("lambda", "delete_function", {"FunctionName": function.physical(ctx)})]
+    return [Call("lambda", "delete_function", {"FunctionName": function.physical(ctx)}, gone_ok=True)]
 
 
 def _permission_create(permission: Permission, stack: Stack, ctx: Context, desired: State) -> list[Call]:
@@ -341,6 +349,7 @@ def _permission_delete(permission: Permission, ctx: Context, current: State) -> 
             "lambda",
             "remove_permission",
             {"FunctionName": ctx.name(permission.function), "StatementId": permission.statement_id},
+            gone_ok=True,
         )
     ]
 
@@ -363,7 +372,7 @@ def _machine_update(machine: StateMachine, stack: Stack, ctx: Context, desired: 
 
 
 def _machine_delete(machine: StateMachine, ctx: Context, current: State) -> list[Call]:
-    return [Call("stepfunctions", "delete_state_machine", {"stateMachineArn": machine.arn(ctx)})]
+    return [Call("stepfunctions", "delete_state_machine", {"stateMachineArn": machine.arn(ctx)}, gone_ok=True)]
 
 
 def _rule_create(rule: Rule, stack: Stack, ctx: Context, desired: State) -> list[Call]:
@@ -381,8 +390,8 @@ def _rule_update(rule: Rule, stack: Stack, ctx: Context, desired: State, current
 def _rule_delete(rule: Rule, ctx: Context, current: State) -> list[Call]:
     name = rule.physical(ctx)
     return [
-        Call("events", "remove_targets", {"Rule": name, "Ids": ["target"]}),
-        Call("events", "delete_rule", {"Name": name}),
+        Call("events", "remove_targets", {"Rule": name, "Ids": ["target"]}, gone_ok=True),
+        Call("events", "delete_rule", {"Name": name}, gone_ok=True),
     ]
 
 
@@ -462,8 +471,9 @@ def _api_delete(api: RestApi, ctx: Context, current: State) -> list[Call]:
             "lambda",
             "remove_permission",
             {"FunctionName": ctx.name(api.function), "StatementId": f"testbed-{api.name}"},
+            gone_ok=True,
         ),
-        Call("apigateway", "delete_rest_api", {"restApiId": current["_id"]}),
+        Call("apigateway", "delete_rest_api", {"restApiId": current["_id"]}, gone_ok=True),
     ]
 
 

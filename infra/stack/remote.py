@@ -9,6 +9,7 @@ from botocore.exceptions import ClientError
 
 from infra.clients import Clients
 from infra.errors import DeployError
+from infra.stack.answers import GONE_CODES
 from infra.stack.calls import POLICY_NAME
 from infra.stack.desired import State
 from infra.stack.model import (
@@ -29,11 +30,8 @@ from infra.stack.model import (
 )
 from infra.stack.stack import Stack
 
-_MISSING = {
-    "NoSuchEntity", "ResourceNotFoundException", "NoSuchBucket", "404", "NotFound",
-    "AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist", "NotFoundException",
-    "StateMachineDoesNotExist", "InvalidArn",
-}  # fmt: skip
+# "InvalidArn": some emulators answer it for a state machine ARN they do not know.
+_MISSING = GONE_CODES | {"InvalidArn"}
 
 
 def _missing(err: ClientError) -> bool:
@@ -147,8 +145,10 @@ class BotoRemote:
                 }
         return None
 
-    def _statemachine(self, machine: StateMachine, ctx: Context) -> State:
+    def _statemachine(self, machine: StateMachine, ctx: Context) -> State | None:
         found = self.client("stepfunctions").describe_state_machine(stateMachineArn=machine.arn(ctx))
+        if found.get("status") == "DELETING":
+            return None  # on its way out: to deploy it is created again (once the name is free), to destroy gone
         return {
             "definition": canonical_json(json.loads(found["definition"])),
             "roleArn": found["roleArn"],
