@@ -30,6 +30,7 @@ NOTHING = {
     "faults": False,
     "function_urls": False,
     "iam": False,
+    "jsonata": False,
 }
 HOOK_GROUP = "localstack.hooks.on_infra_start"
 
@@ -51,6 +52,8 @@ dynamodb_task = importlib.import_module(DYNAMODB_TASK_MODULE)
 twisted_server = importlib.import_module(TWISTED_SERVER_MODULE)
 from infra.localstack_plugins.function_urls import ROUTER_MODULE
 url_router = importlib.import_module(ROUTER_MODULE)
+from infra.localstack_plugins.jsonata import JSONATA_MODULE
+jsonata_module = importlib.import_module(JSONATA_MODULE)
 from localstack.aws import handlers
 ours = lambda fn: fn.__module__.startswith("infra.localstack_plugins")
 print(json.dumps({
@@ -61,6 +64,7 @@ print(json.dumps({
     "faults": any(h.__module__ == "infra.localstack_plugins.faults" for h in handlers.serve_custom_service_request_handlers.handlers),
     "iam": any(h.__module__ == "infra.localstack_plugins.iam_enforcement" for h in handlers.serve_custom_service_request_handlers.handlers),
     "function_urls": ours(url_router.FunctionUrlRouter.register_routes),
+    "jsonata": getattr(jsonata_module._eval_jsonata, "__module__", None) == "infra.localstack_plugins.jsonata",
 }))
 """
 
@@ -99,6 +103,7 @@ def test_the_probe_covers_every_registered_hook():
         "faults",
         "function_urls",
         "iam_enforcement",
+        "jsonata",
     }, f"a hook was added or removed ({modules}): teach PROBE what it patches"
 
 
@@ -117,6 +122,7 @@ def test_the_probe_covers_every_registered_hook():
                 "faults": True,
                 "function_urls": True,
                 "iam": True,
+                "jsonata": True,
             },
         ),
         (
@@ -129,9 +135,11 @@ def test_the_probe_covers_every_registered_hook():
                 "faults": True,
                 "function_urls": True,
                 "iam": True,
+                "jsonata": True,
             },
         ),
-        # Stock mode: only what no client can tell apart (speed, loopback, faults no rule asks for) stays on.
+        # Stock mode: only what no client can tell apart (speed, loopback, faults no rule asks for) stays on,
+        # and JSONata (answered as by a stock container that could download Java).
         (
             {"TESTBED_ENGINE_ID": "e1", "TESTBED_ENGINE_MODE": "stock"},
             {
@@ -142,6 +150,7 @@ def test_the_probe_covers_every_registered_hook():
                 "faults": True,
                 "function_urls": False,
                 "iam": False,
+                "jsonata": True,
             },
         ),
         # The mode alone does not make a process a testbed engine.
@@ -157,6 +166,7 @@ def test_the_probe_covers_every_registered_hook():
                 "faults": True,
                 "function_urls": True,
                 "iam": False,
+                "jsonata": True,
             },
         ),
     ],
@@ -181,6 +191,7 @@ def test_every_hook_carries_the_guard():
         "testbed_fidelity": "fidelity",
         "testbed_function_urls": "fidelity",
         "testbed_iam": "fidelity",
+        "testbed_jsonata": "engine",
     }
 
 
