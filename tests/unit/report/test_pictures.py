@@ -86,3 +86,10 @@ def test_the_report_page_is_self_contained_and_holds_a_picture_per_machine() -> 
     assert 'id="machine-customer-orders"' in page
     assert "TransactionDeclined" in page
     assert "declined" in page
+
+
+def test_the_readme_picture_is_what_the_renderer_draws_now() -> None:
+    committed = (Path(__file__).resolve().parents[3] / "docs" / "sales-ingest.svg").read_text()
+    assert committed == render_svg(Picture(GRAPHS["sales-ingest"])), (
+        "docs/sales-ingest.svg is out of date: testbed picture sales-ingest --out docs/sales-ingest.svg"
+    )
