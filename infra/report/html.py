@@ -76,6 +76,8 @@ def render_page(results: list[RunResult], ctx: Context, nested: list[Execution],
     for result in results:
         stack = stack_for([result.workflow])
         views = machine_views(stack, graphs(stack, ctx), ctx, [*result.executions, *nested])
+        started = {execution.arn for execution in result.executions}
+        views.sort(key=lambda view: not any(e.arn in started for e in view.executions))  # the run's own first
         body.append(_workflow(result, views))
     body.append("</main>")
     return (
