@@ -12,7 +12,7 @@ from typing import Self
 
 from infra.engine.base import Engine
 from infra.engine.container import docker_answers, docker_socket_path
-from infra.errors import EngineError, EngineUnavailable
+from infra.errors import EngineError, EngineUnavailable, TargetRefused
 from infra.guard import check_aws_target
 from infra.project import find_root
 from infra.settings import COMPOSE_ENDPOINT, Settings
@@ -132,7 +132,13 @@ class AwsEngine(Engine):
         return None
 
     def start(self) -> Self:
-        self.account_id = check_aws_target(self.session(), os.environ, self.settings.account_id)
+        from botocore.exceptions import ProfileNotFound
+
+        try:
+            session = self.session()
+        except ProfileNotFound as err:  # AWS_PROFILE names a profile the config files lack
+            raise TargetRefused(f"{err}; set AWS_PROFILE to one of your profiles, or unset it") from err
+        self.account_id = check_aws_target(session, os.environ, self.settings.account_id)
         return self
 
     def stop(self) -> None:

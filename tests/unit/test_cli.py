@@ -199,6 +199,14 @@ def test_aws_target_refuses_missing_credentials(cli: CliRunner):
     assert "found no AWS credentials" in line
 
 
+def test_aws_target_refuses_a_profile_that_does_not_exist(cli: CliRunner):
+    env = {"AWS_PROFILE": "no-such-profile", "AWS_DEFAULT_REGION": "us-east-1"}
+    result = invoke(cli, "deploy", "--target", "aws", "--account-id", "123456789012", "--plan", env=env)
+    line = error_line(result)
+    assert result.exit_code == TargetRefused.exit_code
+    assert "(no-such-profile) could not be found; set AWS_PROFILE" in line
+
+
 def boundary_app(raised: Exception) -> typer.Typer:
     """An app with the CLI's boundary and one command raising `raised`."""
     probe = typer.Typer(cls=ErrorBoundary)
