@@ -28,3 +28,13 @@ def iam_enforcement_on(environ: Mapping[str, str] | None = None, *, default: boo
     from infra.errors import BadInput
 
     raise BadInput(f"{IAM_ENFORCE_VAR}={value!r} is not a switch; use 1 (enforce IAM) or 0 (do not)")
+
+
+def enforces_iam(engine: object) -> bool:
+    """Whether `engine` checks roles' requests against their policies, as AWS does: an
+    embedded engine in full mode with enforcement on (stock containers check nothing)."""
+    return (
+        getattr(engine, "name", None) == "embedded"
+        and bool(getattr(engine, "iam_enforce", False))
+        and getattr(engine, "mode", "full") == "full"
+    )

@@ -36,7 +36,7 @@ PREFIXES = {"SOURCE_PREFIX": SOURCE, "ARCHIVE_PREFIX": ARCHIVE, "ERROR_PREFIX": 
 
 
 def resources() -> list[Resource]:
-    objects = Ref(BUCKET, suffix="/*")
+    source, archive, errors = (Ref(BUCKET, suffix=f"/{prefix}*") for prefix in (SOURCE, ARCHIVE, ERROR))
     return [
         # No suffix filter: S3's is case-sensitive; the start function takes .csv in any case.
         Bucket(BUCKET, notifications=(Notification(START, prefix=SOURCE),)),
@@ -61,7 +61,11 @@ def resources() -> list[Resource]:
             timeout=300,
             memory=512,
             environment={**PREFIXES, "MAX_ROWS": "1000000"},
-            grants=(Statement(("s3:GetObject",), (objects,)),),
+            grants=(
+                Statement(("s3:GetObject",), (source,)),
+                # A file gone before it is read is NoSuchKey only to a caller that may list the bucket.
+                Statement(("s3:ListBucket",), (Ref(BUCKET),)),
+            ),
         ),
         Function(
             LOAD,
@@ -71,11 +75,14 @@ def resources() -> list[Resource]:
             memory=1024,
             environment={"STAGE_TABLE": Ref(STAGE_TABLE, "name")},
             grants=(
-                Statement(("s3:GetObject", "s3:PutObject"), (objects,)),
+                # It reads the file under source/ and writes only under error/ (the rejected-rows
+                # report and its parts), so it can never re-trigger the pipeline.
+                Statement(("s3:GetObject",), (source, errors)),
+                Statement(("s3:PutObject",), (errors,)),
                 # Without ListBucket a missing object reads as AccessDenied, not NoSuchKey.
                 Statement(("s3:ListBucket",), (Ref(BUCKET),)),
                 # The parts of a rejected-rows report once they are joined.
-                Statement(("s3:DeleteObject",), (Ref(BUCKET, suffix="/" + ERROR + "*"),)),
+                Statement(("s3:DeleteObject",), (errors,)),
                 # Query: a resumed load remembers the transaction ids staged before it.
                 Statement(("dynamodb:BatchWriteItem", "dynamodb:Query"), (Ref(STAGE_TABLE),)),
             ),
@@ -88,7 +95,7 @@ def resources() -> list[Resource]:
             environment={"STAGE_TABLE": Ref(STAGE_TABLE, "name")},
             grants=(
                 Statement(("s3:ListBucket",), (Ref(BUCKET),)),
-                Statement(("s3:DeleteObject",), (Ref(BUCKET, suffix="/" + ERROR + "*"),)),
+                Statement(("s3:DeleteObject",), (errors,)),
                 Statement(("dynamodb:BatchWriteItem", "dynamodb:Query"), (Ref(STAGE_TABLE),)),
             ),
         ),
@@ -110,7 +117,11 @@ def resources() -> list[Resource]:
             handler="move.handler",
             timeout=300,
             grants=(
-                Statement(("s3:GetObject", "s3:PutObject", "s3:DeleteObject"), (objects,)),
+                # From source/ to archive/ or error/ (a copy, then a delete of the original);
+                # it reads a target to see whether a retried move is already done.
+                Statement(("s3:GetObject",), (source, archive, errors)),
+                Statement(("s3:PutObject",), (archive, errors)),
+                Statement(("s3:DeleteObject",), (source,)),
                 Statement(("s3:ListBucket",), (Ref(BUCKET),)),
             ),
         ),

@@ -45,7 +45,15 @@ def resources() -> list[Resource]:
             timeout=120,
             memory=1024,
             environment={"PARSED_PREFIX": PARSED, "BATCH_SIZE": "250"},
-            grants=(Statement(("s3:GetObject", "s3:PutObject"), (Ref(BUCKET, suffix="/*"),)),),
+            grants=(
+                # It reads the uploaded file and writes only under parsed/, so it can never
+                # re-trigger the pipeline (the rule matches incoming/).
+                Statement(("s3:GetObject",), (Ref(BUCKET, suffix=f"/{INCOMING}*"),)),
+                Statement(("s3:PutObject",), (Ref(BUCKET, suffix=f"/{PARSED}*"),)),
+                # A key that is not found decoded is tried as given: that needs NoSuchKey, which
+                # AWS answers only to a caller that may list the bucket (else AccessDenied).
+                Statement(("s3:ListBucket",), (Ref(BUCKET),)),
+            ),
         ),
         Function(SUMMARISE, source="sales_parse", handler="handler.summarise", timeout=10),
         Function(
