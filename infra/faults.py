@@ -166,6 +166,10 @@ class FaultRule:
         """The rule as JSON, with how often it matched and fired; unset fields left out."""
         return {key: value for key, value in asdict(self).items() if value is not None}
 
+    def spec(self) -> dict[str, Any]:
+        """The rule as JSON to install (what `to_json` gives, without the counts)."""
+        return {key: value for key, value in self.to_json().items() if key not in ("matched", "fired")}
+
     def exhausted(self) -> bool:
         return self.count is not None and self.fired >= self.count
 
@@ -287,7 +291,7 @@ class FaultsClient:
 
     def add(self, rules: Iterable[FaultRule | Mapping[str, Any]]) -> list[dict[str, Any]]:
         """Install rules; the rules as the engine holds them (with their ids)."""
-        body = [rule.to_json() if isinstance(rule, FaultRule) else dict(rule) for rule in rules]
+        body = [rule.spec() if isinstance(rule, FaultRule) else dict(rule) for rule in rules]
         added: list[dict[str, Any]] = self._call("POST", body)["rules"]
         return added
 

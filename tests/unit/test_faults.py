@@ -52,6 +52,13 @@ def test_a_rule_fills_in_its_kind_status_and_id() -> None:
     assert "injected fault" in throttled.text
 
 
+def test_a_rule_installs_again_from_its_spec_but_not_from_its_listing() -> None:
+    original = rule(service="dynamodb", operation="PutItem", error="X", count=2)
+    assert FaultRule.from_json(original.spec()) == original
+    with pytest.raises(BadInput, match=r"unknown fault rule field\(s\) fired, matched"):
+        FaultRule.from_json(original.to_json())
+
+
 def test_rules_come_as_one_object_a_list_or_a_rules_document() -> None:
     one = {"service": "sqs", "error": "X"}
     assert len(parse_rules(one)) == 1
@@ -147,3 +154,40 @@ def test_injected_failures_answer_with_lambdas_own_payloads() -> None:
         "stackTrace": [],
     }
     assert failure_for(rule(function="f", fault="latency", latency_ms=5), "req-4", 10) is None
+
+
+@pytest.fixture
+def cli(tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """typer's runner with no testbed or AWS settings and no engine up."""
+    import os
+
+    from typer.testing import CliRunner
+
+    for key in list(os.environ):
+        if key.startswith(("AWS_", "TESTBED_", "LOCALSTACK_")):
+            monkeypatch.delenv(key)
+    monkeypatch.setenv("TESTBED_STATE_DIR", str(tmp_path / "state"))
+    monkeypatch.setenv("COLUMNS", "500")
+    return CliRunner()
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "words"),
+    [
+        (["faults", "list"], 3, "no engine is up"),
+        (["faults", "clear"], 3, "no engine is up"),
+        (["faults", "list", "--target", "compose"], 2, "fault injection needs the embedded engine"),
+        (["faults", "add", "--service", "dynamodb"], 2, "gives an 'error'"),
+        (["faults", "add", "--function", "f", "--fault", "explode"], 2, "one of error, timeout"),
+        (["faults", "add", "--service", "s3", "--error", "SlowDown", "--probability", "2"], 2, "in (0, 1]"),
+    ],
+)
+def test_the_faults_commands_say_what_is_wrong_in_one_line(cli: Any, args: list[str], code: int, words: str) -> None:
+    from infra.cli import app
+
+    result = cli.invoke(app, args, prog_name="testbed")
+    assert result.exit_code == code, result.output
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, lines
+    assert lines[0].startswith("error: "), lines
+    assert words in lines[0], lines
