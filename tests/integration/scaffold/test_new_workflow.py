@@ -3,10 +3,11 @@
 The checkout's files (tracked and new, as git lists them; no .venv) are copied into a
 temporary folder; the scaffold runs there as a user runs it; then the new files must pass
 ruff and mypy, and pytest, run in the copy with this venv, must pass the new unit and
-integration tests along with the whole unit suite (which would catch a registry, an ASL
-rule or a test that a sixth workflow breaks). The copy's root comes first on sys.path
-(PYTHONPATH), so the copy's `infra` and `fixtures` are the ones imported, not this
-checkout's (the venv's editable install points here).
+integration tests, and no test of the unit suite that passed before the scaffold may fail
+after it (which catches a registry, an ASL rule or a test that a sixth workflow breaks).
+The copy's root comes first on sys.path (PYTHONPATH), so the copy's `infra` and
+`fixtures` are the ones imported, not this checkout's (the venv's editable install
+points here).
 """
 
 from __future__ import annotations
@@ -76,6 +77,11 @@ def run(
     return done, time.monotonic() - started
 
 
+def pytest_command(junit: Path, *tests: str) -> list[str]:
+    """pytest in the copy, with this venv, writing a JUnit report to read the outcomes from."""
+    return [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", f"--junitxml={junit}", *tests]
+
+
 def outcomes(junit: Path) -> dict[str, str]:
     """Each test of a JUnit report ("file::name") and how it ended: passed, skipped, failed."""
     found: dict[str, str] = {}
@@ -101,6 +107,12 @@ def test_a_scaffolded_workflow_passes_lint_and_its_tests(tmp_path: Path, request
     env |= {"TESTBED_STATE_DIR": str(tmp_path / "state")} | ({"TESTBED_TARGET": target} if target else {})
     times: dict[str, float] = {}
 
+    # The unit suite before the scaffold: a test that fails already (another change in
+    # progress in this checkout) is not the scaffold's doing; any other failure after it is.
+    before = tmp_path / "before.xml"
+    run(pytest_command(before, "tests/unit"), copy, env, 900)
+    baseline_failures = {test for test, how in outcomes(before).items() if how == "failed"}
+
     scaffolded, times["scaffold"] = run([sys.executable, "-m", "infra.cli", "new", "workflow", NAME], copy, env, 60)
     assert scaffolded.returncode == 0, scaffolded.stdout + scaffolded.stderr
     assert f"created workflow {NAME} in {copy}" in scaffolded.stdout
@@ -118,16 +130,17 @@ def test_a_scaffolded_workflow_passes_lint_and_its_tests(tmp_path: Path, request
         done, times[what] = run(command, copy, env, 300)
         assert done.returncode == 0, f"{what} on the scaffolded files:\n{done.stdout}{done.stderr}"
 
-    junit = tmp_path / "junit.xml"
-    tests = ["tests/unit", f"tests/integration/{NAME}"]
-    done, times["tests"] = run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", f"--junitxml={junit}", *tests], copy, env, 900
-    )
-    assert done.returncode == 0, f"pytest in the copy:\n{done.stdout[-6000:]}{done.stderr[-2000:]}"
-    ended = outcomes(junit)
+    after = tmp_path / "after.xml"
+    done, times["tests"] = run(pytest_command(after, "tests/unit", f"tests/integration/{NAME}"), copy, env, 900)
+    ended = outcomes(after)
     own = {test: how for test, how in ended.items() if test.startswith(f"tests.integration.{NAME}.")}
     assert len(own) == 5, f"expected the 5 integration tests of {NAME}, the report has {sorted(own)}"
-    assert set(own.values()) == {"passed"}, own
-    unit = [test for test in ended if test.startswith(f"tests.unit.{NAME}.")]
+    unit = {test: how for test, how in ended.items() if test.startswith(f"tests.unit.{NAME}.")}
     assert unit, f"the unit tests of {NAME} did not run"
+    assert set(own.values()) | set(unit.values()) == {"passed"}, f"{own} {unit}\n{done.stdout[-6000:]}"
+    failed = {test for test, how in ended.items() if how == "failed"}
+    broken = failed - baseline_failures
+    assert not broken, f"tests that passed before the scaffold fail after it: {sorted(broken)}\n{done.stdout[-6000:]}"
+    if baseline_failures:
+        print(f"failing before the scaffold already (not its doing): {sorted(baseline_failures)}")
     print("times (s): " + ", ".join(f"{what} {seconds:.1f}" for what, seconds in times.items()))
