@@ -29,6 +29,8 @@ TRUST_POLICY = {
     ],
 }
 
+ALLOW_ALL = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
+
 
 class Cleanup:
     """Runs registered deletions in reverse order; failures are logged, never raised."""
@@ -65,6 +67,10 @@ def role_arn(aws: Clients) -> str:
         arn = iam.create_role(RoleName=ROLE_NAME, AssumeRolePolicyDocument=json.dumps(TRUST_POLICY))["Role"]["Arn"]
     except iam.exceptions.EntityAlreadyExistsException:
         arn = iam.get_role(RoleName=ROLE_NAME)["Role"]["Arn"]
+    # The factories' functions and state machines probe the engine; they are not the subject of
+    # least privilege (the stack's roles are). Where IAM is enforced, a role without a policy may
+    # call nothing, so this one may call anything in the emulator.
+    iam.put_role_policy(RoleName=ROLE_NAME, PolicyName="testbed-factories", PolicyDocument=json.dumps(ALLOW_ALL))
     return arn
 
 
