@@ -56,13 +56,14 @@ from infra.localstack_plugins.jsonata import JSONATA_MODULE
 jsonata_module = importlib.import_module(JSONATA_MODULE)
 from localstack.aws import handlers
 ours = lambda fn: fn.__module__.startswith("infra.localstack_plugins")
+chain = handlers.serve_custom_service_request_handlers.handlers
 print(json.dumps({
     "batching": version_manager.record_cw_metric_invocation is not before["batching"],
     "task_clients": boto_client.boto_client_for is not before["task_clients"],
     "fidelity": ours(dynamodb_task.StateTaskServiceDynamoDB._eval_service_task),
     "network": ours(twisted_server.TwistedRuntimeServer.register),
-    "faults": any(h.__module__ == "infra.localstack_plugins.faults" for h in handlers.serve_custom_service_request_handlers.handlers),
-    "iam": any(h.__module__ == "infra.localstack_plugins.iam_enforcement" for h in handlers.serve_custom_service_request_handlers.handlers),
+    "faults": any(h.__module__ == "infra.localstack_plugins.faults" for h in chain),
+    "iam": any(h.__module__ == "infra.localstack_plugins.iam_enforcement" for h in chain),
     "function_urls": ours(url_router.FunctionUrlRouter.register_routes),
     "jsonata": getattr(jsonata_module._eval_jsonata, "__module__", None) == "infra.localstack_plugins.jsonata",
 }))
