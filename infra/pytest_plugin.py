@@ -182,9 +182,21 @@ def record_coverage(config: pytest.Config, deployer: Deployer, stack: Stack) -> 
             LOG.exception("state machine coverage of %s not recorded", resource.name)
 
 
+def coverage_json_path(config: pytest.Config) -> Path:
+    """Where the session's coverage details go: the pytest cache
+    (`.pytest_cache/d/testbed/coverage.json`), or `build/testbed/coverage.json` under the
+    rootdir when the cache is off (`-p no:cacheprovider` leaves `config.cache` unset)."""
+    cache = getattr(config, "cache", None)
+    if cache is not None:
+        return Path(cache.mkdir("testbed")) / "coverage.json"
+    folder = config.rootpath / "build" / "testbed"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder / "coverage.json"
+
+
 def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
-    """The state machine coverage of the session: a table, and the details as JSON in the
-    pytest cache (`.pytest_cache/d/testbed/coverage.json`; infra/coverage.py says what is in it)."""
+    """The state machine coverage of the session: a table, and the details as JSON at
+    `coverage_json_path` (infra/coverage.py says what is in it)."""
     from infra.coverage import report, table
 
     coverages = config.stash.get(COVERAGE_KEY, None)
@@ -192,10 +204,13 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
         return
     terminalreporter.write_sep("-", "state machine coverage (covered/total)")
     terminalreporter.write_line(table(coverages))
-    if config.cache is not None:
-        path = config.cache.mkdir("testbed") / "coverage.json"
+    try:
+        path = coverage_json_path(config)
         path.write_text(json.dumps(report(coverages), indent=1))
-        terminalreporter.write_line(f"details: {path}")
+    except OSError as err:  # a read-only checkout must not turn a passing session into an error
+        terminalreporter.write_line(f"state machine coverage details not written: {err}")
+        return
+    terminalreporter.write_line(f"details: {path}")
 
 
 @pytest.fixture
