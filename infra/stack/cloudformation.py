@@ -42,7 +42,7 @@ from infra.stack.model import (
     Table,
     Topic,
 )
-from infra.stack.policies import policy_document
+from infra.stack.policies import policy_document, trust_policy
 from infra.stack.stack import Stack, must_exist_first
 
 CFN_CONTEXT = Context(
@@ -237,7 +237,7 @@ def _properties(resource: Resource, stack: Stack, ctx: Context) -> dict[str, Any
             return {
                 "Type": "AWS::IAM::Role",
                 "RoleName": name,
-                "AssumeRolePolicyDocument": resource.trust_policy(),
+                "AssumeRolePolicyDocument": trust_policy(stack, resource, ctx),
                 "Policies": [{"PolicyName": "testbed", "PolicyDocument": policy_document(stack, resource, ctx)}],
             }
         case Table():

@@ -21,7 +21,7 @@ from infra.stack.model import (
     Topic,
     canonical_json,
 )
-from infra.stack.policies import policy_document
+from infra.stack.policies import policy_document, trust_policy
 from infra.stack.stack import Stack
 
 State = dict[str, Any]
@@ -31,7 +31,7 @@ def desired_state(resource: Resource, stack: Stack, ctx: Context) -> State:
     match resource:
         case Role():
             return {
-                "trust": canonical_json(resource.trust_policy()),
+                "trust": canonical_json(trust_policy(stack, resource, ctx)),
                 "policy": canonical_json(policy_document(stack, resource, ctx)),
             }
         case Table():

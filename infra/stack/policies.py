@@ -48,6 +48,30 @@ def policy_document(stack: Stack, role: Role, ctx: Context) -> Document:
     return {"Version": "2012-10-17", "Statement": _merge(statements)}
 
 
+def trust_policy(stack: Stack, role: Role, ctx: Context) -> Document:
+    """Who may assume `role`: its one service principal, acting for this account only.
+
+    Where AWS recommends it against the confused deputy, the service must act for this
+    account (`aws:SourceAccount`) and, for a rule's role, for that rule (`aws:SourceArn`); a
+    state machine's role names the account's state machines, as the Step Functions guide
+    does. A function's execution role has no such condition: Lambda documents none for it.
+    """
+    document = role.trust_policy()
+    owner = role_owner(stack, role)
+    source_arn = ""
+    if isinstance(owner, StateMachine):
+        source_arn = ctx.arn("states", "stateMachine:*")
+    elif isinstance(owner, Rule):
+        source_arn = owner.arn(ctx)
+    if source_arn:
+        for statement in document["Statement"]:
+            statement["Condition"] = {
+                "StringEquals": {"aws:SourceAccount": ctx.account},
+                "ArnLike": {"aws:SourceArn": source_arn},
+            }
+    return document
+
+
 def _function_statements(stack: Stack, function: Function, ctx: Context) -> Iterator[Document]:
     group = f"/aws/lambda/{function.physical(ctx)}"
     yield _allow(["logs:CreateLogGroup"], [ctx.arn("logs", f"log-group:{group}")])
@@ -211,4 +235,4 @@ def all_actions(document: Document) -> set[str]:
     return {action for statement in document["Statement"] for action in statement["Action"]}
 
 
-__all__ = ["Statement", "all_actions", "policy_document", "state_machine_statements"]
+__all__ = ["Statement", "all_actions", "policy_document", "state_machine_statements", "trust_policy"]
