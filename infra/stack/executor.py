@@ -5,7 +5,7 @@ active when CreateTable returns, and a queue or state machine name is not free t
 moment its deletion returns. The executor retries the calls refused for those reasons
 (bounded, saying why: `infra.stack.answers`), treats "no such resource" as done for
 deletions, checks answers that report refused entries in their body, and runs each
-call's waiter.
+call's waiter at short intervals of its own.
 """
 
 from __future__ import annotations
@@ -17,10 +17,12 @@ from dataclasses import dataclass
 from typing import Any
 
 import jmespath
+from botocore import xform_name
 from botocore.exceptions import ClientError
 
 from infra.clients import Clients
 from infra.errors import DeployError as DeployError  # defined with the other errors; imported from here too
+from infra.errors import WaitTimeout
 from infra.stack.answers import GONE_CODES, Failure, answer_failures, not_yet
 from infra.stack.calls import Call, Saved
 from infra.stack.planner import Change
@@ -30,8 +32,14 @@ from infra.waiting import wait_for
 # deleted queue's name 60 s; IAM propagation and state machine deletion take seconds to
 # a minute. Intervals grow from the first to the last (module values: tests shorten them).
 RETRY_FOR_SECONDS = 150.0
-RETRY_FIRST_INTERVAL = 1.0
+RETRY_FIRST_INTERVAL = 0.25
 RETRY_MAX_INTERVAL = 10.0
+
+# How long a waiter polls (botocore's own: 120 polls 1 s apart), from milliseconds apart
+# (an emulator is ready at once) growing to a second (AWS takes seconds).
+WAIT_FOR_SECONDS = 120.0
+WAIT_FIRST_INTERVAL = 0.02
+WAIT_MAX_INTERVAL = 1.0
 
 _log = logging.getLogger(__name__)
 
@@ -75,10 +83,64 @@ def _run(call: Call, clients: Clients, saved: Mapping[str, Any], where: str, not
         lambda: getattr(client, call.operation)(**params), call.service, call.operation, call.gone_ok, where, notify
     )
     if call.waiter:
-        client.get_waiter(call.waiter).wait(
-            **_fill(call.waiter_params, saved), WaiterConfig={"Delay": 1, "MaxAttempts": 120}
-        )
+        wait_until(client, call.waiter, _fill(call.waiter_params, saved), where)
     return response
+
+
+def wait_until(client: Any, waiter: str, params: Mapping[str, Any], where: str) -> Any:
+    """Poll what botocore's waiter `waiter` polls, judged by its acceptors, at our own short,
+    growing intervals (botocore sleeps its fixed Delay, 1 to 5 s, before every poll after the
+    first: most of a deploy's time on an emulator, where resources are ready in milliseconds).
+    Bounded by WAIT_FOR_SECONDS; a failure state or an error no acceptor expects ends it."""
+    from botocore.waiter import NormalizedOperationMethod  # answers a ClientError as its error response
+
+    model = client.get_waiter(waiter).config
+    poll = NormalizedOperationMethod(getattr(client, xform_name(model.operation)))
+    seen: list[Any] = []
+
+    def attempt() -> _Outcome | None:
+        response = poll(**params)
+        seen[:] = [_summary(response)]
+        for acceptor in model.acceptors:
+            if acceptor.matcher_func(response):
+                if acceptor.state == "success":
+                    return _Outcome(response)
+                if acceptor.state == "failure":
+                    return _Outcome(error=DeployError(f"{where}: {waiter} ended in a failure state: {seen[0]}"))
+                return None  # "retry": not there yet
+        if "Error" in response:
+            return _Outcome(error=DeployError(f"{where}: {waiter} got an error it does not expect: {seen[0]}"))
+        return None
+
+    try:
+        outcome = wait_for(
+            lambda: _guarded(attempt),
+            timeout=WAIT_FOR_SECONDS,
+            interval=WAIT_FIRST_INTERVAL,
+            max_interval=WAIT_MAX_INTERVAL,
+            what=f"{where}: {waiter}",
+        )
+    except WaitTimeout as err:
+        raise DeployError(f"{err}; last answer: {seen[0] if seen else 'none'}") from err
+    if outcome.error is not None:
+        raise outcome.error
+    return outcome.response
+
+
+def _guarded(attempt: Callable[[], _Outcome | None]) -> _Outcome | None:
+    """Any exception of one poll is final (wait_for would count it as "not yet")."""
+    try:
+        return attempt()
+    except Exception as err:  # noqa: BLE001 - handed to the caller as it is
+        return _Outcome(error=err)
+
+
+def _summary(response: Any) -> str:
+    """An answer in one line, without its request metadata."""
+    if isinstance(response, Mapping):
+        response = {key: value for key, value in response.items() if key != "ResponseMetadata"}
+    text = repr(response)
+    return text if len(text) <= 400 else text[:400] + "..."
 
 
 def call_until_accepted(
