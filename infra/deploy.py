@@ -70,10 +70,16 @@ class Deployer:
 
     def plan(self, stack: Stack) -> list[Change]:
         check_names(stack.resources, self.ctx)  # a name too long for its service: refused before any call
-        return plan(stack, BotoRemote(self.clients), self.ctx)
+        return plan(stack, self._remote(stack), self.ctx)
 
     def destroy_plan(self, stack: Stack) -> list[Change]:
-        return destroy_plan(stack, BotoRemote(self.clients), self.ctx)
+        return destroy_plan(stack, self._remote(stack), self.ctx)
+
+    def _remote(self, stack: Stack) -> BotoRemote:
+        """A reader that has already read every resource of `stack`, concurrently."""
+        remote = BotoRemote(self.clients)
+        remote.read_ahead(stack.resources, stack, self.ctx)
+        return remote
 
     def apply(
         self,

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -38,13 +40,52 @@ def _missing(err: ClientError) -> bool:
     return err.response.get("Error", {}).get("Code") in _MISSING
 
 
+# The services each kind is read through (their clients are made before reading concurrently).
+SERVICES: dict[type[Resource], str] = {
+    Role: "iam",
+    Table: "dynamodb",
+    Bucket: "s3",
+    Queue: "sqs",
+    Topic: "sns",
+    Stream: "kinesis",
+    Function: "lambda",
+    Permission: "lambda",
+    StateMachine: "stepfunctions",
+    Rule: "events",
+    RestApi: "apigateway",
+}
+
+# Reads in flight at once: each is one to three small requests; more would only queue at the target.
+READ_THREADS = 8
+
+
 class BotoRemote:
-    """Reads each resource with the describe calls of its service; None when absent."""
+    """Reads each resource with the describe calls of its service; None when absent.
+
+    `read_ahead` starts the reads of many resources at once (boto3 clients are thread-safe);
+    `describe` then answers from them, an error raised where that resource is described."""
 
     def __init__(self, clients: Clients) -> None:
         self.client = clients
+        self._ahead: dict[int, tuple[Resource, Future[State | None]]] = {}
+
+    def read_ahead(self, resources: Iterable[Resource], stack: Stack, ctx: Context) -> None:
+        """Read `resources` concurrently (READ_THREADS at a time) and keep each answer for
+        the one `describe` of that resource; returns when all are read."""
+        wanted = [resource for resource in resources if id(resource) not in self._ahead]
+        for service in sorted({_service(resource) for resource in wanted}):
+            self.client(service)  # clients are made here, one at a time: a boto3 session is not thread-safe
+        with ThreadPoolExecutor(max_workers=READ_THREADS, thread_name_prefix="describe") as pool:
+            for resource in wanted:
+                self._ahead[id(resource)] = (resource, pool.submit(self._read, resource, stack, ctx))
 
     def describe(self, resource: Resource, stack: Stack, ctx: Context) -> State | None:
+        ahead = self._ahead.pop(id(resource), None)
+        if ahead is not None and ahead[0] is resource:
+            return ahead[1].result()  # the read's answer, or its error raised here
+        return self._read(resource, stack, ctx)
+
+    def _read(self, resource: Resource, stack: Stack, ctx: Context) -> State | None:
         reader = getattr(self, f"_{type(resource).__name__.lower()}", None)
         if reader is None and isinstance(resource, Topic):
             reader = self._topic
@@ -187,6 +228,13 @@ class BotoRemote:
         stages = {s["stageName"] for s in gateway.get_stages(restApiId=api_id).get("item", [])}
         state["stage"] = api.stage if api.stage in stages else None
         return state
+
+
+def _service(resource: Resource) -> str:
+    for kind, service in SERVICES.items():
+        if isinstance(resource, kind):
+            return service
+    raise TypeError(f"cannot read {resource.kind}")
 
 
 def _document(value: str | dict[str, Any]) -> str:

@@ -1,0 +1,101 @@
+"""The reader's read-ahead: many resources read at once, each answer kept for its one
+`describe`, an error raised where its resource is described (as a read in turn would).
+
+Real botocore clients with Stubbers answering as AWS does; one resource per service,
+so each client's calls come in a known order even when the reads run concurrently.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import boto3
+import pytest
+from botocore.exceptions import ClientError
+from botocore.stub import Stubber
+
+from infra.stack.model import Context, Queue, Table, Topic
+from infra.stack.remote import BotoRemote
+from infra.workflows import stack_for
+
+CTX = Context(prefix="tb", account="123456789012", region="eu-west-1")
+STACK = stack_for()
+
+
+class Account:
+    """Stubbed clients; `calls` lists every operation made."""
+
+    def __init__(self) -> None:
+        self.session = boto3.Session(aws_access_key_id="AKIAEXAMPLE", aws_secret_access_key="x", region_name=CTX.region)
+        self.clients: dict[str, Any] = {}
+        self.stubbers: dict[str, Stubber] = {}
+        self.calls: list[str] = []
+
+    def __call__(self, service: str) -> Any:
+        if service not in self.clients:
+            client = self.session.client(service)  # type: ignore[call-overload]
+            stubber = Stubber(client)
+            stubber.activate()
+            self.clients[service], self.stubbers[service] = client, stubber
+            client.meta.events.register_first("before-call.*.*", self._record)
+        return self.clients[service]
+
+    def _record(self, model: Any, **_: Any) -> None:
+        self.calls.append(model.name)
+
+
+@pytest.fixture
+def account() -> Account:
+    return Account()
+
+
+def test_reads_ahead_answer_each_describe_and_raise_its_error_there(account: Account) -> None:
+    table, queue, topic = STACK.of_kind(Table)[0], STACK.of_kind(Queue)[0], STACK.of_kind(Topic)[0]
+    url = f"https://sqs.{CTX.region}.amazonaws.com/{CTX.account}/{queue.physical(CTX)}"
+    account("dynamodb")
+    account.stubbers["dynamodb"].add_client_error(
+        "describe_table", service_error_code="ResourceNotFoundException", http_status_code=400
+    )
+    account("sqs")
+    account.stubbers["sqs"].add_response("get_queue_url", {"QueueUrl": url})
+    account.stubbers["sqs"].add_response(
+        "get_queue_attributes", {"Attributes": {"VisibilityTimeout": "30", "MessageRetentionPeriod": "1209600"}}
+    )
+    account("sns")
+    account.stubbers["sns"].add_client_error(
+        "get_topic_attributes", service_error_code="AuthorizationError", http_status_code=403
+    )
+    remote = BotoRemote(account)
+
+    remote.read_ahead([table, queue, topic], STACK, CTX)
+
+    for stubber in account.stubbers.values():
+        stubber.assert_no_pending_responses()  # everything was read before any describe
+    read = sorted(account.calls)
+    assert read == ["DescribeTable", "GetQueueAttributes", "GetQueueUrl", "GetTopicAttributes"]
+    assert remote.describe(table, STACK, CTX) is None  # missing
+    assert remote.describe(queue, STACK, CTX) == {
+        "VisibilityTimeout": "30",
+        "MessageRetentionPeriod": "1209600",
+        "_url": url,
+    }
+    with pytest.raises(ClientError, match="AuthorizationError"):
+        remote.describe(topic, STACK, CTX)
+    assert sorted(account.calls) == read  # the describes made no calls of their own
+
+
+def test_a_resource_described_twice_is_read_again_the_second_time(account: Account) -> None:
+    table = STACK.of_kind(Table)[0]
+    account("dynamodb")
+    for _ in range(2):
+        account.stubbers["dynamodb"].add_client_error(
+            "describe_table", service_error_code="ResourceNotFoundException", http_status_code=400
+        )
+    remote = BotoRemote(account)
+    remote.read_ahead([table], STACK, CTX)
+
+    assert remote.describe(table, STACK, CTX) is None
+    assert remote.describe(table, STACK, CTX) is None  # after a change the planner must see the target now
+
+    assert account.calls == ["DescribeTable", "DescribeTable"]
+    account.stubbers["dynamodb"].assert_no_pending_responses()
