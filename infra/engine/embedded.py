@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 import shutil
 import signal
@@ -32,7 +33,7 @@ from typing import Self
 
 from infra import procfs
 from infra.engine.base import Engine
-from infra.errors import EngineError, WaitTimeout
+from infra.errors import BadInput, EngineError, WaitTimeout
 from infra.localstack_plugins.iam_mode import IAM_ENFORCE_VAR, iam_enforcement_on
 from infra.localstack_plugins.scope import ENGINE_ID_VAR, ENGINE_MODE_VAR, EngineMode, engine_mode
 from infra.settings import LOCALSTACK_VERSION, Settings
@@ -149,6 +150,27 @@ NETWORK_VARIABLES = (
 )
 
 
+LAMBDA_IDLE_VAR = "TESTBED_LAMBDA_IDLE_SECONDS"
+LAMBDA_IDLE_DEFAULT_SECONDS = 120.0
+
+
+def lambda_idle_seconds(environ: Mapping[str, str]) -> float:
+    """How long a Lambda worker may sit idle before the engine stops it: TESTBED_LAMBDA_IDLE_SECONDS,
+    else LAMBDA_IDLE_DEFAULT_SECONDS; anything but a positive number is refused, naming the variable."""
+    value = (environ.get(LAMBDA_IDLE_VAR) or "").strip()
+    if not value:
+        return LAMBDA_IDLE_DEFAULT_SECONDS
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = math.nan
+    if not seconds > 0 or math.isinf(seconds):
+        raise BadInput(
+            f"{LAMBDA_IDLE_VAR}={value!r} is not a positive number of seconds (default {LAMBDA_IDLE_DEFAULT_SECONDS:g})"
+        )
+    return seconds
+
+
 def localstack_environment(
     engine_id: str,
     port: int,
@@ -187,6 +209,8 @@ def localstack_environment(
         # Step Functions Local's MockConfigFile, when the user names one (`<arn>#<TestCase>` runs a case).
         **({"SFN_MOCK_CONFIG": host["SFN_MOCK_CONFIG"]} if host.get("SFN_MOCK_CONFIG") else {}),
         "LAMBDA_RUNTIME_EXECUTOR": "local-process",
+        # An idle execution environment is stopped (its worker process ends), as AWS reclaims idle sandboxes.
+        "LAMBDA_KEEPALIVE_MS": str(round(lambda_idle_seconds(host) * 1000)),
         "PROVIDER_OVERRIDE_DYNAMODB": "moto",
         "PROVIDER_OVERRIDE_DYNAMODBSTREAMS": "moto",
         "PYTHONUNBUFFERED": "1",
