@@ -6,6 +6,7 @@ Measured on a fresh embedded engine (a second start: the first one of the proces
 for imports and warms the OS caches): start to ready, a no-op Python Lambda cold and
 warm, a no-op API call (SQS ListQueues) interleaved with the warm invokes as a
 yardstick, invokes/s with concurrent callers, 2- and 3-state Step Functions executions,
+a deploy of every workflow and a second deploy with nothing to change,
 the sales ingest workflow end to end on 1,000 and 10,000 records beside writing the
 same valid records with BatchWriteItem, and the resident memory of the engine's
 processes afterwards.
@@ -46,6 +47,8 @@ TRUST_POLICY = {
     ],
 }
 
+ALLOW_ALL = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
+
 # key -> (label, unit), in the order the table shows them.
 MEASURES: dict[str, tuple[str, str]] = {
     "engine_start_s": ("engine start to ready (second start)", "s"),
@@ -57,6 +60,9 @@ MEASURES: dict[str, tuple[str, str]] = {
     "concurrent_invokes_per_s": (f"invokes/s, {CONCURRENT_CALLERS} concurrent callers", "1/s"),
     "sfn_2_state_median_ms": ("Step Functions 2 states (Pass, Lambda) median", "ms"),
     "sfn_3_state_median_ms": ("Step Functions 3 states (Pass, Lambda, Pass) median", "ms"),
+    "deploy_s": ("deploy every workflow to the fresh engine (plan and apply)", "s"),
+    "deploy_resources": ("  resources it created", ""),
+    "redeploy_noop_s": ("  deploy again, nothing changed (reads only)", "s"),
     "sales_1000_s": ("sales ingest, 1,000 records (10 % bad), upload to last record", "s"),
     "sales_1000_records_per_s": ("  records per second", "1/s"),
     "sales_1000_batch_write_s": ("  yardstick: its valid records by BatchWriteItem", "s"),
@@ -204,6 +210,25 @@ def _definition(function_arn: str, states: int) -> dict[str, Any]:
     return definition
 
 
+def deploy_times(engine: EmbeddedEngine, results: dict[str, float | int]) -> None:
+    """Every workflow deployed in-process with prefix "bench" (what sales_ingest then finds
+    deployed), and deployed again with nothing to change."""
+    from infra.deploy import Deployer
+    from infra.workflows import stack_for
+
+    deployer = Deployer.for_clients(engine.client, "bench", engine.region, local=True)
+    stack = stack_for()
+    started = time.monotonic()
+    changes = deployer.deploy(stack)
+    results["deploy_s"] = time.monotonic() - started
+    results["deploy_resources"] = sum(change.action == "create" for change in changes)
+    started = time.monotonic()
+    again = deployer.deploy(stack)
+    results["redeploy_noop_s"] = time.monotonic() - started
+    if again:
+        raise TestbedError(f"a second deploy of an unchanged stack made {len(again)} change(s): {again[0]}")
+
+
 def sales_ingest(engine: EmbeddedEngine, sizes: Sequence[int], results: dict[str, float | int]) -> None:
     """Workflow 2 end to end per file size, beside BatchWriteItem of the same valid records."""
     from fixtures.sales import generate_sales, render_sales
@@ -268,6 +293,9 @@ def run_benchmarks(
         bench = _Bench(engine)
         iam = bench.client("iam")
         role_arn = iam.create_role(RoleName="bench", AssumeRolePolicyDocument=json.dumps(TRUST_POLICY))["Role"]["Arn"]
+        # The no-op function and state machines measure the engine, not least privilege; where IAM
+        # is enforced a role without a policy may call nothing (its Lambda tasks were refused).
+        iam.put_role_policy(RoleName="bench", PolicyName="bench", PolicyDocument=json.dumps(ALLOW_ALL))
         function_arn = bench.create_function(role_arn)
         lam, sqs = bench.client("lambda"), bench.client("sqs")
 
@@ -292,6 +320,7 @@ def run_benchmarks(
                 role_arn, function_arn, states, sfn_runs
             )
 
+        deploy_times(engine, results)
         if sales_sizes:
             sales_ingest(engine, sales_sizes, results)
         assert engine.record is not None
