@@ -219,14 +219,15 @@ def test_an_object_under_source_that_is_not_csv_is_announced_as_ignored(
 
 @pytest.fixture
 def short_load_timeout(aws: Clients, deployer: Deployer, stack: Stack) -> Iterator[int]:
-    """The load function with a 5 s timeout for one test: a few thousand rows need several
-    invocations. The deployed timeout is put back afterwards."""
+    """The load function with a 10 s timeout for one test: 20,000 rows (more than 10 s of work
+    here) need several invocations, and a chunk keeps 2 s in reserve even on a machine
+    busy enough to slow it down. The deployed timeout is put back afterwards."""
     name = stack.bind(deployer.ctx).name(workflow.LOAD)
     lam = aws("lambda")
     deployed = lam.get_function_configuration(FunctionName=name)["Timeout"]
-    lam.update_function_configuration(FunctionName=name, Timeout=5)
+    lam.update_function_configuration(FunctionName=name, Timeout=10)
     lam.get_waiter("function_updated_v2").wait(FunctionName=name)
-    yield 5
+    yield 10
     lam.update_function_configuration(FunctionName=name, Timeout=deployed)
     lam.get_waiter("function_updated_v2").wait(FunctionName=name)
 
@@ -235,7 +236,7 @@ def test_a_file_too_large_for_one_invocation_is_loaded_in_chunks_exactly_once(
     aws: Clients, deployer: Deployer, stack: Stack, capture: str, short_load_timeout: int
 ) -> None:
     # Duplicate ids (a row fault of the generator) point back across chunk boundaries.
-    csv_file = generate_csv_file(12_000, 0.05, seed=111, name=unique("chunked"))
+    csv_file = generate_csv_file(20_000, 0.05, seed=111, name=unique("chunked"))
     key, execution = upload(deployer, stack, csv_file)
 
     assert execution.status == "SUCCEEDED", (
