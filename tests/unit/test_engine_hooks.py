@@ -31,6 +31,7 @@ NOTHING = {
     "function_urls": False,
     "iam": False,
     "jsonata": False,
+    "sfn_describe": False,
 }
 HOOK_GROUP = "localstack.hooks.on_infra_start"
 
@@ -43,6 +44,8 @@ from localstack.services.lambda_.invocation import version_manager
 from localstack.services.stepfunctions.asl.utils import boto_client
 before["batching"] = version_manager.record_cw_metric_invocation
 before["task_clients"] = boto_client.boto_client_for
+from localstack.services.stepfunctions.asl.static_analyser import variable_references_static_analyser as refs
+before["sfn_describe"] = refs.VariableReferencesStaticAnalyser.process_and_get
 for entry in importlib.metadata.entry_points(group="localstack.hooks.on_infra_start"):
     if entry.name in names:
         entry.load()()
@@ -66,6 +69,7 @@ print(json.dumps({
     "iam": any(h.__module__ == "infra.localstack_plugins.iam_enforcement" for h in chain),
     "function_urls": ours(url_router.FunctionUrlRouter.register_routes),
     "jsonata": getattr(jsonata_module._eval_jsonata, "__module__", None) == "infra.localstack_plugins.jsonata",
+    "sfn_describe": refs.VariableReferencesStaticAnalyser.process_and_get is not before["sfn_describe"],
 }))
 """
 
@@ -105,6 +109,7 @@ def test_the_probe_covers_every_registered_hook():
         "function_urls",
         "iam_enforcement",
         "jsonata",
+        "sfn_describe",
     }, f"a hook was added or removed ({modules}): teach PROBE what it patches"
 
 
@@ -124,6 +129,7 @@ def test_the_probe_covers_every_registered_hook():
                 "function_urls": True,
                 "iam": True,
                 "jsonata": True,
+                "sfn_describe": True,
             },
         ),
         (
@@ -137,6 +143,7 @@ def test_the_probe_covers_every_registered_hook():
                 "function_urls": True,
                 "iam": True,
                 "jsonata": True,
+                "sfn_describe": True,
             },
         ),
         # Stock mode: only what no client can tell apart (speed, loopback, faults no rule asks for) stays on,
@@ -152,6 +159,7 @@ def test_the_probe_covers_every_registered_hook():
                 "function_urls": False,
                 "iam": False,
                 "jsonata": True,
+                "sfn_describe": True,
             },
         ),
         # The mode alone does not make a process a testbed engine.
@@ -168,6 +176,7 @@ def test_the_probe_covers_every_registered_hook():
                 "function_urls": True,
                 "iam": False,
                 "jsonata": True,
+                "sfn_describe": True,
             },
         ),
     ],
@@ -193,6 +202,7 @@ def test_every_hook_carries_the_guard():
         "testbed_function_urls": "fidelity",
         "testbed_iam": "fidelity",
         "testbed_jsonata": "engine",
+        "testbed_sfn_describe": "engine",
     }
 
 
