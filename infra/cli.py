@@ -586,6 +586,23 @@ def export_command(
 
 
 @app.command()
+def picture(
+    machine: Annotated[str, typer.Argument(help="a state machine of the stack, as the stack model names it")],
+    out: Annotated[Path, typer.Option(callback=writable_file, help="the SVG file to write")],
+) -> None:
+    """Draw a state machine (SVG): its states, Choice rules, Catch edges, Map containers."""
+    from infra.report.dot import Picture
+    from infra.report.machines import graphs
+    from infra.report.svg import render_svg
+
+    drawn = graphs(stack_for())
+    if machine not in drawn:
+        raise typer.BadParameter(f"unknown state machine {machine!r}; choose from {', '.join(drawn)}")
+    out.write_text(render_svg(Picture(drawn[machine])), encoding="utf-8")
+    console.print(f"wrote {out}", highlight=False)
+
+
+@app.command()
 def bench(as_json: Annotated[bool, typer.Option("--json", help="print JSON instead of a table")] = False) -> None:
     """Measure the embedded engine: start, Lambda invokes, state machines, memory."""
     import json
@@ -601,23 +618,6 @@ def bench(as_json: Annotated[bool, typer.Option("--json", help="print JSON inste
 
 new_app = typer.Typer(help="Scaffold new parts of the project from templates.", no_args_is_help=True)
 app.add_typer(new_app, name="new")
-
-
-@app.command()
-def picture(
-    machine: Annotated[str, typer.Argument(help="a state machine of the stack, as the stack model names it")],
-    out: Annotated[Path, typer.Option(callback=writable_file, help="the SVG file to write")],
-) -> None:
-    """Draw a state machine (SVG): its states, Choice rules, Catch edges, Map containers."""
-    from infra.report.dot import Picture
-    from infra.report.machines import graphs
-    from infra.report.svg import render_svg
-
-    drawn = graphs(stack_for())
-    if machine not in drawn:
-        raise typer.BadParameter(f"unknown state machine {machine!r}; choose from {', '.join(drawn)}")
-    out.write_text(render_svg(Picture(drawn[machine])), encoding="utf-8")
-    console.print(f"wrote {out}", highlight=False)
 
 
 @new_app.command("workflow")
