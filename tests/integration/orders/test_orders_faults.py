@@ -150,3 +150,30 @@ def test_a_failed_transaction_check_is_retried_and_the_order_confirmed_once(
     assert faults.fired(rule["id"]) == 1
     assert stored(aws, names["table"], order) is not None, "the confirmed order is not in the table"
     assert len(confirmations) == 1, f"expected one confirmation, saw {len(confirmations)}"
+
+
+def test_a_check_that_keeps_failing_removes_the_order_and_fails_naming_the_error(
+    aws: Clients, names: dict[str, str], faults: FaultsClient
+) -> None:
+    # Fault: every invocation of the check function is throttled; the Retry gives up after 3 retries.
+    rule = faults.inject(function=names["function"], fault="throttle")
+    order = approved_order()
+
+    execution, confirmations = run_and_capture(aws, names, order, expected=0)
+
+    assert (execution.status, execution.error) == ("FAILED", "TransactionNotChecked"), (
+        execution.status,
+        execution.error,
+    )
+    assert execution.path == [
+        "PutOrder",
+        "WasOrderStored",
+        "CheckTransaction",
+        "DeleteUncheckedOrder",
+        "TransactionNotChecked",
+    ], execution.path
+    assert failures(execution) == ["Lambda.TooManyRequestsException"] * 4, failures(execution)
+    assert faults.fired(rule["id"]) == 4
+    assert "Lambda.TooManyRequestsException" in (execution.cause or ""), execution.cause
+    assert stored(aws, names["table"], order) is None, "an order whose card was never checked stayed stored (PENDING)"
+    assert confirmations == [], f"an unchecked order was confirmed: {confirmations}"
