@@ -96,7 +96,7 @@ def test_a_function_may_make_only_the_calls_its_role_grants(
     # As AWSLambdaBasicExecutionRole: Lambda writes the function's logs with its role too.
     logs = {
         "Effect": "Allow",
-        "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+        "Action": ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
         "Resource": "arn:aws:logs:*:*:*",
     }
     role = make_role([*read_only(granted), logs])
