@@ -15,7 +15,6 @@ from typing import Any
 import boto3
 import pytest
 from botocore.parsers import create_parser
-from botocore.stub import Stubber
 
 from infra.errors import DeployError
 from infra.stack import executor
@@ -41,6 +40,7 @@ from infra.stack.model import (
 from infra.stack.planner import Change
 from infra.stack.remote import BotoRemote
 from infra.workflows import stack_for
+from tests.unit.stack.stubbed_account import StubbedAccount
 
 ACCOUNT = "123456789012"
 CTX = Context(prefix="tb", account=ACCOUNT, region="eu-west-1")
@@ -142,27 +142,12 @@ STATE_MACHINE_DELETING = {
 }
 
 
-class Account:
+class Account(StubbedAccount):
     """Stubbed clients of one AWS account; `calls` lists every call made, in order."""
 
     def __init__(self) -> None:
-        self.session = boto3.Session(aws_access_key_id="AKIAEXAMPLE", aws_secret_access_key="x", region_name=CTX.region)
-        self.clients: dict[str, Any] = {}
-        self.stubbers: dict[str, Stubber] = {}
-        self.calls: list[str] = []
+        super().__init__(CTX.region)
         self.waits: list[str] = []
-
-    def __call__(self, service: str) -> Any:
-        if service not in self.clients:
-            client = self.session.client(service)  # type: ignore[call-overload]
-            stubber = Stubber(client)
-            stubber.activate()
-            self.clients[service], self.stubbers[service] = client, stubber
-            client.meta.events.register_first("before-call.*.*", self._record)
-        return self.clients[service]
-
-    def _record(self, model: Any, **_: Any) -> None:
-        self.calls.append(model.name)
 
     def answer(self, service: str, operation: str, response: dict[str, Any] | None = None) -> None:
         self(service)

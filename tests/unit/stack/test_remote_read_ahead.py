@@ -7,49 +7,24 @@ so each client's calls come in a known order even when the reads run concurrentl
 
 from __future__ import annotations
 
-from typing import Any
-
-import boto3
 import pytest
 from botocore.exceptions import ClientError
-from botocore.stub import Stubber
 
 from infra.stack.model import Context, Queue, Table, Topic
 from infra.stack.remote import BotoRemote
 from infra.workflows import stack_for
+from tests.unit.stack.stubbed_account import StubbedAccount
 
 CTX = Context(prefix="tb", account="123456789012", region="eu-west-1")
 STACK = stack_for()
 
 
-class Account:
-    """Stubbed clients; `calls` lists every operation made."""
-
-    def __init__(self) -> None:
-        self.session = boto3.Session(aws_access_key_id="AKIAEXAMPLE", aws_secret_access_key="x", region_name=CTX.region)
-        self.clients: dict[str, Any] = {}
-        self.stubbers: dict[str, Stubber] = {}
-        self.calls: list[str] = []
-
-    def __call__(self, service: str) -> Any:
-        if service not in self.clients:
-            client = self.session.client(service)  # type: ignore[call-overload]
-            stubber = Stubber(client)
-            stubber.activate()
-            self.clients[service], self.stubbers[service] = client, stubber
-            client.meta.events.register_first("before-call.*.*", self._record)
-        return self.clients[service]
-
-    def _record(self, model: Any, **_: Any) -> None:
-        self.calls.append(model.name)
-
-
 @pytest.fixture
-def account() -> Account:
-    return Account()
+def account() -> StubbedAccount:
+    return StubbedAccount(CTX.region)
 
 
-def test_reads_ahead_answer_each_describe_and_raise_its_error_there(account: Account) -> None:
+def test_reads_ahead_answer_each_describe_and_raise_its_error_there(account: StubbedAccount) -> None:
     table, queue, topic = STACK.of_kind(Table)[0], STACK.of_kind(Queue)[0], STACK.of_kind(Topic)[0]
     url = f"https://sqs.{CTX.region}.amazonaws.com/{CTX.account}/{queue.physical(CTX)}"
     account("dynamodb")
@@ -84,7 +59,7 @@ def test_reads_ahead_answer_each_describe_and_raise_its_error_there(account: Acc
     assert sorted(account.calls) == read  # the describes made no calls of their own
 
 
-def test_a_resource_described_twice_is_read_again_the_second_time(account: Account) -> None:
+def test_a_resource_described_twice_is_read_again_the_second_time(account: StubbedAccount) -> None:
     table = STACK.of_kind(Table)[0]
     account("dynamodb")
     for _ in range(2):
