@@ -26,10 +26,6 @@ from typing import Any
 from localstack.runtime import hooks
 
 from infra.localstack_plugins.imports import after_import
-
-# ENGINE_ID_VAR and inside_testbed_engine are re-exported: they were defined here first.
-from infra.localstack_plugins.scope import ENGINE_ID_VAR as ENGINE_ID_VAR
-from infra.localstack_plugins.scope import inside_testbed_engine as inside_testbed_engine
 from infra.localstack_plugins.scope import only_in_testbed_engine
 
 LOG = logging.getLogger(__name__)

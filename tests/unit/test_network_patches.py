@@ -12,11 +12,11 @@ import pytest
 from infra.engine.embedded import localstack_environment
 from infra.localstack_plugins.network import (
     NotLoopbackError,
-    inside_testbed_engine,
     loopback_interface,
     loopback_listen_script,
     node_command_on_loopback,
 )
+from infra.localstack_plugins.scope import inside_testbed_engine
 
 
 @pytest.mark.parametrize(
