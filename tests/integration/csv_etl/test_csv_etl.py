@@ -219,15 +219,15 @@ def test_an_object_under_source_that_is_not_csv_is_announced_as_ignored(
 
 @pytest.fixture
 def short_load_timeout(aws: Clients, deployer: Deployer, stack: Stack) -> Iterator[int]:
-    """The load function with a 10 s timeout for one test: 20,000 rows (more than 10 s of work
-    here) need several invocations, and a chunk keeps 2 s in reserve even on a machine
-    busy enough to slow it down. The deployed timeout is put back afterwards."""
+    """The load function with a 5 s timeout for one test: 20,000 rows need several
+    invocations even on an idle machine (a 10 s budget loaded them in one). The deployed
+    timeout is put back afterwards."""
     name = stack.bind(deployer.ctx).name(workflow.LOAD)
     lam = aws("lambda")
     deployed = lam.get_function_configuration(FunctionName=name)["Timeout"]
-    lam.update_function_configuration(FunctionName=name, Timeout=10)
+    lam.update_function_configuration(FunctionName=name, Timeout=5)
     lam.get_waiter("function_updated_v2").wait(FunctionName=name)
-    yield 10
+    yield 5
     lam.update_function_configuration(FunctionName=name, Timeout=deployed)
     lam.get_waiter("function_updated_v2").wait(FunctionName=name)
 
