@@ -73,7 +73,8 @@ def resources() -> list[Resource]:
             handler="load.handler",
             timeout=600,
             memory=1024,
-            environment={"STAGE_TABLE": Ref(STAGE_TABLE, "name")},
+            # A bounded chunk per invocation, whatever the machine's speed (the timeout stops it too).
+            environment={"STAGE_TABLE": Ref(STAGE_TABLE, "name"), "ROWS_PER_INVOCATION": "100000"},
             grants=(
                 # It reads the file under source/ and writes only under error/ (the rejected-rows
                 # report and its parts), so it can never re-trigger the pipeline.

@@ -8,7 +8,8 @@ rejected row with its reasons, one JSON line each, to the rejected-rows report u
 error/. Returns counts and the first LISTED rejected rows.
 
 Large files: one invocation works until its time is nearly up (RESERVE before its
-deadline), then stops after a record and raises LoadContinues, whose message is the
+deadline) or it has read ROWS_PER_INVOCATION rows (the environment variable; a bounded
+chunk whatever the machine's speed), then stops after a record and raises LoadContinues, whose message is the
 progress (byte offset, line, counts). The state machine catches it into
 `$.validation.continuation` and runs the load again, which resumes there. Every stage row
 is keyed (load_id, line), so a retried or resumed invocation overwrites rows rather than
@@ -88,6 +89,17 @@ def out_of_time(context: Any, reserve_ms: int) -> bool:
     return context is not None and context.get_remaining_time_in_millis() < reserve_ms
 
 
+def rows_per_invocation() -> int | None:
+    """The chunk size from ROWS_PER_INVOCATION (a positive whole number), None when unset;
+    checked after every FLUSH rows, so a chunk is rounded up to a multiple of FLUSH."""
+    setting = os.environ.get("ROWS_PER_INVOCATION", "").strip()
+    if not setting:
+        return None
+    if not setting.isdigit() or int(setting) < 1:
+        raise ValueError(f"ROWS_PER_INVOCATION must be a positive whole number, got {setting!r}")
+    return int(setting)
+
+
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     bucket, key, load_id = event["bucket"], event["key"], event["load_id"]
     progress = progress_of(event.get("continuation"))
@@ -98,6 +110,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     if context is not None:
         share = int(context.get_remaining_time_in_millis() * RESERVE_SHARE)
         reserve_ms = min(RESERVE_MAX_MS, max(RESERVE_MIN_MS, share))
+    chunk = rows_per_invocation()
     judge = RowJudge()
     if progress["line"]:
         judge.first_line.update(kept_ids(table, load_id, progress["line"]))
@@ -123,7 +136,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         if read % FLUSH == 0:
             loaded += write_items(table, staged, TransientLoadError)
             staged = []
-            if out_of_time(context, reserve_ms):
+            if out_of_time(context, reserve_ms) or (chunk is not None and read >= chunk):
                 finished = False  # every record up to `position` is staged or in `rejects`
                 break
     loaded += write_items(table, staged, TransientLoadError)
