@@ -5,7 +5,8 @@ at first use; the embedded engine cannot download it. These providers hand every
 operation to moto-ext through a forwarder that checks requests first and shapes answers
 after, so that they read as AWS's do (what a stock LocalStack container, with DynamoDB
 Local, answers too): dynamodb_checks.py (requests), dynamodb_shapes.py (answers),
-dynamodb_streams.py (stream records, patched into moto), dynamodb_partiql.py (PartiQL,
+dynamodb_streams.py (stream records, patched into moto), dynamodb_transactions.py
+(TransactWriteItems without whole-table copies, patched into moto), dynamodb_partiql.py (PartiQL,
 translated into the operations it means). They are chosen with
 `PROVIDER_OVERRIDE_DYNAMODB=moto` and `PROVIDER_OVERRIDE_DYNAMODBSTREAMS=moto`, which only
 the embedded engine sets; so the fixes hold in its stock mode too, where it stands in for a
@@ -212,9 +213,10 @@ def _install_stream_fidelity() -> None:
     from moto.dynamodb import models as backend_module
     from moto.dynamodb.models import table as table_module
 
-    from infra.localstack_plugins import dynamodb_streams
+    from infra.localstack_plugins import dynamodb_streams, dynamodb_transactions
 
     dynamodb_streams.install(table_module, backend_module)
+    dynamodb_transactions.install(backend_module)
 
 
 @aws_provider(api="dynamodb", name="moto")
