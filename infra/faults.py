@@ -6,7 +6,7 @@ clients outside, functions inside, Step Functions' own service integrations) or 
 function). JSON, as the engine's `/_testbed/faults` endpoint, the CLI and the pytest
 fixture take it:
 
-    {"service": "dynamodb", "operation": "PutItem", "resource": "*-sales-orders",
+    {"service": "dynamodb", "operation": "TransactWriteItems", "resource": "*-sales-orders",
      "error": "ProvisionedThroughputExceededException", "count": 2}
     {"service": "s3", "operation": "GetObject", "latency_ms": 300, "probability": 0.5}
     {"function": "*-processing-process", "fault": "timeout", "count": 1}

@@ -4,7 +4,7 @@ A sales file (JSON or CSV) lands under `incoming/` in the landing bucket; S3 sen
 event to EventBridge, whose rule starts the state machine. The file is parsed once
 (one entry per record, malformed lines and duplicate order ids marked), the entries
 are read back by a Distributed Map in batches, validated by a Lambda, and each batch
-is stored: valid orders into the table by a store Lambda (conditional PutItem calls:
+is stored: valid orders into the table by a store Lambda (conditional TransactWriteItems calls, 100 items each:
 an order id stored from another file is rejected as duplicate-order, the same file
 again overwrites its own items; the task retried), invalid ones with their reasons into
 the dead-letter queue (SendMessageBatch tasks). A batch whose validation or store fails
@@ -68,6 +68,7 @@ def resources() -> list[Resource]:
             source="sales_store",
             timeout=60,
             memory=512,
+            # TransactWriteItems is authorised per item: PutItem for each Put.
             grants=(Statement(("dynamodb:PutItem",), (Ref(TABLE),)),),
         ),
         Function(

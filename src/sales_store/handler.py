@@ -1,17 +1,19 @@
 """Stores one batch of valid sales orders, and accounts for a batch that failed.
 
-`handler` writes the validated items with conditional PutItem calls (WRITERS at once):
-an order id already in the table from another file is not overwritten but rejected
-with reason `duplicate-order`; the same file uploaded again (same s3://bucket/key)
-overwrites its own items, so a retried batch or a re-upload stores nothing twice. An
-item DynamoDB refuses outright (ValidationException) is rejected with
-`store-refused: ...`; throttled writes are tried again with backoff, and
-UnprocessedItemsError is raised when one never goes in (the state machine's Retry runs
-the task again). Not TransactWriteItems: moto, behind LocalStack's DynamoDB here, copies
-the whole table for every transaction (38 s a call on a 6,000-item table), and a
-transaction buys nothing when every item stands alone. Not BatchWriteItem: it takes no
-condition. It returns the dead letters of the whole
-batch (the validation's and its own) as SendMessageBatch entries, 10 each.
+`handler` writes the validated items in conditional TransactWriteItems calls (100 items
+each, WRITERS at once): an order id already in the table from another file is not
+overwritten but rejected with reason `duplicate-order`; the same file uploaded again (same
+s3://bucket/key) overwrites its own items, so a retried batch or a re-upload stores
+nothing twice. A transaction is all or nothing: when DynamoDB cancels one, its
+CancellationReasons say which items failed their condition (rejected as above) or were
+refused (`store-refused: ...`), and the others go again in a new transaction. A request
+DynamoDB refuses as a whole (ValidationException) is written item by item with
+conditional PutItem calls, which name the item at fault. Throttling and conflicts with
+other writers are tried again with backoff, and UnprocessedItemsError is raised when items
+never go in (the state machine's Retry runs the task again). Not BatchWriteItem: it takes
+no condition; not a BatchGetItem check before it: two files with the same ids landing at
+once would both pass it. It returns the dead letters of the whole batch (the
+validation's and its own) as SendMessageBatch entries, 10 each.
 
 `salvage` is what the state machine runs for a batch whose validation or store failed
 after its retries: every record of the batch that is in the table from this file and
@@ -32,13 +34,23 @@ import boto3
 from botocore.exceptions import ClientError
 
 ATTEMPTS = 6
-WRITERS = 8  # conditional puts in flight at once
+WRITERS = 4  # transactions (or, item by item, conditional puts) in flight at once
+TRANSACT = 100  # TransactWriteItems' limit
 SEND_BATCH = 10  # SendMessageBatch's limit
 GET_BATCH = 100  # BatchGetItem's limit
 MAX_KEY_BYTES = 2048  # DynamoDB's limit for a partition key
 MAX_MESSAGE = 24_000  # characters of a dead letter's record: 10 of them fit one SendMessageBatch
 CONDITION = "attribute_not_exists(orderId) OR sourceFile = :source"
 THROTTLED = {"ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded"}
+# CancellationReasons codes of items that may go in when tried again ("None": the item was
+# fine, another one cancelled the transaction).
+RETRIED_REASONS = {
+    "None",
+    "TransactionConflict",
+    "ThrottlingError",
+    "ProvisionedThroughputExceeded",
+    "RequestLimitExceeded",
+}
 _dynamodb = None
 
 
@@ -88,6 +100,10 @@ def _error_code(err: ClientError) -> str:
     return str(err.response.get("Error", {}).get("Code", ""))
 
 
+def _backoff(attempt: int) -> None:
+    time.sleep(min(0.05 * 2**attempt, 1.0) * random.random())  # backoff with jitter, as AWS advises
+
+
 def put(table: str, item: dict[str, Any], source: str, attempts: int = ATTEMPTS) -> str | None:
     """Write one item unless another file stored its order id: None when it is in the table
     (written, or already there from `source`), else the reason it is refused. Throttling
@@ -109,14 +125,73 @@ def put(table: str, item: dict[str, Any], source: str, attempts: int = ATTEMPTS)
                 return f"store-refused: {err.response['Error'].get('Message', code)}"[:500]
             if code not in THROTTLED:
                 raise
-        time.sleep(min(0.05 * 2**attempt, 1.0) * random.random())  # backoff with jitter, as AWS advises
+        _backoff(attempt)
     raise UnprocessedItemsError(f"order {item.get('orderId')} still unwritten after {attempts} throttled attempts")
 
 
+def transact(table: str, items: list[dict[str, Any]], source: str, attempts: int = ATTEMPTS) -> list[str | None]:
+    """Write up to TRANSACT items in conditional transactions: per item, None when it is in
+    the table (written, or already there from `source`), else the reason it is refused."""
+    outcome: list[str | None] = [None] * len(items)
+    pending, unsettled = list(range(len(items))), 0
+    while pending:
+        puts = [
+            {
+                "Put": {
+                    "TableName": table,
+                    "Item": items[index],
+                    "ConditionExpression": CONDITION,
+                    "ExpressionAttributeValues": {":source": {"S": source}},
+                }
+            }
+            for index in pending
+        ]
+        try:
+            _client().transact_write_items(TransactItems=puts)
+            return outcome
+        except ClientError as err:
+            code = _error_code(err)
+            if code == "ValidationException":  # the request as a whole: item by item names the culprit
+                for index in pending:
+                    outcome[index] = put(table, items[index], source, attempts)
+                return outcome
+            if code == "TransactionCanceledException":
+                reasons = err.response.get("CancellationReasons") or []
+                if len(reasons) != len(pending):
+                    raise
+                again = []
+                for index, reason in zip(pending, reasons, strict=True):
+                    reason_code = str(reason.get("Code") or "None")
+                    if reason_code == "ConditionalCheckFailed":
+                        outcome[index] = "duplicate-order"
+                    elif reason_code == "ValidationError":
+                        outcome[index] = f"store-refused: {reason.get('Message') or reason_code}"[:500]
+                    elif reason_code in RETRIED_REASONS:
+                        again.append(index)
+                    else:
+                        raise
+                settled = len(again) < len(pending)
+                pending = again
+                if settled:
+                    continue  # some items were judged: the rest go again at once
+            elif code not in THROTTLED:
+                raise
+        unsettled += 1
+        if unsettled >= attempts:
+            first = next(iter(dict(items[pending[0]].get("orderId") or {"S": "?"}).values()))
+            raise UnprocessedItemsError(
+                f"{len(pending)} orders (the first {first}) still unwritten after {attempts} throttled attempts"
+            )
+        _backoff(unsettled - 1)
+    return outcome
+
+
 def store(table: str, items: list[dict[str, Any]], source: str) -> dict[str, Any]:
-    """Write `items` conditionally, WRITERS at a time; {"stored": n, "refused": [(item, reason)]}."""
+    """Write `items` conditionally, TRANSACT per transaction and WRITERS transactions at a
+    time; {"stored": n, "refused": [(item, reason)]}."""
     with ThreadPoolExecutor(max_workers=WRITERS) as pool:
-        outcomes = list(pool.map(lambda item: put(table, item, source), items))
+        chunked = list(pool.map(lambda chunk: transact(table, chunk, source), chunks(items, TRANSACT)))
+    outcomes = [reason for chunk in chunked for reason in chunk]
     refused = [(item, reason) for item, reason in zip(items, outcomes, strict=True) if reason is not None]
     return {"stored": len(items) - len(refused), "refused": refused}
 

@@ -1,7 +1,7 @@
 """The sales ingest under injected faults: every record is accounted for exactly once.
 
 Faults (infra/faults.py) act from outside the code: DynamoDB answers the store function's
-PutItem with ProvisionedThroughputExceededException, and the validation and store
+TransactWriteItems with ProvisionedThroughputExceededException, and the validation and store
 functions crash (Runtime.ExitError) on a share of their invocations. Whatever fires, each
 record of the file ends in exactly one place: stored in the table from this file and line,
 or dead-lettered once with its reasons (a valid record only if its batch failed for good,
@@ -93,11 +93,11 @@ def test_5000_records_under_throttled_writes_and_crashing_functions_are_each_acc
     aws: Clients, deployer: Deployer, stack: Stack, faults: FaultsClient
 ) -> None:
     table = name_of(deployer, stack, workflow.TABLE)
-    # Faults: 20 % of the orders table's PutItem calls throttled; 10 % of the validation and
+    # Faults: 20 % of the orders table's TransactWriteItems calls throttled; 10 % of the validation and
     # store invocations crash (the executor answers Runtime.ExitError, the sandbox is replaced).
     throttle = faults.inject(
         service="dynamodb",
-        operation="PutItem",
+        operation="TransactWriteItems",
         resource=table,
         error="ProvisionedThroughputExceededException",
         probability=0.2,
