@@ -13,9 +13,9 @@ WORKFLOW_TESTS = tests/integration/orders tests/integration/sales tests/integrat
 	tests/integration/router tests/integration/csv_etl
 
 test: setup
-	.venv/bin/python -m pytest
+	TESTBED_OWN_ENGINE=1 .venv/bin/python -m pytest
 	@echo "== the workflow suites again, TESTBED_ENGINE_MODE=stock: what a stock LocalStack 4.14.0 container answers"
-	TESTBED_ENGINE_MODE=stock .venv/bin/python -m pytest $(WORKFLOW_TESTS)
+	TESTBED_OWN_ENGINE=1 TESTBED_ENGINE_MODE=stock .venv/bin/python -m pytest $(WORKFLOW_TESTS)
 
 unit: setup
 	.venv/bin/python -m pytest -m unit

@@ -375,12 +375,17 @@ def report(coverages: Mapping[str, Coverage]) -> dict[str, Any]:
     }
 
 
-def collect(clients: Any, machine_arn: str, coverage: Coverage, max_children: int = 2000) -> None:
-    """Add every execution of a deployed state machine (and the child executions of its
-    Distributed Map runs, up to `max_children` per run) to `coverage`."""
+def collect(
+    clients: Any, machine_arn: str, coverage: Coverage, max_children: int = 2000, since: datetime | None = None
+) -> None:
+    """Add every execution of a deployed state machine started at `since` or later (all when
+    None), and the child executions of its Distributed Map runs (up to `max_children` per
+    run), to `coverage`."""
     sfn = clients("stepfunctions")
     for page in sfn.get_paginator("list_executions").paginate(stateMachineArn=machine_arn):
         for execution in page["executions"]:
+            if since is not None and execution["startDate"] < since:
+                continue
             history = _history(sfn, execution["executionArn"])
             coverage.add_history(history)
             for event in history:

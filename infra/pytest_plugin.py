@@ -2,7 +2,10 @@
 
 Registered under the `pytest11` entry point, so any project that installs this package
 gets these fixtures. Choose the target with `--testbed-target` (else $TESTBED_TARGET,
-else `embedded`). Override the settings fixtures in your conftest.py:
+else `embedded`). With `testbed up` running, an embedded session uses that engine in a
+slot of its own and keeps its stacks deployed for the next session (infra/engine/reuse.py);
+`--testbed-own-engine` (or TESTBED_OWN_ENGINE=1) starts a fresh engine instead.
+Override the settings fixtures in your conftest.py:
 
 - `testbed_project_root`: the directory holding your `asl/` and `src/` (default: found
   from the working directory, see `infra.project`);
@@ -40,9 +43,12 @@ from infra.pytest_factories import (
 from infra.settings import TARGETS, Settings
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     from infra.clients import Clients
     from infra.deploy import Deployer
     from infra.engine import Engine
+    from infra.engine.reuse import Reused
     from infra.faults import FaultsClient
     from infra.stack.stack import Stack
 
@@ -57,16 +63,24 @@ __all__ = [
 
 LOG = logging.getLogger(__name__)
 OPTION = "--testbed-target"
+OWN_ENGINE_OPTION = "--testbed-own-engine"
+REUSE_KEY = pytest.StashKey[str]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
-    """`--testbed-target`: where the session's engine runs."""
+    """`--testbed-target`: where the session's engine runs; `--testbed-own-engine`."""
     group = parser.getgroup("testbed", "serverless testbed")
     group.addoption(
         OPTION,
         choices=TARGETS,
         default=None,
         help="where the testbed's fixtures run (default: $TESTBED_TARGET or embedded)",
+    )
+    group.addoption(
+        OWN_ENGINE_OPTION,
+        action="store_true",
+        default=False,
+        help="start an engine for this session even when `testbed up` left one running",
     )
 
 
@@ -91,18 +105,38 @@ def testbed_stack(testbed_workflows: Sequence[str] | None) -> Stack:
 
 
 @pytest.fixture(scope="session")
-def testbed_settings(request: pytest.FixtureRequest) -> Settings:
-    """The session's settings: the target from `--testbed-target`, a prefix of its own."""
-    return Settings.from_env(target=request.config.getoption(OPTION), prefix=f"t{uuid.uuid4().hex[:6]}")
+def testbed_reused(request: pytest.FixtureRequest) -> Iterator[Reused | None]:
+    """The engine `testbed up` left running, with a session slot taken, when this session
+    may use it (infra/engine/reuse.py says when); None otherwise."""
+    from infra.engine.reuse import reuse_running_engine
+
+    settings = Settings.from_env(target=request.config.getoption(OPTION))
+    reused, why = reuse_running_engine(settings, own_engine=bool(request.config.getoption(OWN_ENGINE_OPTION)))
+    request.config.stash[REUSE_KEY] = why
+    yield reused
+    if reused is not None:
+        reused.release()
 
 
 @pytest.fixture(scope="session")
-def testbed_engine(testbed_settings: Settings) -> Iterator[Engine]:
-    """The engine for this session, started once and stopped at the end."""
+def testbed_settings(request: pytest.FixtureRequest, testbed_reused: Reused | None) -> Settings:
+    """The session's settings: the target from `--testbed-target`, a prefix of its own
+    (the slot's on a reused engine)."""
+    prefix = testbed_reused.prefix if testbed_reused is not None else f"t{uuid.uuid4().hex[:6]}"
+    return Settings.from_env(target=request.config.getoption(OPTION), prefix=prefix)
+
+
+@pytest.fixture(scope="session")
+def testbed_engine(testbed_settings: Settings, testbed_reused: Reused | None) -> Iterator[Engine]:
+    """The engine for this session, started once and stopped at the end; or the running
+    engine it reuses, left running."""
     from infra.engine import engine_for
 
     if testbed_settings.target == "aws":
         pytest.skip("the testbed's fixtures do not run against real AWS")
+    if testbed_reused is not None:
+        yield testbed_reused.engine
+        return
     instance = engine_for(testbed_settings)
     try:
         instance.start()
@@ -130,10 +164,17 @@ def deployer(testbed_engine: Engine, testbed_settings: Settings, testbed_project
 
 
 @pytest.fixture(scope="session")
-def deploy(deployer: Deployer, testbed_stack: Stack, request: pytest.FixtureRequest) -> Iterator[Callable[..., Stack]]:
+def deploy(
+    deployer: Deployer, testbed_stack: Stack, testbed_reused: Reused | None, request: pytest.FixtureRequest
+) -> Iterator[Callable[..., Stack]]:
     """`deploy()` deploys `testbed_stack`, `deploy("sales")` a registered workflow,
     `deploy(stack)` any stack; each once per session, all destroyed at its end (after the
-    coverage of their state machines is recorded, see `record_coverage`)."""
+    coverage of their state machines is recorded, see `record_coverage`), except on a
+    reused engine, where they stay deployed for the slot's next session, which empties
+    their tables, queues and buckets when it first deploys them (infra/stack/reset.py)."""
+    from datetime import UTC, datetime
+
+    from infra.stack.reset import reset_data
     from infra.stack.stack import Stack
     from infra.workflows import stack_for
 
@@ -146,12 +187,17 @@ def deploy(deployer: Deployer, testbed_stack: Stack, request: pytest.FixtureRequ
                 return stack
         stack = wanted if isinstance(wanted, Stack) else stack_for([wanted])
         deployer.deploy(stack)
+        if testbed_reused is not None:  # the slot's last session left data: start empty, as when fresh
+            reset_data(deployer.clients, stack, deployer.ctx)
         deployed.append((wanted if isinstance(wanted, str) else "a stack", stack))
         return stack
 
+    started = datetime.now(UTC)
     yield make
     for label, stack in reversed(deployed):
-        record_coverage(request.config, deployer, stack)
+        record_coverage(request.config, deployer, stack, since=started)
+        if testbed_reused is not None:
+            continue
         try:
             deployer.destroy(stack)
         except Exception:
@@ -161,9 +207,10 @@ def deploy(deployer: Deployer, testbed_stack: Stack, request: pytest.FixtureRequ
 COVERAGE_KEY = pytest.StashKey[dict[str, Any]]()
 
 
-def record_coverage(config: pytest.Config, deployer: Deployer, stack: Stack) -> None:
+def record_coverage(config: pytest.Config, deployer: Deployer, stack: Stack, since: datetime | None = None) -> None:
     """Before a stack is destroyed: add the histories of every execution of its state
-    machines to the session's coverage (infra/coverage.py), reported at the end."""
+    machines (started at `since` or later) to the session's coverage (infra/coverage.py),
+    reported at the end."""
     from infra.coverage import Coverage, Model, collect
     from infra.stack.model import StateMachine
 
@@ -177,7 +224,7 @@ def record_coverage(config: pytest.Config, deployer: Deployer, stack: Stack) -> 
             if resource.name not in coverages:
                 definition = sfn.describe_state_machine(stateMachineArn=arn)["definition"]
                 coverages[resource.name] = Coverage(Model.from_asl(definition))
-            collect(deployer.clients, arn, coverages[resource.name])
+            collect(deployer.clients, arn, coverages[resource.name], since=since)
         except Exception:
             LOG.exception("state machine coverage of %s not recorded", resource.name)
 
@@ -195,10 +242,13 @@ def coverage_json_path(config: pytest.Config) -> Path:
 
 
 def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
-    """The state machine coverage of the session: a table, and the details as JSON at
+    """Which engine the session used (reused or not, and why), and the state machine
+    coverage of the session: a table, and the details as JSON at
     `coverage_json_path` (infra/coverage.py says what is in it)."""
     from infra.coverage import report, table
 
+    if why := config.stash.get(REUSE_KEY, None):
+        terminalreporter.write_line(f"testbed engine: {why}")
     coverages = config.stash.get(COVERAGE_KEY, None)
     if not coverages:
         return
