@@ -6,7 +6,8 @@ operation to moto-ext through a forwarder that checks requests first and shapes 
 after, so that they read as AWS's do (what a stock LocalStack container, with DynamoDB
 Local, answers too): dynamodb_checks.py (requests), dynamodb_shapes.py (answers),
 dynamodb_streams.py (stream records, patched into moto), dynamodb_transactions.py
-(TransactWriteItems without whole-table copies, patched into moto), dynamodb_partiql.py (PartiQL,
+(TransactWriteItems without whole-table copies, patched into moto), dynamodb_batch_write.py
+(BatchWriteItem in request order, patched into moto), dynamodb_partiql.py (PartiQL,
 translated into the operations it means). They are chosen with
 `PROVIDER_OVERRIDE_DYNAMODB=moto` and `PROVIDER_OVERRIDE_DYNAMODBSTREAMS=moto`, which only
 the embedded engine sets; so the fixes hold in its stock mode too, where it stands in for a
@@ -69,6 +70,8 @@ def _check(context: RequestContext, operation: str, request: dict[str, Any]) -> 
     if operation == "BatchWriteItem":
         tables = {name: _moto_table(context, name) for name in request.get("RequestItems") or {}}
         checks.check_batch_write(request, {name: _schema(t) if t else None for name, t in tables.items()})
+    elif operation == "CreateTable":
+        checks.check_create_table(request)
     elif operation in ("Query", "Scan") and request.get("IndexName"):
         table = _moto_table(context, request.get("TableName", ""))
         checks.check_index(request, _schema(table) if table else None)
@@ -192,7 +195,7 @@ class MotoDynamoDBProvider(DynamodbApi):
         kinds = {"PutItem": "Put", "UpdateItem": "Update", "DeleteItem": "Delete"}
         items = [{kinds[t.operation]: t.request} for t in translations]
         call("TransactWriteItems", {"TransactItems": items})  # all or nothing, as on AWS
-        return {}
+        return {"Responses": []}  # what AWS answers a transaction of writes
 
 
 class MotoDynamoDBStreamsProvider(DynamodbstreamsApi):
@@ -209,21 +212,23 @@ def forward_streams_to_moto(context: RequestContext, request: dict[str, Any] | N
     return response
 
 
-def _install_stream_fidelity() -> None:
+def _install_moto_patches() -> None:
     from moto.dynamodb import models as backend_module
+    from moto.dynamodb import responses as responses_module
     from moto.dynamodb.models import table as table_module
 
-    from infra.localstack_plugins import dynamodb_streams, dynamodb_transactions
+    from infra.localstack_plugins import dynamodb_batch_write, dynamodb_streams, dynamodb_transactions
 
     dynamodb_streams.install(table_module, backend_module)
     dynamodb_transactions.install(backend_module)
+    dynamodb_batch_write.install(responses_module)
 
 
 @aws_provider(api="dynamodb", name="moto")
 def dynamodb_moto() -> Service:
     from localstack.aws.forwarder import ForwardingFallbackDispatcher
 
-    _install_stream_fidelity()
+    _install_moto_patches()
     return Service.for_provider(
         MotoDynamoDBProvider(),
         dispatch_table_factory=lambda provider: ForwardingFallbackDispatcher(provider, forward_to_moto),
@@ -234,7 +239,7 @@ def dynamodb_moto() -> Service:
 def dynamodbstreams_moto() -> Service:
     from localstack.aws.forwarder import ForwardingFallbackDispatcher
 
-    _install_stream_fidelity()
+    _install_moto_patches()
     return Service.for_provider(
         MotoDynamoDBStreamsProvider(),
         dispatch_table_factory=lambda provider: ForwardingFallbackDispatcher(provider, forward_streams_to_moto),

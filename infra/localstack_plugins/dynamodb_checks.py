@@ -4,7 +4,8 @@ Moto accepts some requests AWS refuses, or refuses them with other words:
 BatchWriteItem with a wrong key ("Missing the key id in the item"; AWS: "The provided key
 element does not match the schema"), Query/Scan on an index the table does not have
 (AWS: ValidationException), an empty PartiQL parameter, and DescribeTimeToLive on a
-missing table (moto's code `ResourceNotFound`; AWS: `ResourceNotFoundException`). The
+missing table (moto's code `ResourceNotFound`; AWS: `ResourceNotFoundException`), and
+CreateTable with PAY_PER_REQUEST and a ProvisionedThroughput (moto's words differ). The
 checks are pure functions of the request and a `TableSchema`; the unit tests run them
 without an engine.
 """
@@ -19,6 +20,10 @@ from localstack.aws.api import CommonServiceException
 from localstack.aws.api.dynamodb import ResourceNotFoundException
 
 KEY_MISMATCH = "The provided key element does not match the schema"
+PAY_PER_REQUEST_THROUGHPUT = (
+    "One or more parameter values were invalid: Neither ReadCapacityUnits nor WriteCapacityUnits can be "
+    "specified when BillingMode is PAY_PER_REQUEST"
+)
 EMPTY_VALUE = "Supplied AttributeValue is empty, must contain exactly one of the supported datatypes"
 # AttributeValue members: an AttributeValue holds exactly one of them.
 ATTRIBUTE_TYPES = frozenset({"S", "N", "B", "SS", "NS", "BS", "M", "L", "NULL", "BOOL"})
@@ -70,6 +75,12 @@ def check_batch_write(request: Mapping[str, Any], schema_of: Mapping[str, TableS
                 check_key(write["PutRequest"].get("Item") or {}, schema, exact=False)
             if "DeleteRequest" in write:
                 check_key(write["DeleteRequest"].get("Key") or {}, schema, exact=True)
+
+
+def check_create_table(request: Mapping[str, Any]) -> None:
+    """CreateTable: an on-demand table takes no ProvisionedThroughput (moto says so in other words)."""
+    if request.get("BillingMode") == "PAY_PER_REQUEST" and request.get("ProvisionedThroughput"):
+        raise validation_error(PAY_PER_REQUEST_THROUGHPUT)
 
 
 def check_index(request: Mapping[str, Any], schema: TableSchema | None) -> None:

@@ -98,6 +98,9 @@ def shape_table(
             count, size = index_stats(name) if index_stats else (0, 0)
             index.setdefault("IndexSizeBytes", size)
             index.setdefault("ItemCount", count)
+    if operation == "CreateTable":
+        # AWS's CreateTable answer has no WarmThroughput (UpdateTable's and DescribeTable's do).
+        description.pop("WarmThroughput", None)
     if table_class:
         description["TableClassSummary"] = {"TableClass": table_class}
     elif operation == "DescribeTable":

@@ -348,7 +348,77 @@ def test_on_demand_table_has_its_billing_mode_summary_and_no_index_lists(aws, ma
     assert UUID.match(described["TableId"])
 
 
+def test_create_table_answers_without_warm_throughput(aws, unique, cleanup):
+    """AWS: CreateTable's TableDescription has no WarmThroughput (every CreateTable snapshot of
+    test_dynamodb_streams / the DynamoDB-stream event source tests; UpdateTable's has it)."""
+    ddb = aws("dynamodb")
+    name = unique("warm")
+    created = ddb.create_table(
+        TableName=name,
+        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )["TableDescription"]
+    cleanup.add(f"table {name}", lambda: ddb.delete_table(TableName=name))
+    assert "WarmThroughput" not in created, created
+
+
+def test_execute_transaction_of_writes_answers_an_empty_response_list(aws, make_table):
+    """AWS: ExecuteTransaction with INSERTs answers `Responses: []` (snapshot
+    test_dynamodb_execute_transaction), and writes every statement."""
+    table = make_table()
+    ddb = aws("dynamodb")
+    answer = ddb.execute_transaction(
+        TransactStatements=[
+            {"Statement": f"INSERT INTO \"{table}\" VALUE {{'id': 'user01'}}"},
+            {"Statement": f"INSERT INTO \"{table}\" VALUE {{'id': 'user02'}}"},
+        ]
+    )
+    assert answer["Responses"] == []
+    assert sorted(i["id"]["S"] for i in ddb.scan(TableName=table)["Items"]) == ["user01", "user02"]
+
+
+def test_batch_write_stream_records_follow_the_requests(aws, make_table):
+    """AWS: the stream records of one BatchWriteItem come in request order (snapshot
+    test_batch_write_items_streaming: a REMOVE before a later MODIFY)."""
+    table = make_table(stream="NEW_AND_OLD_IMAGES")
+    ddb = aws("dynamodb")
+    ddb.batch_write_item(RequestItems={table: [{"PutRequest": {"Item": {"id": {"S": k}}}} for k in ("a", "b")]})
+    ddb.batch_write_item(
+        RequestItems={
+            table: [
+                {"DeleteRequest": {"Key": {"id": {"S": "a"}}}},
+                {"PutRequest": {"Item": {"id": {"S": "b"}, "v": {"S": "2"}}}},
+            ]
+        }
+    )
+    assert [f"{r['eventName']}:{r['dynamodb']['Keys']['id']['S']}" for r in stream_records(aws, table, 4)] == [
+        "INSERT:a",
+        "INSERT:b",
+        "REMOVE:a",
+        "MODIFY:b",
+    ]
+
+
 # -- 11. Errors ---------------------------------------------------------------------------------
+
+
+def test_on_demand_table_with_provisioned_throughput_is_refused_in_aws_words(aws, unique):
+    """AWS: ValidationException naming both capacity units (snapshot test_dynamodb_pay_per_request)."""
+    error = error_of(
+        lambda: aws("dynamodb").create_table(
+            TableName=unique("ppr"),
+            KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+            ProvisionedThroughput={"ReadCapacityUnits": 5, "WriteCapacityUnits": 5},
+            BillingMode="PAY_PER_REQUEST",
+        )
+    )
+    assert error == {
+        "Code": "ValidationException",
+        "Message": "One or more parameter values were invalid: Neither ReadCapacityUnits nor WriteCapacityUnits "
+        "can be specified when BillingMode is PAY_PER_REQUEST",
+    }
 
 
 def test_describe_time_to_live_of_a_missing_table(aws, unique):
