@@ -35,6 +35,11 @@ from infra import procfs
 from infra.engine.base import Engine
 from infra.errors import BadInput, EngineError, WaitTimeout
 from infra.localstack_plugins.iam_mode import IAM_ENFORCE_VAR, iam_enforcement_on
+from infra.localstack_plugins.lambda_environments import (
+    MAX_ENVIRONMENTS_DEFAULT,
+    MAX_ENVIRONMENTS_VAR,
+    max_environments,
+)
 from infra.localstack_plugins.scope import ENGINE_ID_VAR, ENGINE_MODE_VAR, EngineMode, engine_mode
 from infra.settings import LOCALSTACK_VERSION, Settings
 from infra.waiting import wait_for
@@ -171,6 +176,15 @@ def lambda_idle_seconds(environ: Mapping[str, str]) -> float:
     return seconds
 
 
+def lambda_max_environments(environ: Mapping[str, str]) -> int:
+    """TESTBED_LAMBDA_MAX_ENVIRONMENTS for the engine, checked here so a bad value stops `up`
+    with one line instead of failing inside the engine."""
+    try:
+        return max_environments(dict(environ))
+    except ValueError as err:
+        raise BadInput(f"{err} (default {MAX_ENVIRONMENTS_DEFAULT})") from err
+
+
 def localstack_environment(
     engine_id: str,
     port: int,
@@ -211,6 +225,8 @@ def localstack_environment(
         "LAMBDA_RUNTIME_EXECUTOR": "local-process",
         # An idle execution environment is stopped (its worker process ends), as AWS reclaims idle sandboxes.
         "LAMBDA_KEEPALIVE_MS": str(round(lambda_idle_seconds(host) * 1000)),
+        # At most this many workers per function version (infra/localstack_plugins/lambda_environments.py).
+        MAX_ENVIRONMENTS_VAR: str(lambda_max_environments(host)),
         "PROVIDER_OVERRIDE_DYNAMODB": "moto",
         "PROVIDER_OVERRIDE_DYNAMODBSTREAMS": "moto",
         "PYTHONUNBUFFERED": "1",

@@ -387,4 +387,9 @@ class LocalProcessExecutorPlugin(RuntimeExecutorPlugin):
     name = "local-process"
 
     def load(self, *args: Any, **kwargs: Any) -> type[RuntimeExecutor]:
+        from localstack.services.lambda_.invocation import assignment
+
+        from infra.localstack_plugins import lambda_environments
+
+        lambda_environments.install(assignment)  # at most N workers per function version
         return LocalProcessExecutor

@@ -20,7 +20,7 @@ def echo(event, context):
 
 def slow_echo(event, context):
     time.sleep(event.get("seconds", 0.5))  # holds the worker busy, to force concurrency
-    return {"pid": os.getpid()}
+    return {"event": event, "pid": os.getpid()}
 
 
 def fail(event, context):
