@@ -7,9 +7,9 @@ for imports and warms the OS caches): start to ready, a no-op Python Lambda cold
 warm, a no-op API call (SQS ListQueues) interleaved with the warm invokes as a
 yardstick, invokes/s with concurrent callers, 2- and 3-state Step Functions executions,
 a deploy of every workflow and a second deploy with nothing to change,
-the sales ingest workflow end to end on 1,000 and 10,000 records beside writing the
-same valid records with BatchWriteItem, and the resident memory of the engine's
-processes afterwards.
+the sales ingest workflow end to end on 1,000, 10,000 and 100,000 records beside writing
+the same valid records with BatchWriteItem, and the resident memory of the engine's
+processes afterwards and at its peak (sampled through the whole run).
 """
 
 from __future__ import annotations
@@ -35,6 +35,8 @@ from infra.settings import LOCALSTACK_VERSION, Settings
 from infra.waiting import wait_for
 
 CONCURRENT_CALLERS = 4
+SALES_SIZES = (1000, 10000, 100000)
+RSS_SAMPLE_S = 0.5
 NOOP_SOURCE = "def handler(event, context):\n    return event\n"
 TRUST_POLICY = {
     "Version": "2012-10-17",
@@ -57,22 +59,27 @@ MEASURES: dict[str, tuple[str, str]] = {
     "warm_invoke_p95_ms": ("Lambda no-op, warm invoke p95", "ms"),
     "api_call_median_ms": ("no-op API call (SQS ListQueues) median", "ms"),
     "warm_invoke_to_api_ratio": ("warm invoke / API call", "x"),
-    "concurrent_invokes_per_s": (f"invokes/s, {CONCURRENT_CALLERS} concurrent callers", "1/s"),
+    f"invokes_per_s_{CONCURRENT_CALLERS}": (f"invokes/s, {CONCURRENT_CALLERS} concurrent callers", "1/s"),
     "sfn_2_state_median_ms": ("Step Functions 2 states (Pass, Lambda) median", "ms"),
     "sfn_3_state_median_ms": ("Step Functions 3 states (Pass, Lambda, Pass) median", "ms"),
     "deploy_s": ("deploy every workflow to the fresh engine (plan and apply)", "s"),
     "deploy_resources": ("  resources it created", ""),
     "redeploy_noop_s": ("  deploy again, nothing changed (reads only)", "s"),
-    "sales_1000_s": ("sales ingest, 1,000 records (10 % bad), upload to last record", "s"),
-    "sales_1000_records_per_s": ("  records per second", "1/s"),
-    "sales_1000_batch_write_s": ("  yardstick: its valid records by BatchWriteItem", "s"),
-    "sales_1000_ratio": ("  pipeline / yardstick", "x"),
-    "sales_10000_s": ("sales ingest, 10,000 records (10 % bad), upload to last record", "s"),
-    "sales_10000_records_per_s": ("  records per second", "1/s"),
-    "sales_10000_batch_write_s": ("  yardstick: its valid records by BatchWriteItem", "s"),
-    "sales_10000_ratio": ("  pipeline / yardstick", "x"),
-    "sales_unaccounted": ("sales records not accounted for (must be 0)", ""),
+    **{
+        key: measure
+        for size in SALES_SIZES
+        for key, measure in {
+            f"sales_{size}_s": (f"sales ingest, {size:,} records (10 % bad), upload to last record", "s"),
+            f"sales_{size}_records_per_s": ("  records per second", "1/s"),
+            f"sales_{size}_batch_write_s": ("  yardstick: its valid records by BatchWriteItem", "s"),
+            f"sales_{size}_ratio": ("  pipeline / yardstick", "x"),
+            f"sales_{size}_unaccounted": ("  records not accounted for (must be 0)", ""),
+        }.items()
+    },
+    "sales_unaccounted": ("sales records not accounted for, all sizes (must be 0)", ""),
     "engine_rss_mb": ("engine memory (RSS, all processes) after the run", "MB"),
+    "engine_pss_mb": ("engine memory (PSS: shared pages counted once) after the run", "MB"),
+    "engine_rss_peak_mb": ("engine memory (RSS, all processes) at its peak, sampled every 0.5 s", "MB"),
     "engine_processes": ("engine processes after the run", ""),
     "warm_calls": ("warm invokes measured", ""),
     "sfn_runs": ("executions measured per state machine", ""),
@@ -108,6 +115,44 @@ def rss_mb(pids: Sequence[int]) -> float:
             if line.startswith("VmRSS:"):
                 total_kb += int(line.split()[1])
     return total_kb / 1024
+
+
+def pss_mb(pids: Sequence[int]) -> float:
+    """The summed proportional memory (PSS) of `pids`, in MB: pages shared between processes
+    (the interpreter, libraries) counted once in all, not once per process as RSS does."""
+    total_kb = 0
+    for pid in pids:
+        try:
+            rollup = Path(f"/proc/{pid}/smaps_rollup").read_text()
+        except OSError:
+            continue
+        for line in rollup.splitlines():
+            if line.startswith("Pss:"):
+                total_kb += int(line.split()[1])
+    return total_kb / 1024
+
+
+class PeakMemory:
+    """The highest summed RSS of an engine's processes, sampled every RSS_SAMPLE_S in a
+    thread from construction until `stop`."""
+
+    def __init__(self, engine_id: str, root: str | None) -> None:
+        self.engine_id, self.root, self.peak_mb = engine_id, root, 0.0
+        self.done = threading.Event()
+        self.thread = threading.Thread(target=self._sample, name="rss-peak", daemon=True)
+        self.thread.start()
+
+    def _sample(self) -> None:
+        while True:
+            self.peak_mb = max(self.peak_mb, rss_mb(engine_processes(self.engine_id, self.root)))
+            if self.done.wait(RSS_SAMPLE_S):  # a sampling interval, not a wait for a condition
+                return
+
+    def stop(self) -> float:
+        """Stop sampling; the peak in MB."""
+        self.done.set()
+        self.thread.join()
+        return self.peak_mb
 
 
 class _Bench:
@@ -252,6 +297,7 @@ def sales_ingest(engine: EmbeddedEngine, sizes: Sequence[int], results: dict[str
         source = f"s3://{stack.bind(deployer.ctx).name(sales.BUCKET)}/{key}"
         problems = check_outcome(deployer, stack, generated, source, execution) if execution.succeeded else ["failed"]
         unaccounted += len(problems)
+        results[f"sales_{size}_unaccounted"] = len(problems)
         items = [
             item
             for page in dynamodb.get_paginator("scan").paginate(TableName=table)
@@ -275,7 +321,7 @@ def run_benchmarks(
     settings: Settings | None = None,
     warm_calls: int = 200,
     sfn_runs: int = 20,
-    sales_sizes: Sequence[int] = (1000, 10000),
+    sales_sizes: Sequence[int] = SALES_SIZES,
 ) -> dict[str, float | int]:
     """Start a fresh embedded engine, measure it, stop it; returns the numbers by key
     (see MEASURES for labels and units)."""
@@ -289,6 +335,8 @@ def run_benchmarks(
     engine = EmbeddedEngine(settings)
     results: dict[str, float | int] = {"warm_calls": warm_calls, "sfn_runs": sfn_runs}
     results["engine_start_s"] = _timed(engine.start)
+    assert engine.record is not None
+    peak = PeakMemory(engine.record.engine_id, engine.record.root)
     try:
         bench = _Bench(engine)
         iam = bench.client("iam")
@@ -314,7 +362,7 @@ def run_benchmarks(
         results["warm_invoke_to_api_ratio"] = statistics.median(warm) / statistics.median(api)
 
         per_caller = max(warm_calls // CONCURRENT_CALLERS, 1)
-        results["concurrent_invokes_per_s"] = bench.concurrent_invokes_per_s(per_caller)
+        results[f"invokes_per_s_{CONCURRENT_CALLERS}"] = bench.concurrent_invokes_per_s(per_caller)
         for states in (2, 3):
             results[f"sfn_{states}_state_median_ms"] = bench.state_machine_median_ms(
                 role_arn, function_arn, states, sfn_runs
@@ -323,11 +371,12 @@ def run_benchmarks(
         deploy_times(engine, results)
         if sales_sizes:
             sales_ingest(engine, sales_sizes, results)
-        assert engine.record is not None
         pids = engine_processes(engine.record.engine_id, engine.record.root)
         results["engine_processes"] = len(pids)
         results["engine_rss_mb"] = rss_mb(pids)
+        results["engine_pss_mb"] = pss_mb(pids)
     finally:
+        results["engine_rss_peak_mb"] = peak.stop()
         engine.stop()
     return {key: results[key] for key in MEASURES if key in results}
 
@@ -349,7 +398,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m infra.bench", description=__doc__.split("\n")[0])
     parser.add_argument("--warm-calls", type=int, default=200)
     parser.add_argument("--sfn-runs", type=int, default=20)
-    parser.add_argument("--sales", type=int, nargs="*", default=[1000, 10000], help="sales file sizes")
+    parser.add_argument("--sales", type=int, nargs="*", default=list(SALES_SIZES), help="sales file sizes")
     args = parser.parse_args(argv)
     console = Console()
     with console.status("benchmarking a fresh embedded engine..."):

@@ -15,6 +15,7 @@ def test_benchmarks_report_every_measure(settings: Settings):
     results = run_benchmarks(Settings(target="embedded"), warm_calls=5, sfn_runs=2, sales_sizes=(1000,))
     assert list(results) == [key for key in MEASURES if not key.startswith("sales_10000")]
     assert results.pop("sales_unaccounted") == 0, "every sales record must be stored or dead-lettered"
+    assert results.pop("sales_1000_unaccounted") == 0, "the per-size count agrees"
     assert all(value > 0 for value in results.values()), results
     assert (results["warm_calls"], results["sfn_runs"]) == (5, 2)
     assert render(results).row_count == len(results)
