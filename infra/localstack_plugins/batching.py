@@ -31,6 +31,7 @@ from infra.localstack_plugins.scope import only_in_testbed_engine
 LOG = logging.getLogger(__name__)
 FLUSH_SECONDS = 1.0
 MAX_LOG_ITEMS = 500
+LOG_WINDOW_S = 0.05  # how long a round of Lambda logs waits for more before it is stored
 
 
 Key = tuple[str, str, str, str, str, str, str]  # account, region, namespace, dimension, value, metric, unit
@@ -128,9 +129,11 @@ def batched_log_loop(self: Any, *args: Any, **kwargs: Any) -> None:
     ).logs
     while not self._shutdown_event.is_set():
         items = [self.log_queue.get()]
-        while len(items) < MAX_LOG_ITEMS:
+        # A short window gathers the logs of invokes finishing together into one call per stream.
+        window_ends = time.monotonic() + LOG_WINDOW_S
+        while len(items) < MAX_LOG_ITEMS and items[-1] is not QUEUE_SHUTDOWN:
             try:
-                items.append(self.log_queue.get_nowait())
+                items.append(self.log_queue.get(timeout=max(window_ends - time.monotonic(), 0)))
             except Empty:
                 break
         streams: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)

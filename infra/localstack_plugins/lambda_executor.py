@@ -268,7 +268,8 @@ class LocalProcessExecutor(RuntimeExecutor):
             elapsed_ms = (time.monotonic() - started) * 1000
             logs = self._pending_logs + reply.get("logs", "")
             self._pending_logs = ""
-            memory = worker.max_memory_mb()
+            # The worker says its peak itself; a crashed or timed-out one is read from /proc.
+            memory = reply["max_rss_kb"] // 1024 if "max_rss_kb" in reply else worker.max_memory_mb()
         ok, result = response_payload(reply)
         return InvocationResult(
             request_id=request_id,

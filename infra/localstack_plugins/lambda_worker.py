@@ -19,6 +19,7 @@ import logging
 import math
 import os
 import re
+import resource
 import sys
 import sysconfig
 import threading
@@ -251,6 +252,7 @@ def main() -> None:
         else:
             reply = _invoke(handler, message, log_handler)
         reply["logs"] = capture.take()
+        reply["max_rss_kb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # REPORT's Max Memory Used
         write_frame(out_fd, reply)
 
 
