@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import re
 import signal
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -69,6 +70,9 @@ def test_logs_reach_log_result_and_cloudwatch(aws, make_function):
     assert "logged line m-123" in tail
     assert tail.startswith("START RequestId:")
     assert "REPORT RequestId:" in tail
+    used = re.search(r"Max Memory Used: (\d+) MB", tail)
+    assert used is not None, tail
+    assert int(used[1]) > 0, f"the REPORT line must carry the worker's peak memory: {tail}"
 
     logs = aws("logs")
 
