@@ -10,8 +10,6 @@ AWS keeps it (/var/task, /opt for layers, /var/lang for Python) in stack traces.
 
 from __future__ import annotations
 
-import base64
-import decimal
 import importlib
 import io
 import json
@@ -21,15 +19,16 @@ import os
 import re
 import resource
 import sys
-import sysconfig
 import threading
 import time
-import traceback
-import uuid
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
-sys.path.insert(0, str(Path(__file__).parent))
+if TYPE_CHECKING:
+    from typing import Any
+
+# Only what every invoke needs is imported up front (the cold start pays for each module);
+# base64, decimal and traceback are imported where a result or an error needs them.
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from wire import read_frame, write_frame
 
 sys.path.pop(0)
@@ -99,7 +98,7 @@ class Paths:
 
     def __init__(self, places: list[tuple[str, str]]) -> None:
         version = f"python{sys.version_info[0]}.{sys.version_info[1]}"
-        places = [*places, (sysconfig.get_paths()["stdlib"], f"/var/lang/lib/{version}")]
+        places = [*places, (os.path.dirname(os.__file__), f"/var/lang/lib/{version}")]  # the stdlib
         # Longest first: a code folder may lie under the interpreter's prefix, or the reverse.
         self.places = sorted(((local.rstrip("/") + "/", aws + "/") for local, aws in places), key=lambda p: -len(p[0]))
 
@@ -112,6 +111,8 @@ class Paths:
 
     def stack(self, tb: Any, skip_file: str = "") -> list[str]:
         """A traceback formatted as the AWS runtime does, without this worker's own frames."""
+        import traceback
+
         frames = [
             (frame.filename, frame.lineno, frame.name, frame.line)
             for frame in traceback.extract_tb(tb)
@@ -130,10 +131,12 @@ class _Encoder(json.JSONEncoder):
 
     def __init__(self) -> None:
         super().__init__(ensure_ascii=os.environ.get("AWS_EXECUTION_ENV") not in _ENSURE_ASCII_OFF, allow_nan=True)
-        self.marker = f"decimal-{uuid.uuid4().hex}-"
+        self.marker = f"decimal-{os.urandom(16).hex()}-"
         self.decimals: list[str] = []
 
     def default(self, o: Any) -> Any:
+        import decimal
+
         if isinstance(o, decimal.Decimal):
             if o.is_nan():
                 return math.nan
@@ -207,6 +210,8 @@ def _invoke(handler: Any, message: dict[str, Any], log_handler: _LambdaLogHandle
         return {"ok": False, "payload": to_json(body)}
     if isinstance(result, bytes):
         # The AWS runtime sends bytes as they are (content type application/unknown).
+        import base64
+
         return {"ok": True, "payload_base64": base64.b64encode(result).decode()}
     try:
         return {"ok": True, "payload": to_json(result)}

@@ -8,7 +8,10 @@ from __future__ import annotations
 import json
 import os
 import struct
-from typing import Any
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # the worker imports this module: typing costs its cold start
+    from typing import Any
 
 _HEADER = struct.Struct(">I")
 
