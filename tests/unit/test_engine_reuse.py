@@ -48,11 +48,16 @@ def test_nothing_recorded_means_a_fresh_engine(tmp_path: Path, monkeypatch: pyte
 def process_with(request: pytest.FixtureRequest) -> Iterator[int]:
     """A process whose environment holds the engine settings given as the test's param."""
     env = {**os.environ, **request.param}
-    child = subprocess.Popen([sys.executable, "-c", "import sys; sys.stdin.read()"], stdin=subprocess.PIPE, env=env)
+    script = "import sys; print('ready', flush=True); sys.stdin.read()"
+    child = subprocess.Popen([sys.executable, "-c", script], stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env)
+    assert child.stdout is not None
+    # Popen may return before exec has laid out the new environment (/proc/<pid>/environ empty): wait for it to run.
+    assert child.stdout.readline() == b"ready\n"
     yield child.pid
     assert child.stdin is not None
     child.stdin.close()
     child.wait(timeout=10)
+    child.stdout.close()
 
 
 def engine_at(pid: int, region: str = "us-east-1") -> EmbeddedEngine:
