@@ -378,7 +378,8 @@ def run_benchmarks(
     finally:
         results["engine_rss_peak_mb"] = peak.stop()
         engine.stop()
-    return {key: results[key] for key in MEASURES if key in results}
+    ordered = {key: results[key] for key in MEASURES if key in results}
+    return {**ordered, **{key: value for key, value in results.items() if key not in ordered}}  # e.g. --sales 50000
 
 
 def render(results: dict[str, float | int]) -> Table:
