@@ -394,14 +394,24 @@ def collect(
                     _collect_map_run(sfn, run_arn, coverage, max_children)
 
 
+# Endpoints that answered a map run's listing with an error: LocalStack 4.14.0 lists no map
+# run's executions (and keeps no history of them). Each attempt costs the SDK's retries with
+# backoff (1 to 5 s), so an endpoint is asked once per process.
+_UNLISTING_ENDPOINTS: set[str] = set()
+
+
 def _collect_map_run(sfn: Any, run_arn: str, coverage: Coverage, max_children: int) -> None:
     from botocore.exceptions import ClientError, ParamValidationError
 
     seen = 0
+    endpoint = str(getattr(getattr(sfn, "meta", None), "endpoint_url", ""))
+    if endpoint in _UNLISTING_ENDPOINTS:
+        coverage.unlisted_map_runs += 1
+        return
     try:
         pages = list(sfn.get_paginator("list_executions").paginate(mapRunArn=run_arn))
     except (ClientError, ParamValidationError):
-        # LocalStack 4.14.0 lists no map run's executions (and keeps no history of them).
+        _UNLISTING_ENDPOINTS.add(endpoint)
         coverage.unlisted_map_runs += 1
         return
     for page in pages:

@@ -165,3 +165,41 @@ def test_the_table_has_one_line_per_machine_and_the_report_names_what_is_uncover
     document = report({"probe": covered, "task": untouched})
     assert document["probe"]["uncovered"]["retries"] == ["L Retry[0]"]
     assert document["task"]["uncovered"]["states"] == ["Work", "Done", "Rejected", "Broken"]
+
+
+def test_an_engine_that_cannot_list_map_runs_is_asked_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """LocalStack 4.14.0 answers every map run listing with an error, after the SDK's retries
+    (1 to 5 s each): the second and later map runs of that endpoint are counted unlisted
+    without asking. A stand-in client counts the listings."""
+    from botocore.exceptions import ClientError
+
+    from infra import coverage as coverage_module
+
+    monkeypatch.setattr(coverage_module, "_UNLISTING_ENDPOINTS", set())
+
+    class Paginator:
+        def __init__(self, client: StepFunctions) -> None:
+            self.client = client
+
+        def paginate(self, **request: Any) -> list[dict[str, Any]]:
+            if "mapRunArn" in request:
+                self.client.map_run_listings += 1
+                raise ClientError({"Error": {"Code": "InternalError", "Message": "no"}}, "ListExecutions")
+            return [{"executions": [{"executionArn": f"exec-{n}", "startDate": 0} for n in range(3)]}]
+
+    class StepFunctions:
+        class meta:  # botocore's attribute name
+            endpoint_url = "http://127.0.0.1:4566"
+
+        map_run_listings = 0
+
+        def get_paginator(self, operation: str) -> Paginator:
+            return Paginator(self)
+
+    client = StepFunctions()
+    history = [{"id": 1, "type": "MapRunStarted", "mapRunStartedEventDetails": {"mapRunArn": "run"}}]
+    monkeypatch.setattr(coverage_module, "_history", lambda sfn, arn: history)
+    coverage = Coverage(Model.from_asl(RECORDED["definition"]))
+    coverage_module.collect(lambda service: client, "machine", coverage)
+    assert client.map_run_listings == 1, "the endpoint is asked once"
+    assert coverage.unlisted_map_runs == 3, "every map run is still counted as unlisted"
