@@ -217,18 +217,21 @@ def test_an_object_under_source_that_is_not_csv_is_announced_as_ignored(
     assert known_executions(aws, machine) - before == set(), "a file that is not CSV must start no execution"
 
 
+CHUNK_ROWS, CHUNKED_FILE_ROWS = 2000, 8000  # four loads; the row setting, not the machine's speed, decides
+
+
 @pytest.fixture
 def small_load_chunks(aws: Clients, deployer: Deployer, stack: Stack) -> Iterator[int]:
-    """The load function with ROWS_PER_INVOCATION at 5,000 for one test, so 20,000 rows need
+    """The load function with ROWS_PER_INVOCATION at 2,000 for one test, so 8,000 rows need
     at least four invocations whatever the machine's speed. The deployed setting is put back."""
     name = stack.bind(deployer.ctx).name(workflow.LOAD)
     lam = aws("lambda")
     deployed = lam.get_function_configuration(FunctionName=name)["Environment"]["Variables"]
     lam.update_function_configuration(
-        FunctionName=name, Environment={"Variables": {**deployed, "ROWS_PER_INVOCATION": "5000"}}
+        FunctionName=name, Environment={"Variables": {**deployed, "ROWS_PER_INVOCATION": str(CHUNK_ROWS)}}
     )
     lam.get_waiter("function_updated_v2").wait(FunctionName=name)
-    yield 5000
+    yield CHUNK_ROWS
     lam.update_function_configuration(FunctionName=name, Environment={"Variables": deployed})
     lam.get_waiter("function_updated_v2").wait(FunctionName=name)
 
@@ -237,14 +240,14 @@ def test_a_file_too_large_for_one_invocation_is_loaded_in_chunks_exactly_once(
     aws: Clients, deployer: Deployer, stack: Stack, capture: str, small_load_chunks: int
 ) -> None:
     # Duplicate ids (a row fault of the generator) point back across chunk boundaries.
-    csv_file = generate_csv_file(20_000, 0.05, seed=111, name=unique("chunked"))
+    csv_file = generate_csv_file(CHUNKED_FILE_ROWS, 0.05, seed=111, name=unique("chunked"))
     key, execution = upload(deployer, stack, csv_file)
 
     assert execution.status == "SUCCEEDED", (
         f"expected SUCCEEDED, saw {execution.status} {execution.error}: {execution.cause}"
     )
     loads = [state for state in execution.path if state == "LoadStage"]
-    chunks = -(-20_000 // small_load_chunks)
+    chunks = -(-CHUNKED_FILE_ROWS // small_load_chunks)
     assert len(loads) >= chunks, f"expected {chunks} or more loads of {small_load_chunks} rows, saw {execution.path}"
     caught = [e["taskFailedEventDetails"]["error"] for e in execution.history if e["type"] == "TaskFailed"]
     assert set(caught) == {"LoadContinues"}, f"expected only LoadContinues, saw {caught}"
