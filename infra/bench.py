@@ -28,6 +28,7 @@ from botocore.config import Config
 from rich.console import Console
 from rich.table import Table
 
+from infra.batch_write import batch_write
 from infra.engine.embedded import EmbeddedEngine, engine_processes
 from infra.errors import TestbedError
 from infra.packaging import zip_files
@@ -305,10 +306,7 @@ def sales_ingest(engine: EmbeddedEngine, sizes: Sequence[int], results: dict[str
             if item.get("sourceFile", {}).get("S") == source
         ]
         started = time.monotonic()
-        for start in range(0, len(items), 25):
-            pending: dict[str, Any] = {table: [{"PutRequest": {"Item": i}} for i in items[start : start + 25]]}
-            while pending:
-                pending = dynamodb.batch_write_item(RequestItems=pending).get("UnprocessedItems") or {}
+        batch_write(dynamodb, table, [{"PutRequest": {"Item": item}} for item in items])
         yardstick = time.monotonic() - started
         results[f"sales_{size}_s"] = seconds
         results[f"sales_{size}_records_per_s"] = size / seconds

@@ -14,9 +14,8 @@ Isolation: the session takes a slot, a lock file `<state dir>/sessions/slot-N.lo
 for the whole session; its prefix is `trN`, so two sessions at once never share a
 resource. The slot's stacks stay deployed when the session ends: the next session in that
 slot deploys again, which changes only what changed (a function whose code changed gets
-only its code updated). Data that earlier sessions left in the slot's tables, queues and
-buckets stays, as data of earlier tests does within one session: tests use run ids of
-their own and leave others' messages in place.
+only its code updated). When a session first deploys a stack, its tables, queues and
+buckets are emptied (infra/stack/reset.py), so it starts from what a fresh deploy gives.
 """
 
 from __future__ import annotations

@@ -10,12 +10,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from infra.batch_write import batch_write
 from infra.clients import Clients
 from infra.stack.executor import empty_bucket
 from infra.stack.model import Bucket, Context, Queue, Table
 from infra.stack.stack import Stack
-
-BATCH = 25  # BatchWriteItem's limit
 
 
 def empty_table(dynamodb: Any, name: str, table: Table) -> int:
@@ -27,12 +26,8 @@ def empty_table(dynamodb: Any, name: str, table: Table) -> int:
         TableName=name, ProjectionExpression=", ".join(names), ExpressionAttributeNames=names, ConsistentRead=True
     )
     for page in pages:
-        items = page["Items"]
-        for start in range(0, len(items), BATCH):
-            pending: dict[str, Any] = {name: [{"DeleteRequest": {"Key": key}} for key in items[start : start + BATCH]]}
-            while pending:
-                pending = dynamodb.batch_write_item(RequestItems=pending).get("UnprocessedItems") or {}
-        deleted += len(items)
+        batch_write(dynamodb, name, [{"DeleteRequest": {"Key": key}} for key in page["Items"]])
+        deleted += len(page["Items"])
     return deleted
 
 
