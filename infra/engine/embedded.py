@@ -180,7 +180,7 @@ def lambda_max_environments(environ: Mapping[str, str]) -> int:
     """TESTBED_LAMBDA_MAX_ENVIRONMENTS for the engine, checked here so a bad value stops `up`
     with one line instead of failing inside the engine."""
     try:
-        return max_environments(dict(environ))
+        return max_environments(environ)
     except ValueError as err:
         raise BadInput(f"{err} (default {MAX_ENVIRONMENTS_DEFAULT})") from err
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 import contextlib
 import os
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 MAX_ENVIRONMENTS_VAR = "TESTBED_LAMBDA_MAX_ENVIRONMENTS"
@@ -23,7 +23,7 @@ MAX_ENVIRONMENTS_DEFAULT = 4
 _PATCHED = "_testbed_environment_bound"
 
 
-def max_environments(environ: dict[str, str] | None = None) -> int:
+def max_environments(environ: Mapping[str, str] | None = None) -> int:
     """The bound from TESTBED_LAMBDA_MAX_ENVIRONMENTS (a positive whole number, else the
     default); anything else is refused naming the variable."""
     value = ((os.environ if environ is None else environ).get(MAX_ENVIRONMENTS_VAR) or "").strip()
