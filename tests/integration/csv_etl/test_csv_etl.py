@@ -11,7 +11,7 @@ import dataclasses
 import itertools
 import json
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -21,7 +21,7 @@ from infra.clients import Clients
 from infra.deploy import Deployer
 from infra.executions import known_executions, start, wait_execution
 from infra.faults import FaultsClient
-from infra.observe import drain, sns_messages, topic_capture
+from infra.observe import drain, sns_messages
 from infra.runs import RunOptions
 from infra.runs.csv_etl import (
     INVALID_PATH,
@@ -38,18 +38,6 @@ from infra.runs.csv_etl import (
 )
 from infra.stack.stack import Stack
 from infra.workflows import csv_etl as workflow
-
-
-@pytest.fixture(scope="module")
-def stack(deploy: Callable[[str], Stack]) -> Stack:
-    return deploy("csv-etl")
-
-
-@pytest.fixture(scope="module")
-def capture(aws: Clients, deployer: Deployer, stack: Stack) -> Iterator[str]:
-    """An SQS queue subscribed to the notification topic for the whole module."""
-    with topic_capture(aws, stack.bind(deployer.ctx).arn(workflow.TOPIC)) as url:
-        yield url
 
 
 def unique(stem: str) -> str:

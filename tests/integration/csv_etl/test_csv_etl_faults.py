@@ -11,7 +11,6 @@ rows of a load that never reached the transform).
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,7 +21,6 @@ from infra.clients import Clients
 from infra.deploy import Deployer
 from infra.executions import Execution
 from infra.faults import FaultsClient
-from infra.observe import topic_capture
 from infra.runs.csv_etl import (
     INVALID_PATH,
     LOADED_PATH,
@@ -57,18 +55,6 @@ DENIED = {"error": "AccessDenied", "status": 403, "message": "injected: access d
 # own for it, so a function fails with errorType ClientError, the moves' second Retry rule.
 # (AccessDenied and NoSuchKey are botocore classes: their errorType is their own name.)
 CONFLICT = {"error": "OperationAborted", "status": 409, "message": "injected: a conflicting operation"}
-
-
-@pytest.fixture(scope="module")
-def stack(deploy: Callable[[str], Stack]) -> Stack:
-    return deploy("csv-etl")
-
-
-@pytest.fixture(scope="module")
-def capture(aws: Clients, deployer: Deployer, stack: Stack) -> Iterator[str]:
-    """An SQS queue subscribed to the notification topic for the whole module."""
-    with topic_capture(aws, stack.bind(deployer.ctx).arn(workflow.TOPIC)) as url:
-        yield url
 
 
 def install(faults: FaultsClient, deployer: Deployer, stack: Stack, rules: list[dict[str, Any]]) -> list[str]:
