@@ -13,15 +13,10 @@ Python of its declared runtime when one is installed (`lambda_python.py`).
 from __future__ import annotations
 
 import base64
-import contextlib
 import json
 import logging
 import math
-import os
-import select
 import shutil
-import signal
-import subprocess
 import sys
 import tempfile
 import threading
@@ -42,20 +37,14 @@ from localstack.services.lambda_.invocation.runtime_executor import (
 )
 
 from infra.localstack_plugins import faults
+from infra.localstack_plugins.lambda_process import BASE_PATH, Worker, WorkerGone, can_take_standby, standby
 from infra.localstack_plugins.lambda_python import aws_site_packages, interpreter_for, link_sdk, runtime_version
-from infra.localstack_plugins.wire import read_frame, write_frame
 
 LOG = logging.getLogger(__name__)
 
-WORKER_SCRIPT = Path(__file__).with_name("lambda_worker.py")
 # Variables LocalStack sets for its Docker init; a real Lambda has none of them.
 _ENGINE_ONLY_PREFIXES = ("LOCALSTACK_", "_AWS_XRAY_", "AWS_XRAY_")
 _ENGINE_ONLY_NAMES = {"EDGE_PORT", "LAMBDA_RUNTIME_DIR"}
-_BASE_PATH = "/usr/local/bin:/usr/bin:/bin"
-
-
-class WorkerGone(Exception):
-    """The worker process ended or stopped answering."""
 
 
 def worker_environment(
@@ -69,89 +58,12 @@ def worker_environment(
         for key, value in env_vars.items()
         if key in user_env or (key not in _ENGINE_ONLY_NAMES and not key.startswith(_ENGINE_ONLY_PREFIXES))
     }
-    env.setdefault("PATH", _BASE_PATH)
+    env.setdefault("PATH", BASE_PATH)
     env.setdefault("LANG", "C.UTF-8")
     env["LAMBDA_TASK_ROOT"] = "/var/task"
     env["AWS_EXECUTION_ENV"] = f"AWS_Lambda_{runtime}"
     env["HOME"] = env["TMPDIR"] = tmp_dir
     return env
-
-
-class _Worker:
-    """One running worker process and the parent's ends of its pipes.
-
-    `layout` says what the worker puts on sys.path after `code_dir` and where AWS keeps it:
-    {"layers": [[local, aws], ...], "sdk": [local, aws]}.
-    """
-
-    def __init__(
-        self, interpreter: str, code_dir: str, layout: dict[str, Any], env: dict[str, str], log_path: Path
-    ) -> None:
-        in_r, self.in_w = os.pipe()
-        self.out_r, out_w = os.pipe()
-        lifeline_r, self.lifeline_w = os.pipe()
-        with open(log_path, "ab") as log:
-            # -I -S: no site-packages, no PYTHONPATH; the function sees its code, layers, the SDK and the stdlib.
-            argv = [interpreter, "-I", "-S", str(WORKER_SCRIPT), str(in_r), str(out_w), str(lifeline_r)]
-            self.process = subprocess.Popen(
-                [*argv, code_dir, json.dumps(layout)],
-                env=env,
-                cwd=code_dir,
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                pass_fds=(in_r, out_w, lifeline_r),
-                start_new_session=True,
-            )
-        for fd in (in_r, out_w, lifeline_r):
-            os.close(fd)
-
-    def send(self, message: dict[str, Any]) -> None:
-        try:
-            write_frame(self.in_w, message)
-        except OSError as err:
-            raise WorkerGone(str(err)) from err
-
-    def receive(self, timeout: float) -> dict[str, Any] | None:
-        """The next message, None on timeout; WorkerGone when the process ended."""
-        ready, _, _ = select.select([self.out_r], [], [], max(timeout, 0))
-        if not ready:
-            return None
-        message = read_frame(self.out_r)
-        if message is None:
-            raise WorkerGone("worker closed its pipe")
-        return message
-
-    def is_alive(self) -> bool:
-        """False once the process ended (it is reaped here) or closed its result pipe."""
-        if self.process.poll() is not None:
-            return False
-        # An idle worker writes nothing: a readable result pipe means end-of-file.
-        readable, _, _ = select.select([self.out_r], [], [], 0)
-        return not readable
-
-    def exit_reason(self) -> str:
-        code = self.process.wait(timeout=5)
-        if code < 0:
-            return f"signal: {signal.Signals(-code).name.removeprefix('SIG').lower()}"
-        return f"exit status {code}"
-
-    def max_memory_mb(self) -> int:
-        try:
-            status = Path(f"/proc/{self.process.pid}/status").read_text()
-        except OSError:
-            return 0
-        for line in status.splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) // 1024
-        return 0
-
-    def kill(self) -> None:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(self.process.pid, signal.SIGKILL)
-        self.process.wait()
-        for fd in (self.in_w, self.out_r, self.lifeline_w):
-            os.close(fd)
 
 
 def response_payload(reply: dict[str, Any]) -> tuple[bool, bytes]:
@@ -174,7 +86,7 @@ class LocalProcessExecutor(RuntimeExecutor):
 
     def __init__(self, id: str, function_version: FunctionVersion) -> None:
         super().__init__(id=id, function_version=function_version)
-        self._worker: _Worker | None = None
+        self._worker: Worker | None = None
         self._env: dict[str, str] = {}
         self._lock = threading.Lock()
         self._tmp_dir = Path(tempfile.mkdtemp(prefix=f"lambda-{id[:8]}-"))
@@ -209,7 +121,9 @@ class LocalProcessExecutor(RuntimeExecutor):
 
     def _spawn(self) -> None:
         code_dir = str(self.function_version.config.code.get_unzipped_code_location())
-        worker = _Worker(self._interpreter, code_dir, self._layout, self._env, self._log_path)
+        worker = self._from_standby(code_dir) or Worker.started(
+            self._interpreter, code_dir, self._layout, self._env, self._log_path
+        )
         timeout = config.LAMBDA_RUNTIME_ENVIRONMENT_TIMEOUT
         try:
             ready = worker.receive(timeout)
@@ -222,6 +136,21 @@ class LocalProcessExecutor(RuntimeExecutor):
             raise LambdaRuntimeException(f"worker not ready after {timeout} s")
         self._pending_logs = ready.get("logs", "")
         self._worker = worker
+
+    def _from_standby(self, code_dir: str) -> Worker | None:
+        """The standby interpreter of this runtime (lambda_process.py), bound to this function;
+        None when there is none or the function's locale differs from the standby's."""
+        if not can_take_standby(self._env):
+            return None
+        worker = standby().take(self._interpreter)
+        if worker is None:
+            return None
+        try:
+            worker.bind(code_dir, self._layout, self._env, self._log_path)
+        except WorkerGone:
+            worker.kill()
+            return None
+        return worker
 
     def _layer_dirs(self) -> list[list[str]]:
         """Each layer's folders for sys.path, with where AWS extracts them (/opt)."""
@@ -292,7 +221,7 @@ class LocalProcessExecutor(RuntimeExecutor):
             logs=self._frame_logs(request_id, injected.logs, elapsed_ms, 0),
         )
 
-    def _crashed(self, worker: _Worker, request_id: str, log_offset: int) -> dict[str, Any]:
+    def _crashed(self, worker: Worker, request_id: str, log_offset: int) -> dict[str, Any]:
         reason = worker.exit_reason()
         self._discard(worker)
         error = f"RequestId: {request_id} Error: Runtime exited with error: {reason}"
@@ -302,7 +231,7 @@ class LocalProcessExecutor(RuntimeExecutor):
             "logs": self._log_since(log_offset) + error + "\n",
         }
 
-    def _timed_out(self, worker: _Worker, request_id: str, timeout: float, log_offset: int) -> dict[str, Any]:
+    def _timed_out(self, worker: Worker, request_id: str, timeout: float, log_offset: int) -> dict[str, Any]:
         self._discard(worker)
         stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
         message = f"Task timed out after {timeout:.2f} seconds"
@@ -317,7 +246,7 @@ class LocalProcessExecutor(RuntimeExecutor):
             "logs": self._log_since(log_offset) + f"{stamp} {request_id} {message}\n",
         }
 
-    def _discard(self, worker: _Worker) -> None:
+    def _discard(self, worker: Worker) -> None:
         worker.kill()
         self._worker = None
 
@@ -372,7 +301,8 @@ class LocalProcessExecutor(RuntimeExecutor):
                 f"runtime {runtime or 'image'} is not supported by the local-process executor;"
                 " use a python3.x runtime or the container target"
             )
-        interpreter_for(runtime)  # finds it, or warns, when the function is created
+        # Finds it (or warns) when the function is created, and starts its standby interpreter.
+        standby().prepare(interpreter_for(runtime))
         function_version.config.code.prepare_for_execution()
         for layer in function_version.config.layers:
             layer.code.prepare_for_execution()

@@ -1,8 +1,9 @@
 """A Lambda execution environment for Python handlers, run as a plain process.
 
-Started by `LocalProcessExecutor` with three inherited pipe ends: invokes come in on
-one, results go out on another, and the third is a lifeline whose end-of-file means the
-engine is gone, so the worker exits even while a handler is stuck. Stdlib only until
+Started by `lambda_process.Worker`, possibly ahead of need, with three inherited pipe
+ends: the first message on one binds it to a function (code, environment, log file), then
+invokes come in on it; results go out on another, and the third is a lifeline whose
+end-of-file means the engine is gone, so the worker exits even while a handler is stuck. Stdlib only until
 the user's module is imported; it mimics the AWS Python runtime (context object,
 logging format, error payloads, the JSON encoding of results) and shows the code where
 AWS keeps it (/var/task, /opt for layers, /var/lang for Python) in stack traces.
@@ -228,17 +229,34 @@ def _watch_lifeline(fd: int) -> None:
     os._exit(0)
 
 
+def _bind(init: dict[str, Any]) -> None:
+    """Become the function's process: its whole environment, its log file as stdout and
+    stderr, its code folder as the working directory."""
+    log_fd = os.open(init["log_path"], os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+    os.dup2(log_fd, 1)
+    os.dup2(log_fd, 2)
+    os.close(log_fd)
+    os.environ.clear()
+    os.environ.update(init["env"])
+    time.tzset()  # TZ as the function sets it
+    os.chdir(init["code_dir"])
+
+
 def main() -> None:
     global PATHS
-    in_fd, out_fd, lifeline_fd = (int(value) for value in sys.argv[1:4])
-    code_dir = sys.argv[4]
-    # {"layers": [[local, aws], ...], "sdk": [local, aws]}: what else is on sys.path, and its AWS place.
-    layout = json.loads(sys.argv[5])
+    in_fd, out_fd, lifeline_fd = (int(value) for value in sys.argv[1:4])  # argv[4]: the folder it started in
     threading.Thread(target=_watch_lifeline, args=(lifeline_fd,), daemon=True).start()
+    # Started unbound (possibly ahead of need): the function comes in the first message.
+    init = read_frame(in_fd)
+    if init is None:
+        return
+    _bind(init)
+    code_dir = init["code_dir"]
+    # {"layers": [[local, aws], ...], "sdk": [local, aws]}: what else is on sys.path, and its AWS place.
+    layout = init["layout"]
     places = [(code_dir, "/var/task"), *[tuple(layer) for layer in layout["layers"]], tuple(layout["sdk"])]
     PATHS = Paths(places)
     sys.path[:0] = [local for local, _ in places]
-    os.chdir(code_dir)
 
     capture = _Capture(sys.__stdout__)
     sys.stdout = sys.stderr = capture

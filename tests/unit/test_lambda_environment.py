@@ -10,7 +10,8 @@ from typing import Any
 
 import pytest
 
-from infra.localstack_plugins.lambda_executor import _Worker, worker_environment
+from infra.localstack_plugins.lambda_executor import worker_environment
+from infra.localstack_plugins.lambda_process import Standby, Worker
 from infra.localstack_plugins.lambda_python import link_sdk
 
 ENDPOINT = "http://127.0.0.1:45123"
@@ -112,18 +113,25 @@ def test_a_user_path_wins_over_the_default(tmp_path: Path):
     assert env["PATH"] == "/opt/bin:/usr/bin"
 
 
-def test_the_worker_process_sees_exactly_that_environment(
-    env: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-):
-    monkeypatch.setenv("TESTBED_ENGINE_ID", "leak-check")
-    code = tmp_path / "code"
-    (tmp_path / "tmp").mkdir()
-    code.mkdir()
-    (code / "handler.py").write_text("import os\n\ndef main(event, context):\n    return dict(os.environ)\n")
-    layout = {"layers": [], "sdk": [str(link_sdk(tmp_path / "sdk")), "/var/lang/lib/python3.12/site-packages"]}
-    worker = _Worker(sys.executable, str(code), layout, env, tmp_path / "worker.log")
+def bound_worker(how: str, code: Path, layout: dict[str, Any], env: dict[str, str], log: Path) -> Worker:
+    """A worker bound to the function in `code`: started for it, or a standby taken and bound."""
+    if how == "started":
+        return Worker.started(sys.executable, str(code), layout, env, log)
+    pool = Standby(cwd="/")
+    pool.prepare(sys.executable)
+    worker = pool.take(sys.executable)
+    pool.close()
+    assert worker is not None, "a prepared standby is taken"
+    worker.bind(str(code), layout, env, log)
+    return worker
+
+
+def invoke_once(worker: Worker) -> dict[str, Any]:
+    """Wait for the worker's "ready", invoke it once with {}, and return its reply."""
     try:
-        assert worker.receive(timeout=10) == {"ready": True, "logs": ""}
+        ready = worker.receive(timeout=10)
+        assert ready is not None, "the worker said ready within 10 s"
+        assert ready["ready"], ready
         worker.send(
             {
                 "id": "req-1",
@@ -135,8 +143,22 @@ def test_the_worker_process_sees_exactly_that_environment(
         reply = worker.receive(timeout=10)
     finally:
         worker.kill()
-    assert reply is not None
+    assert reply is not None, "the worker answered within 10 s"
     assert reply["ok"], reply
+    return reply
+
+
+@pytest.mark.parametrize("how", ["started", "standby"])
+def test_the_worker_process_sees_exactly_that_environment(
+    how: str, env: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    monkeypatch.setenv("TESTBED_ENGINE_ID", "leak-check")
+    code = tmp_path / "code"
+    (tmp_path / "tmp").mkdir()
+    code.mkdir()
+    (code / "handler.py").write_text("import os\n\ndef main(event, context):\n    return dict(os.environ)\n")
+    layout = {"layers": [], "sdk": [str(link_sdk(tmp_path / "sdk")), "/var/lang/lib/python3.12/site-packages"]}
+    reply = invoke_once(bound_worker(how, code, layout, env, tmp_path / "worker.log"))
     seen = json.loads(reply["payload"])
     seen.pop("LC_CTYPE", None)  # Python's C locale coercion may add it
     assert seen == env

@@ -194,10 +194,12 @@ def function_workers(engine: Any, name: str) -> list[int]:
     for pid in engine.processes():
         try:
             argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
-        except FileNotFoundError:
+            # A worker works in its function's code folder (a standby, in none yet).
+            cwd = os.readlink(f"/proc/{pid}/cwd")
+        except (FileNotFoundError, ProcessLookupError):
             continue
         is_worker = any(arg.endswith(b"lambda_worker.py") for arg in argv)
-        if is_worker and f"/{name}-".encode() in b" ".join(argv) and not dead(pid):
+        if is_worker and f"/{name}-" in cwd and not dead(pid):
             workers.append(pid)
     return workers
 

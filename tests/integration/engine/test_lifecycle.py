@@ -190,8 +190,11 @@ def test_killing_the_parent_leaves_no_engine_process(
 ):
     child, record = child_engine
     running = engine_processes(record["engine_id"], record["root"])
-    # supervisor, LocalStack and at least one Lambda worker
-    assert len(running) >= 3, running
+    # supervisor, LocalStack, at least one Lambda worker and the standby interpreter
+    assert len(running) >= 4, running
+    standby = str(Path(record["root"]) / "tmp").encode()
+    commands = [Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0") for pid in running]
+    assert [argv for argv in commands if argv[-2:] == [standby, b""]], f"no standby worker among {commands}"
 
     child.send_signal(signal.SIGKILL)
     child.wait(timeout=10)
