@@ -33,6 +33,7 @@ from typing import Self
 
 from infra import procfs
 from infra.engine.base import Engine
+from infra.engine.service_catalog import link_catalog, shared_catalog
 from infra.errors import BadInput, EngineError, WaitTimeout
 from infra.localstack_plugins.iam_mode import IAM_ENFORCE_VAR, iam_enforcement_on
 from infra.localstack_plugins.lambda_environments import (
@@ -352,6 +353,8 @@ class EmbeddedEngine(Engine):
         shared = shared_lib_dir()
         shared.mkdir(parents=True, exist_ok=True)
         (root / "fs/var/lib/localstack/lib").symlink_to(shared, target_is_directory=True)
+        if catalog := shared_catalog(shared.parent / "static"):
+            link_catalog(root / "fs", catalog)
 
     def _start_outcome(self) -> bool | EngineError:
         """True once ready, an error once it cannot become ready, False meanwhile.
