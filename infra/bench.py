@@ -1,6 +1,6 @@
 """Benchmarks of the embedded engine: numbers to print, never assertions.
 
-    python -m infra.bench [--warm-calls 200] [--sfn-runs 20]
+    testbed bench [--json] [--warm-calls 200] [--sfn-runs 20] [--sales 1000 10000 100000]
 
 Measured on a fresh embedded engine (a second start: the first one of the process pays
 for imports and warms the OS caches): start to ready, a no-op Python Lambda's first
@@ -15,7 +15,6 @@ processes afterwards and at its peak (sampled through the whole run).
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import functools
 import json
@@ -27,7 +26,6 @@ from pathlib import Path
 from typing import Any
 
 from botocore.config import Config
-from rich.console import Console
 from rich.table import Table
 
 from infra.batch_write import batch_write
@@ -193,13 +191,15 @@ class _Bench:
 
     def cold_invokes(self, role_arn: str, count: int) -> list[float]:
         """Seconds of the first invoke of `count` new no-op functions, each created (and
-        Active) just before: every one starts an execution environment."""
+        Active) just before: every one starts an execution environment. Each is deleted
+        once measured, its worker with it: the memory measures count the workloads'."""
         lam = self.client("lambda")
         seconds = []
         for number in range(count):
             name = f"bench-cold-{number}"
             self.create_function(role_arn, name)
             seconds.append(_timed(functools.partial(lam.invoke, FunctionName=name, Payload=b"{}")))
+            lam.delete_function(FunctionName=name)
         return seconds
 
     def concurrent_invokes_per_s(self, calls_per_caller: int) -> float:
@@ -410,20 +410,3 @@ def render(results: dict[str, float | int]) -> Table:
         shown = f"{value:,}" if isinstance(value, int) else f"{value:,.2f}"
         table.add_row(label, shown, unit)
     return table
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m infra.bench", description=__doc__.split("\n")[0])
-    parser.add_argument("--warm-calls", type=int, default=200)
-    parser.add_argument("--sfn-runs", type=int, default=20)
-    parser.add_argument("--sales", type=int, nargs="*", default=list(SALES_SIZES), help="sales file sizes")
-    args = parser.parse_args(argv)
-    console = Console()
-    with console.status("benchmarking a fresh embedded engine..."):
-        results = run_benchmarks(warm_calls=args.warm_calls, sfn_runs=args.sfn_runs, sales_sizes=args.sales)
-    console.print(render(results))
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

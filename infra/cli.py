@@ -603,13 +603,23 @@ def picture(
 
 
 @app.command()
-def bench(as_json: Annotated[bool, typer.Option("--json", help="print JSON instead of a table")] = False) -> None:
-    """Measure the embedded engine: start, Lambda invokes, state machines, memory."""
+def bench(
+    as_json: Annotated[bool, typer.Option("--json", help="print JSON instead of a table")] = False,
+    warm_calls: Annotated[int, typer.Option(help="warm invokes (and API calls) timed")] = 200,
+    sfn_runs: Annotated[int, typer.Option(help="executions timed per state machine")] = 20,
+    sales: Annotated[
+        list[int] | None,
+        typer.Option(help="a sales file size to ingest; repeat for several (default 1000 10000 100000)"),
+    ] = None,
+) -> None:
+    """Measure the embedded engine: start, Lambda invokes, state machines, ingest, memory."""
     import json
 
-    from infra.bench import render, run_benchmarks
+    from infra.bench import SALES_SIZES, render, run_benchmarks
 
-    results = run_benchmarks()
+    # The spinner goes to stderr: the JSON on stdout stays parseable.
+    with Console(stderr=True).status("benchmarking a fresh embedded engine..."):
+        results = run_benchmarks(warm_calls=warm_calls, sfn_runs=sfn_runs, sales_sizes=sales or SALES_SIZES)
     if as_json:
         typer.echo(json.dumps(results, indent=2))
     else:
