@@ -12,10 +12,14 @@ demo: setup
 WORKFLOW_TESTS = tests/integration/orders tests/integration/sales tests/integration/processing \
 	tests/integration/router tests/integration/csv_etl
 
+# One pytest-xdist worker per core, each a session with an engine of its own; a test file stays
+# on one worker. The coverage table and pictures are the sum of the workers' (infra/pytest_plugin.py).
+PARALLEL = -n auto --dist loadfile
+
 test: setup
-	TESTBED_OWN_ENGINE=1 .venv/bin/python -m pytest
+	TESTBED_OWN_ENGINE=1 .venv/bin/python -m pytest $(PARALLEL)
 	@echo "== the workflow suites again, TESTBED_ENGINE_MODE=stock: what a stock LocalStack 4.14.0 container answers"
-	TESTBED_OWN_ENGINE=1 TESTBED_ENGINE_MODE=stock .venv/bin/python -m pytest $(WORKFLOW_TESTS)
+	TESTBED_OWN_ENGINE=1 TESTBED_ENGINE_MODE=stock .venv/bin/python -m pytest $(PARALLEL) $(WORKFLOW_TESTS)
 
 unit: setup
 	.venv/bin/python -m pytest -m unit

@@ -128,6 +128,22 @@ class Coverage:
     def _covered(self, kind: str) -> int:
         return sum(1 for key in self.model.items(kind) if self.counts[kind][key])
 
+    def merge(self, other: Coverage) -> None:
+        """Add what `other` (of the same machine, from another test process) counted."""
+        self.executions += other.executions
+        self.unlisted_map_runs += other.unlisted_map_runs
+        for kind in KINDS:
+            self.counts[kind].update(other.counts[kind])
+
+    @classmethod
+    def from_json(cls, document: Mapping[str, Any]) -> Coverage:
+        """A coverage read back from `to_json()`: enough to merge and report; its model has
+        the items but not the states' definitions, so it takes no further histories."""
+        items = {kind: tuple(document[kind]["items"]) for kind in KINDS}
+        model = Model({name: {} for name in items["states"]}, *(items[kind] for kind in KINDS[1:]))
+        counts = {kind: Counter({key: n for key, n in document[kind]["items"].items() if n}) for kind in KINDS}
+        return cls(model, document["executions"], document.get("unlisted_map_runs", 0), counts)
+
     def to_json(self) -> dict[str, Any]:
         """Per kind: covered, total, and every item with how often it was exercised (0: never)."""
         document: dict[str, Any] = {"executions": self.executions, "unlisted_map_runs": self.unlisted_map_runs}

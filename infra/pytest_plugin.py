@@ -241,13 +241,53 @@ def coverage_json_path(config: pytest.Config) -> Path:
     return folder / "coverage.json"
 
 
+WORKER_OUTPUT = "testbed_session"
+WORKER_ENGINES_KEY = pytest.StashKey[list[str]]()
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """A pytest-xdist worker (a session of its own, with an engine of its own) hands its
+    engine line and its coverage, as JSON, to the controller."""
+    config = session.config
+    workeroutput = getattr(config, "workeroutput", None)
+    if workeroutput is None:
+        return
+    coverages = config.stash.get(COVERAGE_KEY, {})
+    workeroutput[WORKER_OUTPUT] = {
+        "engine": config.stash.get(REUSE_KEY, None),
+        "coverage": {name: coverage.to_json() for name, coverage in coverages.items()},
+    }
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: Any, error: Any) -> None:
+    """The controller of a pytest-xdist run adds up what its workers covered."""
+    from infra.coverage import Coverage
+
+    output = getattr(node, "workeroutput", {}).get(WORKER_OUTPUT)
+    if not output:
+        return
+    config = node.config
+    if output["engine"]:
+        config.stash.setdefault(WORKER_ENGINES_KEY, []).append(output["engine"])
+    coverages = config.stash.setdefault(COVERAGE_KEY, {})
+    for name, document in output["coverage"].items():
+        part = Coverage.from_json(document)
+        if name in coverages:
+            coverages[name].merge(part)
+        else:
+            coverages[name] = part
+
+
 def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
     """Which engine the session used (reused or not, and why), and the state machine
     coverage of the session: a table, and the details as JSON at
-    `coverage_json_path` (infra/coverage.py says what is in it)."""
+    `coverage_json_path` (infra/coverage.py says what is in it). Under pytest-xdist, what
+    each worker said and covered."""
     from infra.coverage import report, table
 
-    if why := config.stash.get(REUSE_KEY, None):
+    engines = [config.stash.get(REUSE_KEY, None), *config.stash.get(WORKER_ENGINES_KEY, [])]
+    for why in dict.fromkeys(why for why in engines if why):
         terminalreporter.write_line(f"testbed engine: {why}")
     coverages = config.stash.get(COVERAGE_KEY, None)
     if not coverages:

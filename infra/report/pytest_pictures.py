@@ -137,8 +137,9 @@ def pytest_configure(config: pytest.Config) -> None:
     chosen = config.getoption(OPTION, None)
     folder = Path(chosen) if chosen else config.rootpath / "build" / "test-pictures"
     recorder = Recorder(folder.resolve())
-    for stale in (recorder.folder / "coverage").glob("*.svg"):  # a past session's machines had other names
-        stale.unlink()
+    if not hasattr(config, "workerinput"):  # a pytest-xdist worker must not remove what another drew
+        for stale in (recorder.folder / "coverage").glob("*.svg"):  # a past session's machines had other names
+            stale.unlink()
     recorder.unsubscribe = on_finished(recorder.finished)
     config.stash[KEY] = recorder
 
@@ -174,16 +175,51 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     report.sections.append(("testbed execution pictures", "\n".join(lines)))
 
 
+WORKER_OUTPUT = "testbed_pictures"
+WORKERS_KEY = pytest.StashKey[list[dict[str, Any]]]()
+
+
+def _draw(recorder: Recorder) -> dict[str, Any]:
+    """Draw the coverage pictures: {"written": [[path, entered, states], ...], "error": why not, or None}."""
+    if not recorder.by_machine:
+        return {"written": [], "error": None}
+    try:
+        written = [[str(path), entered, states] for path, entered, states in recorder.coverage_pictures()]
+    except (TestbedError, OSError) as err:
+        return {"written": [], "error": f"state machine coverage pictures not drawn: {err}"}
+    return {"written": written, "error": None}
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """A pytest-xdist worker draws its machines' pictures (their names carry its session's
+    prefix, so workers never write the same file) and hands the list to the controller."""
+    recorder = session.config.stash.get(KEY, None)
+    workeroutput = getattr(session.config, "workeroutput", None)
+    if recorder is not None and workeroutput is not None:
+        workeroutput[WORKER_OUTPUT] = _draw(recorder)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: Any, error: Any) -> None:
+    """The controller of a pytest-xdist run keeps what each worker drew, for the summary."""
+    drawn = getattr(node, "workeroutput", {}).get(WORKER_OUTPUT)
+    if drawn:
+        node.config.stash.setdefault(WORKERS_KEY, []).append(drawn)
+
+
 @pytest.hookimpl(tryfirst=True)
 def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
-    """Coverage pictures of the state machines the session's executions ran."""
+    """Coverage pictures of the state machines the session's executions ran (drawn here, or
+    by the pytest-xdist workers)."""
     recorder = config.stash.get(KEY, None)
-    if recorder is None or not recorder.by_machine:
-        return
-    try:
-        written = recorder.coverage_pictures()
-    except (TestbedError, OSError) as err:
-        terminalreporter.write_line(f"state machine coverage pictures not drawn: {err}")
+    parts: list[dict[str, Any]] = [*config.stash.get(WORKERS_KEY, [])]
+    if recorder is not None and not hasattr(config, "workerinput"):
+        parts.append(_draw(recorder))
+    for part in parts:
+        if part["error"]:
+            terminalreporter.write_line(part["error"])
+    written = sorted(tuple(entry) for part in parts for entry in part["written"])
+    if not written:
         return
     terminalreporter.write_sep("-", "state machine pictures (states entered / states; uncovered marked red)")
     for path, entered, states in written:

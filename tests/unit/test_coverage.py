@@ -203,3 +203,19 @@ def test_an_engine_that_cannot_list_map_runs_is_asked_once(monkeypatch: pytest.M
     coverage_module.collect(lambda service: client, "machine", coverage)
     assert client.map_run_listings == 1, "the endpoint is asked once"
     assert coverage.unlisted_map_runs == 3, "every map run is still counted as unlisted"
+
+
+def test_coverages_of_two_test_processes_merge_into_the_whole() -> None:
+    """pytest-xdist: each worker sends its coverage as JSON; the sum is what one process would count."""
+    model = Model.from_asl(RECORDED["definition"])
+    one, other, whole = Coverage(model), Coverage(model), Coverage(model)
+    one.add_history(RECORDED["history"])
+    other.add_history(RECORDED["history"])
+    whole.add_history(RECORDED["history"])
+    whole.add_history(RECORDED["history"])
+
+    merged = Coverage.from_json(json.loads(json.dumps(one.to_json())))
+    merged.merge(Coverage.from_json(json.loads(json.dumps(other.to_json()))))
+    assert merged.to_json() == whole.to_json()
+    assert report({"m": merged}) == report({"m": whole})
+    assert table({"m": merged}) == table({"m": whole})

@@ -23,6 +23,8 @@ def make_project(path: Path) -> Path:
 @pytest.fixture(autouse=True)
 def no_root_variable(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv(ROOT_VAR, raising=False)
+    # Nor the session's own setting: the plugin's deployer fixture holds `use_root` while it lives.
+    monkeypatch.setattr(project, "_explicit", None)
 
 
 def test_the_nearest_project_upward_from_the_working_directory(tmp_path, monkeypatch):

@@ -205,6 +205,19 @@ def test_the_generated_code_passes_ruff(name: str, tmp_path: Path) -> None:
         assert done.returncode == 0, f"ruff {' '.join(command)}:\n{done.stdout}{done.stderr}"
 
 
+@pytest.fixture
+def wide_consoles(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The CLI's consoles 300 columns wide, so paths are not wrapped: rich fixes a console's width
+    from $COLUMNS when it is made (at import), so the runner's COLUMNS may come too late."""
+    from rich.console import Console
+
+    from infra import cli
+
+    monkeypatch.setattr(cli, "console", Console(width=300))
+    monkeypatch.setattr(cli, "errors", Console(stderr=True, width=300))
+
+
+@pytest.mark.usefixtures("wide_consoles")
 def test_the_command_writes_and_lists_the_files(project: Path) -> None:
     result = CliRunner().invoke(app, ["new", "workflow", PROBE, "--root", str(project)], env={"COLUMNS": "300"})
 
@@ -223,6 +236,7 @@ def test_the_command_writes_and_lists_the_files(project: Path) -> None:
         (["orders"], "error: a workflow named 'orders' exists already"),
     ],
 )
+@pytest.mark.usefixtures("wide_consoles")
 def test_the_command_refuses_in_one_line_with_the_usage_code(args: list[str], line: str, project: Path) -> None:
     result = CliRunner().invoke(
         app, ["new", "workflow", *args, "--root", str(project)], env={"COLUMNS": "300"}, catch_exceptions=False
