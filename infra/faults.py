@@ -288,12 +288,21 @@ class FaultsClient:
     def __init__(self, endpoint_url: str, timeout: float = 10) -> None:
         self.url = endpoint_url.rstrip("/") + FAULTS_PATH
         self.timeout = timeout
+        self.installed: list[str] = []  # ids of the rules this client added
 
     def add(self, rules: Iterable[FaultRule | Mapping[str, Any]]) -> list[dict[str, Any]]:
         """Install rules; the rules as the engine holds them (with their ids)."""
         body = [rule.spec() if isinstance(rule, FaultRule) else dict(rule) for rule in rules]
         added: list[dict[str, Any]] = self._call("POST", body)["rules"]
+        self.installed += [rule["id"] for rule in added]
         return added
+
+    def remove_installed(self) -> int:
+        """Remove the rules this client added, and only those: other sessions on the same
+        engine keep theirs; how many were still installed."""
+        removed = sum(self.clear(rule_id) for rule_id in self.installed)
+        self.installed = []
+        return removed
 
     def inject(self, **rule: Any) -> dict[str, Any]:
         """Install one rule given as keyword arguments; the rule as the engine holds it."""

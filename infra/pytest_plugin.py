@@ -342,18 +342,20 @@ def unique() -> Callable[[str], str]:
 
 
 @pytest.fixture
-def faults(testbed_engine: Engine, testbed_settings: Settings) -> Iterator[FaultsClient]:
+def faults(testbed_engine: Engine, testbed_settings: Settings, testbed_reused: Reused | None) -> Iterator[FaultsClient]:
     """Fault rules for one test: `faults.inject(service="dynamodb", operation="PutItem",
     error="ProvisionedThroughputExceededException", count=2)` (infra/faults.py has the rule
-    format); every rule is cleared when the test ends, passed or failed. Only the embedded
-    engine injects faults: on the other targets the test is skipped, saying why."""
+    format); the test's rules are removed when it ends, passed or failed, and only those:
+    other sessions on a reused engine keep theirs. Only the embedded engine injects faults:
+    on the other targets the test is skipped, saying why."""
     from infra.faults import FaultsClient
 
     if testbed_settings.target != "embedded" or not testbed_engine.endpoint_url:
         pytest.skip(f"fault injection needs the embedded engine (target is {testbed_settings.target})")
     client = FaultsClient(testbed_engine.endpoint_url)
-    client.clear()  # a rule another test left (it should not) must not change this one
+    if testbed_reused is None:
+        client.clear()  # the session's own engine: a rule found there is a leftover, it must not change this test
     try:
         yield client
     finally:
-        client.clear()
+        client.remove_installed()
