@@ -42,6 +42,7 @@ from infra.localstack_plugins.lambda_environments import (
     max_environments,
 )
 from infra.localstack_plugins.scope import ENGINE_ID_VAR, ENGINE_MODE_VAR, EngineMode, engine_mode
+from infra.localstack_plugins.sfn_retry_scale import RETRY_SCALE_VAR, retry_scale
 from infra.settings import LOCALSTACK_VERSION, Settings
 from infra.waiting import wait_for
 
@@ -228,6 +229,8 @@ def localstack_environment(
         "LAMBDA_KEEPALIVE_MS": str(round(lambda_idle_seconds(host) * 1000)),
         # At most this many workers per function version (infra/localstack_plugins/lambda_environments.py).
         MAX_ENVIRONMENTS_VAR: str(lambda_max_environments(host)),
+        # Step Functions Retry intervals, scaled when asked (infra/localstack_plugins/sfn_retry_scale.py).
+        RETRY_SCALE_VAR: f"{retry_scale(host):g}",
         "PROVIDER_OVERRIDE_DYNAMODB": "moto",
         "PROVIDER_OVERRIDE_DYNAMODBSTREAMS": "moto",
         "PYTHONUNBUFFERED": "1",

@@ -7,8 +7,9 @@ when all of these hold (else it starts its own, and `why` says which one failed)
 - the target is `embedded` and neither `--testbed-own-engine` nor TESTBED_OWN_ENGINE=1 asks
   for an engine of its own (`make test` asks: the whole suite runs on a fresh engine);
 - this checkout's record names an engine that is up (infra/state.py);
-- that engine runs in the mode and with the IAM enforcement this session would start one
-  with (TESTBED_ENGINE_MODE, TESTBED_IAM_ENFORCE) and in the session's region.
+- that engine runs in the mode, with the IAM enforcement and the Step Functions Retry scale
+  this session would start one with (TESTBED_ENGINE_MODE, TESTBED_IAM_ENFORCE,
+  TESTBED_SFN_RETRY_SCALE) and in the session's region.
 
 Isolation: the session takes a slot, a lock file `<state dir>/sessions/slot-N.lock` held
 for the whole session; its prefix is `trN`, so two sessions at once never share a
@@ -29,6 +30,7 @@ from infra import procfs
 from infra.engine.embedded import EmbeddedEngine
 from infra.localstack_plugins.iam_mode import IAM_ENFORCE_VAR, iam_enforcement_on
 from infra.localstack_plugins.scope import ENGINE_MODE_VAR, engine_mode
+from infra.localstack_plugins.sfn_retry_scale import RETRY_SCALE_VAR, retry_scale
 from infra.settings import Settings
 
 OWN_ENGINE_VAR = "TESTBED_OWN_ENGINE"
@@ -62,6 +64,9 @@ def mismatch(engine: EmbeddedEngine, settings: Settings, environ: Mapping[str, s
         return f"it does not run in {ENGINE_MODE_VAR}={mode}"
     if not procfs.has_variable(record.pid, IAM_ENFORCE_VAR, enforce):
         return f"its IAM enforcement is not {IAM_ENFORCE_VAR}={enforce}"
+    scale = f"{retry_scale(environ):g}"
+    if not procfs.has_variable(record.pid, RETRY_SCALE_VAR, scale):
+        return f"its Step Functions Retry intervals are not scaled by {RETRY_SCALE_VAR}={scale}"
     if record.region != settings.region:
         return f"it runs in {record.region}, the session in {settings.region}"
     return None

@@ -32,6 +32,7 @@ NOTHING = {
     "iam": False,
     "jsonata": False,
     "sfn_describe": False,
+    "sfn_retry": False,
 }
 HOOK_GROUP = "localstack.hooks.on_infra_start"
 
@@ -58,6 +59,7 @@ url_router = importlib.import_module(ROUTER_MODULE)
 from infra.localstack_plugins.jsonata import JSONATA_MODULE
 jsonata_module = importlib.import_module(JSONATA_MODULE)
 from localstack.aws import handlers
+from localstack.services.stepfunctions.asl.component.common.retry import retrier_decl
 ours = lambda fn: fn.__module__.startswith("infra.localstack_plugins")
 chain = handlers.serve_custom_service_request_handlers.handlers
 print(json.dumps({
@@ -70,6 +72,7 @@ print(json.dumps({
     "function_urls": ours(url_router.FunctionUrlRouter.register_routes),
     "jsonata": getattr(jsonata_module._eval_jsonata, "__module__", None) == "infra.localstack_plugins.jsonata",
     "sfn_describe": refs.VariableReferencesStaticAnalyser.process_and_get is not before["sfn_describe"],
+    "sfn_retry": type(retrier_decl.time).__name__ == "ScaledSleep",
 }))
 """
 
@@ -110,6 +113,7 @@ def test_the_probe_covers_every_registered_hook():
         "iam_enforcement",
         "jsonata",
         "sfn_describe",
+        "sfn_retry_hook",
     }, f"a hook was added or removed ({modules}): teach PROBE what it patches"
 
 
@@ -130,6 +134,7 @@ def test_the_probe_covers_every_registered_hook():
                 "iam": True,
                 "jsonata": True,
                 "sfn_describe": True,
+                "sfn_retry": False,
             },
         ),
         (
@@ -144,6 +149,7 @@ def test_the_probe_covers_every_registered_hook():
                 "iam": True,
                 "jsonata": True,
                 "sfn_describe": True,
+                "sfn_retry": False,
             },
         ),
         # Stock mode: only what no client can tell apart (speed, loopback, faults no rule asks for) stays on,
@@ -160,6 +166,7 @@ def test_the_probe_covers_every_registered_hook():
                 "iam": False,
                 "jsonata": True,
                 "sfn_describe": True,
+                "sfn_retry": False,
             },
         ),
         # The mode alone does not make a process a testbed engine.
@@ -177,10 +184,37 @@ def test_the_probe_covers_every_registered_hook():
                 "iam": False,
                 "jsonata": True,
                 "sfn_describe": True,
+                "sfn_retry": False,
             },
         ),
+        # Retry intervals scaled: in an engine that asks for it (stock mode too), never outside one.
+        (
+            {"TESTBED_ENGINE_ID": "e1", "TESTBED_SFN_RETRY_SCALE": "0.01"},
+            {
+                "batching": True,
+                "task_clients": True,
+                "fidelity": True,
+                "network": True,
+                "faults": True,
+                "function_urls": True,
+                "iam": True,
+                "jsonata": True,
+                "sfn_describe": True,
+                "sfn_retry": True,
+            },
+        ),
+        ({"TESTBED_SFN_RETRY_SCALE": "0.01"}, NOTHING),
     ],
-    ids=["not-an-engine", "engine", "engine-full", "engine-stock", "mode-without-engine", "engine-without-iam"],
+    ids=[
+        "not-an-engine",
+        "engine",
+        "engine-full",
+        "engine-stock",
+        "mode-without-engine",
+        "engine-without-iam",
+        "engine-retry-scaled",
+        "retry-scale-without-engine",
+    ],
 )
 def test_hooks_patch_only_inside_a_testbed_engine(env: dict[str, str], expected: dict[str, bool]):
     assert patched_by_hooks(env) == expected
@@ -203,6 +237,7 @@ def test_every_hook_carries_the_guard():
         "testbed_iam": "fidelity",
         "testbed_jsonata": "engine",
         "testbed_sfn_describe": "engine",
+        "testbed_sfn_retry_scale": "engine",
     }
 
 

@@ -15,6 +15,7 @@ from infra.engine.embedded import EmbeddedEngine, EngineRecord
 from infra.engine.reuse import SLOTS, mismatch, reuse_running_engine, take_slot, wants_own_engine
 from infra.localstack_plugins.iam_mode import IAM_ENFORCE_VAR
 from infra.localstack_plugins.scope import ENGINE_MODE_VAR
+from infra.localstack_plugins.sfn_retry_scale import RETRY_SCALE_VAR
 from infra.settings import Settings
 
 pytestmark = pytest.mark.unit
@@ -65,13 +66,18 @@ def engine_at(pid: int, region: str = "us-east-1") -> EmbeddedEngine:
     return EmbeddedEngine(Settings(target="embedded", region=region), record=record)
 
 
-@pytest.mark.parametrize("process_with", [{ENGINE_MODE_VAR: "full", IAM_ENFORCE_VAR: "1"}], indirect=True)
-def test_an_engine_in_another_mode_region_or_iam_setting_is_not_reused(process_with: int) -> None:
+@pytest.mark.parametrize(
+    "process_with", [{ENGINE_MODE_VAR: "full", IAM_ENFORCE_VAR: "1", RETRY_SCALE_VAR: "1"}], indirect=True
+)
+def test_an_engine_in_another_mode_region_iam_or_retry_setting_is_not_reused(process_with: int) -> None:
     engine = engine_at(process_with)
     settings = Settings(target="embedded", region="us-east-1")
     assert mismatch(engine, settings, {}) is None
     assert mismatch(engine, settings, {ENGINE_MODE_VAR: "stock"}) == f"it does not run in {ENGINE_MODE_VAR}=stock"
     assert mismatch(engine, settings, {IAM_ENFORCE_VAR: "0"}) == f"its IAM enforcement is not {IAM_ENFORCE_VAR}=0"
+    assert mismatch(engine, settings, {RETRY_SCALE_VAR: "0.01"}) == (
+        f"its Step Functions Retry intervals are not scaled by {RETRY_SCALE_VAR}=0.01"
+    )
     other = Settings(target="embedded", region="eu-west-1")
     assert mismatch(engine, other, {}) == "it runs in us-east-1, the session in eu-west-1"
 
