@@ -45,11 +45,12 @@ def test_event_invoke_runs_in_the_background(aws, make_function, make_queue, rec
 
 @pytest.mark.embedded_only(reason="process ids of local-process workers; Lambda containers have pid namespaces")
 def test_concurrent_invokes_run_in_separate_workers(aws, make_function):
+    # Two: the least bound on workers per function (TESTBED_LAMBDA_MAX_ENVIRONMENTS, test_worker_bound.py).
     name = make_function(PROBES, "probes.slow_echo")
     lam = aws("lambda")
-    with ThreadPoolExecutor(max_workers=3) as pool:
-        results = list(pool.map(lambda _: invoke(lam, name, {"seconds": 1.0})[1], range(3)))
-    assert len({result["pid"] for result in results}) == 3
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        results = list(pool.map(lambda _: invoke(lam, name, {"seconds": 1.0})[1], range(2)))
+    assert len({result["pid"] for result in results}) == 2
 
 
 def test_raising_handler_is_an_unhandled_function_error(aws, make_function):
