@@ -117,92 +117,30 @@ def test_the_probe_covers_every_registered_hook():
     }, f"a hook was added or removed ({modules}): teach PROBE what it patches"
 
 
+# An engine of the project's, in full mode with the default settings: every hook patches,
+# but the Retry scale (off at its default of 1).
+ENGINE = {**dict.fromkeys(NOTHING, True), "sfn_retry": False}
+
+
 @pytest.mark.parametrize(
     ("env", "expected"),
     [
         # Someone's own LocalStack in an environment where this package is installed: untouched.
         ({}, NOTHING),
-        (
-            {"TESTBED_ENGINE_ID": "e1"},
-            {
-                "batching": True,
-                "task_clients": True,
-                "fidelity": True,
-                "network": True,
-                "faults": True,
-                "function_urls": True,
-                "iam": True,
-                "jsonata": True,
-                "sfn_describe": True,
-                "sfn_retry": False,
-            },
-        ),
-        (
-            {"TESTBED_ENGINE_ID": "e1", "TESTBED_ENGINE_MODE": "full"},
-            {
-                "batching": True,
-                "task_clients": True,
-                "fidelity": True,
-                "network": True,
-                "faults": True,
-                "function_urls": True,
-                "iam": True,
-                "jsonata": True,
-                "sfn_describe": True,
-                "sfn_retry": False,
-            },
-        ),
+        ({"TESTBED_ENGINE_ID": "e1"}, ENGINE),
+        ({"TESTBED_ENGINE_ID": "e1", "TESTBED_ENGINE_MODE": "full"}, ENGINE),
         # Stock mode: only what no client can tell apart (speed, loopback, faults no rule asks for) stays on,
         # and JSONata (answered as by a stock container that could download Java).
         (
             {"TESTBED_ENGINE_ID": "e1", "TESTBED_ENGINE_MODE": "stock"},
-            {
-                "batching": True,
-                "task_clients": True,
-                "fidelity": False,
-                "network": True,
-                "faults": True,
-                "function_urls": False,
-                "iam": False,
-                "jsonata": True,
-                "sfn_describe": True,
-                "sfn_retry": False,
-            },
+            {**ENGINE, "fidelity": False, "function_urls": False, "iam": False},
         ),
         # The mode alone does not make a process a testbed engine.
         ({"TESTBED_ENGINE_MODE": "full"}, NOTHING),
         # IAM enforcement switched off: everything else as in a full engine.
-        (
-            {"TESTBED_ENGINE_ID": "e1", "TESTBED_IAM_ENFORCE": "0"},
-            {
-                "batching": True,
-                "task_clients": True,
-                "fidelity": True,
-                "network": True,
-                "faults": True,
-                "function_urls": True,
-                "iam": False,
-                "jsonata": True,
-                "sfn_describe": True,
-                "sfn_retry": False,
-            },
-        ),
-        # Retry intervals scaled: in an engine that asks for it (stock mode too), never outside one.
-        (
-            {"TESTBED_ENGINE_ID": "e1", "TESTBED_SFN_RETRY_SCALE": "0.01"},
-            {
-                "batching": True,
-                "task_clients": True,
-                "fidelity": True,
-                "network": True,
-                "faults": True,
-                "function_urls": True,
-                "iam": True,
-                "jsonata": True,
-                "sfn_describe": True,
-                "sfn_retry": True,
-            },
-        ),
+        ({"TESTBED_ENGINE_ID": "e1", "TESTBED_IAM_ENFORCE": "0"}, {**ENGINE, "iam": False}),
+        # Retry intervals scaled: in an engine that asks for it, never outside one.
+        ({"TESTBED_ENGINE_ID": "e1", "TESTBED_SFN_RETRY_SCALE": "0.01"}, {**ENGINE, "sfn_retry": True}),
         ({"TESTBED_SFN_RETRY_SCALE": "0.01"}, NOTHING),
     ],
     ids=[
