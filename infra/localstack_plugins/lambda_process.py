@@ -46,7 +46,6 @@ class Worker:
         in_r, self.in_w = os.pipe()
         self.out_r, out_w = os.pipe()
         lifeline_r, self.lifeline_w = os.pipe()
-        self.interpreter = interpreter
         # -I -S: no site-packages, no PYTHONPATH; the function sees its code, layers, the SDK and the stdlib.
         # The command line ends with the folder it starts in, under the engine's directory: that is
         # how the engine's tools find its worker processes (infra/engine/embedded.py).
