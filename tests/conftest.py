@@ -27,7 +27,9 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Mark tests by folder: tests/unit -> unit, tests/integration -> integration."""
+    """Mark tests by folder: tests/unit -> unit, tests/integration -> integration. Under
+    pytest-xdist, files holding a `slow` test go first: a long file started last would keep
+    one worker busy while the others have nothing left to do."""
     target = Settings.from_env(target=config.getoption(OPTION)).target
     for item in items:
         parts = Path(str(item.fspath)).relative_to(ROOT).parts
@@ -37,6 +39,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(pytest.mark.integration)
         if item.get_closest_marker("aws") and target != "aws":
             item.add_marker(pytest.mark.skip(reason="needs real AWS: --testbed-target aws or TESTBED_TARGET=aws"))
+    if hasattr(config, "workerinput"):  # a pytest-xdist worker: the scheduler follows its order
+        slow_files = {item.path for item in items if item.get_closest_marker("slow")}
+        items.sort(key=lambda item: item.path not in slow_files)  # stable: the order is kept within each group
 
 
 @pytest.fixture(scope="session")

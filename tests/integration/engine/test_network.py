@@ -220,6 +220,7 @@ def kinesis_mock_installed(request: pytest.FixtureRequest) -> None:
         request.getfixturevalue("kinesis_mock_running")
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(NAMESPACE_RUN_TIMEOUT + 60)
 def test_up_deploy_run_and_kinesis_reach_nothing_beyond_loopback(tmp_path: Path, kinesis_mock_installed: None) -> None:
     prefix = unshare_prefix()

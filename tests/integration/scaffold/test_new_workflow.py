@@ -96,6 +96,7 @@ def outcomes(junit: Path) -> dict[str, str]:
     return found
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(1200)
 def test_a_scaffolded_workflow_passes_lint_and_its_tests(tmp_path: Path, request: pytest.FixtureRequest) -> None:
     target = target_of(request.config)
