@@ -176,7 +176,9 @@ _standby_lock = threading.Lock()
 
 
 def standby() -> Standby:
-    """The engine's standby interpreters, stopped when the engine exits."""
+    """The engine's standby interpreters. Each exits with the engine, whose end closes its
+    lifeline (the engine leaves without running atexit: infra/engine/localstack_main.py); the
+    atexit hook stops them in any other process that uses this module."""
     global _standby
     with _standby_lock:
         if _standby is None:
