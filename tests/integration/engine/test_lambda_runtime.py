@@ -206,12 +206,15 @@ def function_workers(engine: Any, name: str) -> list[int]:
 
 
 def dead(pid: int) -> bool:
-    """True once `pid` no longer runs (gone, or a zombie its parent has not reaped yet)."""
+    """True once `pid` no longer runs: gone, or a zombie its parent has not reaped yet whose
+    threads have all exited. A killed worker's main thread shows Z while its other thread
+    still exits; until then its parent can neither reap it nor see its pipes closed."""
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
+        threads = os.listdir(f"/proc/{pid}/task")
     except FileNotFoundError:
         return True
-    return stat.rsplit(")", 1)[1].split()[0] == "Z"
+    return stat.rsplit(")", 1)[1].split()[0] == "Z" and threads == [str(pid)]
 
 
 def only_worker(engine: Any, name: str) -> int:
