@@ -176,7 +176,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
 
 
 WORKER_OUTPUT = "testbed_pictures"
-WORKERS_KEY = pytest.StashKey[list[dict[str, Any]]]()
+DRAWN_KEY = pytest.StashKey[list[dict[str, Any]]]()
 
 
 def _draw(recorder: Recorder) -> dict[str, Any]:
@@ -191,12 +191,18 @@ def _draw(recorder: Recorder) -> dict[str, Any]:
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
-    """A pytest-xdist worker draws its machines' pictures (their names carry its session's
-    prefix, so workers never write the same file) and hands the list to the controller."""
+    """Draw the coverage pictures of the session's machines, for the summary. A pytest-xdist
+    worker hands its list to the controller instead (the machines' names carry its session's
+    prefix, so workers never write the same file)."""
     recorder = session.config.stash.get(KEY, None)
+    if recorder is None:
+        return
+    drawn = _draw(recorder)
     workeroutput = getattr(session.config, "workeroutput", None)
-    if recorder is not None and workeroutput is not None:
-        workeroutput[WORKER_OUTPUT] = _draw(recorder)
+    if workeroutput is not None:
+        workeroutput[WORKER_OUTPUT] = drawn
+    else:
+        session.config.stash.setdefault(DRAWN_KEY, []).append(drawn)
 
 
 @pytest.hookimpl(optionalhook=True)
@@ -204,17 +210,13 @@ def pytest_testnodedown(node: Any, error: Any) -> None:
     """The controller of a pytest-xdist run keeps what each worker drew, for the summary."""
     drawn = getattr(node, "workeroutput", {}).get(WORKER_OUTPUT)
     if drawn:
-        node.config.stash.setdefault(WORKERS_KEY, []).append(drawn)
+        node.config.stash.setdefault(DRAWN_KEY, []).append(drawn)
 
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
-    """Coverage pictures of the state machines the session's executions ran (drawn here, or
-    by the pytest-xdist workers)."""
-    recorder = config.stash.get(KEY, None)
-    parts: list[dict[str, Any]] = [*config.stash.get(WORKERS_KEY, [])]
-    if recorder is not None and not hasattr(config, "workerinput"):
-        parts.append(_draw(recorder))
+    """The coverage pictures drawn at the end of the session (here, or by the pytest-xdist workers)."""
+    parts = config.stash.get(DRAWN_KEY, [])
     for part in parts:
         if part["error"]:
             terminalreporter.write_line(part["error"])
