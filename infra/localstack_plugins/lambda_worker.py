@@ -3,8 +3,8 @@
 Started by `lambda_process.Worker`, possibly ahead of need, with three inherited pipe
 ends: the first message on one binds it to a function (code, environment, log file), then
 invokes come in on it; results go out on another, and the third is a lifeline whose
-end-of-file means the engine is gone, so the worker exits even while a handler is stuck. Stdlib only until
-the user's module is imported; it mimics the AWS Python runtime (context object,
+end-of-file means the engine is gone, so the worker exits even while a handler is stuck.
+Stdlib only until the user's module is imported; it mimics the AWS Python runtime (context object,
 logging format, error payloads, the JSON encoding of results) and shows the code where
 AWS keeps it (/var/task, /opt for layers, /var/lang for Python) in stack traces.
 """
