@@ -13,7 +13,7 @@ WORKFLOW_TESTS = tests/integration/orders tests/integration/sales tests/integrat
 	tests/integration/router tests/integration/csv_etl
 
 # One pytest-xdist worker per core, each a session with an engine of its own; a test file stays
-# on one worker. The coverage table and pictures are the sum of the workers' (infra/pytest_plugin.py).
+# on one worker. The coverage table and pictures are the sum of the workers' (infra/serverless_testbed/pytest_plugin.py).
 PARALLEL = -n auto --dist loadfile
 
 test: setup
@@ -24,8 +24,11 @@ test: setup
 unit: setup
 	.venv/bin/python -m pytest -m unit
 
+# This repository's own workflows (pyproject.toml [tool.testbed]); the package itself is mypy's default.
+PROJECT_CODE = infra/workflows infra/runs fixtures
+
 lint: setup
-	.venv/bin/ruff check . && .venv/bin/ruff format --check . && .venv/bin/mypy
+	.venv/bin/ruff check . && .venv/bin/ruff format --check . && .venv/bin/mypy && .venv/bin/mypy --no-explicit-package-bases $(PROJECT_CODE)
 
 bench: setup
 	.venv/bin/testbed bench

@@ -22,13 +22,14 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from infra.deploy import Deployer
-from infra.engine.embedded import EmbeddedEngine
-from infra.executions import known_executions, started_after, wait_execution
+from serverless_testbed.deploy import Deployer
+from serverless_testbed.engine.embedded import EmbeddedEngine
+from serverless_testbed.executions import known_executions, started_after, wait_execution
+from serverless_testbed.registry import stack_for
+from serverless_testbed.settings import Settings
+
 from infra.runs.csv_etl import scheduled_attempts
-from infra.settings import Settings
 from infra.workflows import csv_etl as workflow
-from infra.workflows import stack_for
 
 COLUMNS = ("transaction_id", "date", "store", "product", "quantity", "unit_price", "currency")
 

@@ -1,23 +1,24 @@
 #!/usr/bin/env bash
-# Creates .venv with Python 3.12+ and installs the project, once per change of pyproject.toml.
-# Finds the interpreter by itself: $TESTBED_PYTHON, then python3.13/python3.12/python3 on PATH,
-# then pyenv's versions.
+# Creates .venv and installs the project with its dev tools, once per change of pyproject.toml,
+# then builds the embedded engine's own environment (serverless_testbed/engine/venv.py).
+# The dev tools include the engine's packages (its plugins' unit tests import LocalStack), which
+# need Python 3.13: the interpreter is $TESTBED_PYTHON, then python3.13 on PATH, then pyenv's
+# 3.13 or newer. (A project that only uses the testbed needs 3.11; the engine finds a 3.13 itself.)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-ok() { "$1" -c 'import sys; sys.exit(sys.version_info < (3, 12))' 2>/dev/null; }
+ok() { "$1" -c 'import sys; sys.exit(sys.version_info < (3, 13))' 2>/dev/null; }
 
 find_python() {
   local candidate
-  for candidate in "${TESTBED_PYTHON:-}" python3.13 python3.12 python3; do
+  for candidate in "${TESTBED_PYTHON:-}" python3.13 python3; do
     [ -n "$candidate" ] && command -v "$candidate" >/dev/null && ok "$(command -v "$candidate")" \
       && { command -v "$candidate"; return; }
   done
-  for candidate in "${PYENV_ROOT:-$HOME/.pyenv}"/versions/3.1[3-9]*/bin/python3 \
-                   "${PYENV_ROOT:-$HOME/.pyenv}"/versions/3.12*/bin/python3; do
+  for candidate in "${PYENV_ROOT:-$HOME/.pyenv}"/versions/3.1[3-9]*/bin/python3; do
     [ -x "$candidate" ] && ok "$candidate" && { echo "$candidate"; return; }
   done
-  echo "no Python 3.12 or newer found; install one or set TESTBED_PYTHON" >&2
+  echo "no Python 3.13 or newer found (the engine's LocalStack 4.14.0 needs it); install one or set TESTBED_PYTHON" >&2
   exit 1
 }
 
@@ -32,7 +33,8 @@ fi
 
 stamp=.venv/.installed
 if [ -x .venv/bin/python ] && [ -f "$stamp" ] && cmp -s pyproject.toml "$stamp"; then
-  exit 0
+  # The engine's environment: a check when it exists, a build (about 10 s with uv's cache) when not.
+  exec .venv/bin/python -c 'import sys; from serverless_testbed.engine.venv import main; sys.exit(main())' >/dev/null
 fi
 python=$(find_python)
 echo "setup: creating .venv with $("$python" -V) ($python)"
@@ -57,4 +59,6 @@ if ! install_with_uv >"$log" 2>&1; then
   fi
 fi
 cp pyproject.toml "$stamp"
+echo "setup: building the embedded engine's environment (once per machine)"
+.venv/bin/python -c 'import sys; from serverless_testbed.engine.venv import main; sys.exit(main())'
 echo "setup: done"

@@ -1,5 +1,5 @@
 """What only this repository's suite needs on top of the testbed pytest plugin
-(`infra.pytest_plugin`, loaded through its `pytest11` entry point): markers by folder,
+(`serverless_testbed.pytest_plugin`, loaded through its `pytest11` entry point): markers by folder,
 the hypothesis profile, and the short names `settings` and `engine` its tests use.
 
 The target comes from `--testbed-target`, else $TESTBED_TARGET, else `embedded`.
@@ -12,12 +12,11 @@ from typing import TYPE_CHECKING
 
 import pytest
 from hypothesis import settings as hypothesis_settings
-
-from infra.pytest_plugin import OPTION
-from infra.settings import Settings
+from serverless_testbed.pytest_plugin import OPTION
+from serverless_testbed.settings import Settings
 
 if TYPE_CHECKING:
-    from infra.engine import Engine
+    from serverless_testbed.engine import Engine
 
 # The machine is shared and noisy: property tests check behaviour, never speed.
 hypothesis_settings.register_profile("testbed", deadline=None)

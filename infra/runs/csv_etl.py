@@ -23,14 +23,14 @@ from decimal import Decimal
 from typing import Any
 
 from botocore.exceptions import ClientError
+from serverless_testbed.clients import Clients
+from serverless_testbed.deploy import Deployer
+from serverless_testbed.executions import Execution, known_executions, started_after, wait_execution
+from serverless_testbed.observe import collect, sns_messages, topic_capture
+from serverless_testbed.runs import RunOptions, RunResult
+from serverless_testbed.stack.stack import Stack
 
 from fixtures.csv_files import BAD_FILES, CsvFile, generate_bad_file, generate_csv_file
-from infra.clients import Clients
-from infra.deploy import Deployer
-from infra.executions import Execution, known_executions, started_after, wait_execution
-from infra.observe import collect, sns_messages, topic_capture
-from infra.runs import RunOptions, RunResult
-from infra.stack.stack import Stack
 from infra.workflows import csv_etl as workflow
 
 LOADED_PATH = [

@@ -10,12 +10,13 @@ import json
 import time
 from concurrent.futures import ThreadPoolExecutor
 
+from serverless_testbed.deploy import Deployer
+from serverless_testbed.executions import Execution, start, wait_execution
+from serverless_testbed.observe import collect, sns_messages, topic_capture
+from serverless_testbed.runs import RunOptions, RunResult
+from serverless_testbed.stack.stack import Stack
+
 from fixtures.orders import generate_orders
-from infra.deploy import Deployer
-from infra.executions import Execution, start, wait_execution
-from infra.observe import collect, sns_messages, topic_capture
-from infra.runs import RunOptions, RunResult
-from infra.stack.stack import Stack
 from infra.workflows import orders as workflow
 
 

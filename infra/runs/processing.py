@@ -26,19 +26,19 @@ from types import ModuleType
 from typing import Any, cast
 
 import httpx
+from serverless_testbed.clients import Clients
+from serverless_testbed.deploy import Deployer
+from serverless_testbed.errors import TestbedError
+from serverless_testbed.executions import Execution, start, wait_execution
+from serverless_testbed.project import src_dir
+from serverless_testbed.records import Generated
+from serverless_testbed.runs import RunOptions, RunResult
+from serverless_testbed.stack.model import RestApi
+from serverless_testbed.stack.remote import rest_api_url
+from serverless_testbed.stack.stack import Stack
+from serverless_testbed.waiting import wait_for
 
-from fixtures.records import Generated
 from fixtures.requests import Request, generate_requests
-from infra.clients import Clients
-from infra.deploy import Deployer
-from infra.errors import TestbedError
-from infra.executions import Execution, start, wait_execution
-from infra.project import src_dir
-from infra.runs import RunOptions, RunResult
-from infra.stack.model import RestApi
-from infra.stack.remote import rest_api_url
-from infra.stack.stack import Stack
-from infra.waiting import wait_for
 from infra.workflows import processing as workflow
 
 SUCCESS_PATH = ["ProcessData", "LogResult", "Processed"]

@@ -15,13 +15,14 @@ import time
 import uuid
 from typing import Any
 
-from fixtures.records import Generated
+from serverless_testbed.clients import Clients
+from serverless_testbed.deploy import Deployer
+from serverless_testbed.executions import Execution, execution_history, start, wait_execution
+from serverless_testbed.records import Generated
+from serverless_testbed.runs import RunOptions, RunResult
+from serverless_testbed.stack.stack import Stack
+
 from fixtures.subscriptions import expected_curated, generate_subscriptions, line_of, render_subscriptions
-from infra.clients import Clients
-from infra.deploy import Deployer
-from infra.executions import Execution, execution_history, start, wait_execution
-from infra.runs import RunOptions, RunResult
-from infra.stack.stack import Stack
 from infra.workflows import router as workflow
 
 COUNTRIES = ("US", "GB", "DE", "FR", "IN", "JP", "BR", "CA")

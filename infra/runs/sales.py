@@ -18,14 +18,15 @@ import uuid
 from typing import Any
 from urllib.parse import unquote_plus
 
-from fixtures.records import Generated
+from serverless_testbed.clients import Clients
+from serverless_testbed.deploy import Deployer
+from serverless_testbed.executions import Execution, known_executions, started_after, wait_execution
+from serverless_testbed.observe import collect
+from serverless_testbed.records import Generated
+from serverless_testbed.runs import RunOptions, RunResult
+from serverless_testbed.stack.stack import Stack
+
 from fixtures.sales import generate_sales, render_sales
-from infra.clients import Clients
-from infra.deploy import Deployer
-from infra.executions import Execution, known_executions, started_after, wait_execution
-from infra.observe import collect
-from infra.runs import RunOptions, RunResult
-from infra.stack.stack import Stack
 from infra.workflows import sales as workflow
 
 FORMATS = ("json", "csv")

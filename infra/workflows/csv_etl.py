@@ -15,8 +15,18 @@ unexpected error sends the error notification and fails with `CsvEtlFailed`.
 
 from __future__ import annotations
 
-from infra.stack.model import Bucket, Function, Notification, Ref, Resource, StateMachine, Statement, Table, Topic
-from infra.workflows.workflow import Workflow
+from serverless_testbed.stack.model import (
+    Bucket,
+    Function,
+    Notification,
+    Ref,
+    Resource,
+    StateMachine,
+    Statement,
+    Table,
+    Topic,
+)
+from serverless_testbed.workflow import Workflow
 
 BUCKET = "csv-files"
 STAGE_TABLE = "csv-stage"

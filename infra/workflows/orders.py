@@ -8,8 +8,8 @@ customer through SNS, declined ones are deleted and the execution fails with
 
 from __future__ import annotations
 
-from infra.stack.model import Function, Ref, Resource, StateMachine, Table, Topic
-from infra.workflows.workflow import Workflow
+from serverless_testbed.stack.model import Function, Ref, Resource, StateMachine, Table, Topic
+from serverless_testbed.workflow import Workflow
 
 TABLE = "orders-table"
 TOPIC = "order-notifications"

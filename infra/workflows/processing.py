@@ -11,8 +11,8 @@ a permanent failure is logged too and fails the execution with `ProcessingFailed
 
 from __future__ import annotations
 
-from infra.stack.model import Bucket, Function, Ref, Resource, RestApi, StateMachine, Statement
-from infra.workflows.workflow import Workflow
+from serverless_testbed.stack.model import Bucket, Function, Ref, Resource, RestApi, StateMachine, Statement
+from serverless_testbed.workflow import Workflow
 
 LOG_BUCKET = "processing-logs"
 PROCESS = "processing-process"

@@ -12,8 +12,18 @@ that fails fails the router with `BranchFailed`, the branch's own error and caus
 
 from __future__ import annotations
 
-from infra.stack.model import Bucket, Function, Ref, Resource, RuntimeTopic, StateMachine, Statement, Stream, Table
-from infra.workflows.workflow import Workflow
+from serverless_testbed.stack.model import (
+    Bucket,
+    Function,
+    Ref,
+    Resource,
+    RuntimeTopic,
+    StateMachine,
+    Statement,
+    Stream,
+    Table,
+)
+from serverless_testbed.workflow import Workflow
 
 BUCKET = "subscription-data"
 TABLE = "curated-subscriptions"

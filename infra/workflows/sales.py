@@ -17,8 +17,8 @@ counts every record; one not accounted for fails the execution.
 
 from __future__ import annotations
 
-from infra.stack.model import Bucket, Function, Queue, Ref, Resource, Rule, StateMachine, Statement, Table
-from infra.workflows.workflow import Workflow
+from serverless_testbed.stack.model import Bucket, Function, Queue, Ref, Resource, Rule, StateMachine, Statement, Table
+from serverless_testbed.workflow import Workflow
 
 BUCKET = "sales-landing"
 TABLE = "sales-orders"

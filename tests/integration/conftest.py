@@ -8,9 +8,8 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-
-from infra.clients import Clients
-from infra.pytest_factories import Cleanup
+from serverless_testbed.clients import Clients
+from serverless_testbed.pytest_factories import Cleanup
 
 
 @pytest.fixture

@@ -9,10 +9,9 @@ from pathlib import Path
 import boto3
 import pytest
 from botocore.exceptions import ProfileNotFound
-
-from infra.aws_profile import profile_region
-from infra.errors import BadInput
-from infra.settings import DEFAULT_REGION, Settings
+from serverless_testbed.aws_profile import profile_region
+from serverless_testbed.errors import BadInput
+from serverless_testbed.settings import DEFAULT_REGION, Settings
 
 CASES = [
     # (config file, credentials file, variables, the region boto3 uses)

@@ -15,12 +15,11 @@ from pathlib import Path
 
 import pytest
 import typer
-from typer.testing import CliRunner, Result
-
-import fixtures
-from infra.cli import ErrorBoundary, app
-from infra.deploy import Presence
-from infra.errors import (
+from serverless_testbed import generators as fixtures
+from serverless_testbed import registry
+from serverless_testbed.cli import ErrorBoundary, app
+from serverless_testbed.deploy import Presence
+from serverless_testbed.errors import (
     EXIT_CODES,
     RUN_PROBLEMS_EXIT_CODE,
     USAGE_EXIT_CODE,
@@ -34,8 +33,8 @@ from infra.errors import (
     TestbedError,
     WaitTimeout,
 )
-from infra.settings import TARGETS
-from infra.workflows import WORKFLOWS
+from serverless_testbed.settings import TARGETS
+from typer.testing import CliRunner, Result
 
 ROOT = Path(__file__).resolve().parents[2]
 ERROR_KINDS = [TestbedError, BadInput, EngineError, EngineNotUp, EngineUnavailable, TargetRefused]
@@ -108,7 +107,7 @@ def test_an_unknown_workflow_is_a_usage_error_naming_the_workflows(cli: CliRunne
     line = error_line(result)
     assert result.exit_code == USAGE_EXIT_CODE
     assert "unknown workflow 'nope'" in line
-    for name in WORKFLOWS:
+    for name in registry.workflows():
         assert name in line
 
 
@@ -250,28 +249,36 @@ def test_each_kind_has_its_own_code_and_every_code_is_documented():
     assert {int(code) for code in documented} == set(EXIT_CODES), "README's exit code table and EXIT_CODES differ"
 
 
-def test_run_help_lists_every_workflow_from_the_registry_when_shown(cli: CliRunner, monkeypatch: pytest.MonkeyPatch):
-    monkeypatch.setitem(WORKFLOWS, "invoices", dataclasses.replace(WORKFLOWS["orders"], name="invoices"))
+@pytest.fixture
+def with_invoices(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The registry answers with one more workflow, `invoices` (a copy of orders)."""
+
+    declared = registry.workflows()
+    declared["invoices"] = dataclasses.replace(declared["orders"], name="invoices")
+    monkeypatch.setattr(registry, "workflows", lambda root=None: dict(declared))
+
+
+@pytest.mark.usefixtures("with_invoices")
+def test_run_help_lists_every_workflow_from_the_registry_when_shown(cli: CliRunner):
     result = invoke(cli, "run", "--help")
     assert result.exit_code == 0
-    for name, declared in WORKFLOWS.items():
+    for name, declared in registry.workflows().items():
         assert f"{name}: {declared.summary}" in result.stdout
 
 
-def test_fixtures_help_lists_every_kind_and_its_formats_when_shown(cli: CliRunner, monkeypatch: pytest.MonkeyPatch):
-    monkeypatch.setitem(fixtures.KINDS, "invoices", fixtures.KINDS["orders"])
+@pytest.mark.usefixtures("with_invoices")
+def test_fixtures_help_lists_every_kind_and_its_formats_when_shown(cli: CliRunner):
+    assert "invoices" in fixtures.kinds()
     result = invoke(cli, "fixtures", "--help")
     assert result.exit_code == 0
     assert "see `testbed fixtures --help`" not in result.stdout
-    for kind in fixtures.KINDS:
-        formats = WORKFLOWS[kind].formats if kind in WORKFLOWS else ("json",)
+    for kind in fixtures.kinds():
+        formats = registry.workflows()[kind].formats if kind in registry.workflows() else ("json",)
         assert f"{kind}: {' or '.join(formats)}" in result.stdout
 
 
-def test_a_workflow_added_to_the_registry_is_accepted_without_editing_the_cli(
-    cli: CliRunner, monkeypatch: pytest.MonkeyPatch
-):
-    monkeypatch.setitem(WORKFLOWS, "invoices", dataclasses.replace(WORKFLOWS["orders"], name="invoices"))
+@pytest.mark.usefixtures("with_invoices")
+def test_a_workflow_added_to_the_registry_is_accepted_without_editing_the_cli(cli: CliRunner):
     result = invoke(cli, "deploy", "-w", "invoices")
     assert result.exit_code == EngineNotUp.exit_code, result.output  # past the workflow check, to the engine
 
@@ -284,7 +291,7 @@ def test_fixtures_writes_what_it_was_asked_for(cli: CliRunner, tmp_path: Path):
 
 
 def test_export_builds_one_template_and_writes_it(cli: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    from infra.stack import cloudformation
+    from serverless_testbed.stack import cloudformation
 
     built = []
     original = cloudformation.template
@@ -298,13 +305,14 @@ def test_export_builds_one_template_and_writes_it(cli: CliRunner, tmp_path: Path
 
 def test_importing_the_cli_loads_neither_boto3_nor_the_engines():
     code = (
-        "import sys, infra.cli\n"
+        "import sys, serverless_testbed.cli\n"
         "heavy = sorted(m for m in sys.modules if m.split('.')[0] in ('boto3', 'botocore', 'faker', 'localstack')\n"
-        "               or m.startswith(('infra.engine', 'infra.deploy', 'infra.stack', 'infra.runs')))\n"
+        "               or m.startswith(('serverless_testbed.engine', 'serverless_testbed.deploy',\n"
+        "                                'serverless_testbed.stack', 'infra.runs')))\n"
         "print(heavy)\n"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True)
-    assert done.stdout.strip() == "[]", f"`import infra.cli` loads {done.stdout.strip()}"
+    assert done.stdout.strip() == "[]", f"`import serverless_testbed.cli` loads {done.stdout.strip()}"
 
 
 @pytest.mark.parametrize(

@@ -16,8 +16,7 @@ from typing import Any
 
 import pytest
 import yaml
-
-from infra.settings import LOCALSTACK_IMAGE
+from serverless_testbed.settings import LOCALSTACK_IMAGE
 
 ROOT = Path(__file__).resolve().parents[2]
 HOOK = ROOT / "infra" / "compose" / "ready.d" / "10-deploy.sh"
@@ -170,9 +169,9 @@ def test_the_hook_is_an_executable_shell_script():
 
 
 def fake_repo(tmp_path: Path, deploy_source: str) -> Path:
-    (tmp_path / "infra").mkdir()
-    (tmp_path / "infra" / "__init__.py").write_text("")
-    (tmp_path / "infra" / "deploy.py").write_text(deploy_source)
+    (tmp_path / "infra" / "serverless_testbed").mkdir(parents=True)
+    (tmp_path / "infra" / "serverless_testbed" / "__init__.py").write_text("")
+    (tmp_path / "infra" / "serverless_testbed" / "deploy.py").write_text(deploy_source)
     return tmp_path
 
 
@@ -188,7 +187,7 @@ def run_hook(repo: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(["/bin/sh", str(HOOK)], env=env, capture_output=True, text=True, timeout=30, check=False)
 
 
-def test_the_hook_runs_infra_deploy_against_the_local_emulator(tmp_path: Path):
+def test_the_hook_runs_the_deploy_against_the_local_emulator(tmp_path: Path):
     repo = fake_repo(
         tmp_path,
         "import json, os\n"
@@ -202,7 +201,7 @@ def test_the_hook_runs_infra_deploy_against_the_local_emulator(tmp_path: Path):
     line = next(line for line in result.stdout.splitlines() if line.startswith("DEPLOYED "))
     seen = yaml.safe_load(line.removeprefix("DEPLOYED "))
     assert seen == {
-        "PYTHONPATH": str(repo),
+        "PYTHONPATH": f"{repo}/infra:{repo}",
         "AWS_ENDPOINT_URL": "http://localhost:4566",
         "TESTBED_TARGET": "endpoint",
         "AWS_ACCESS_KEY_ID": "test",
@@ -226,7 +225,7 @@ def test_a_failing_deploy_fails_the_hook(tmp_path: Path):
 def test_a_missing_repository_is_reported(tmp_path: Path):
     result = run_hook(tmp_path)
     assert result.returncode == 1
-    assert "infra/deploy.py not found" in result.stderr
+    assert "infra/serverless_testbed/deploy.py not found" in result.stderr
 
 
 def compose_command() -> list[str] | None:
@@ -272,7 +271,7 @@ def test_shell_scripts_are_checked_out_with_lf_everywhere():
 
 
 def test_the_compose_engine_stops_with_down_v_and_starts_waiting_for_health():
-    from infra.engine.remote import COMPOSE_DOWN, COMPOSE_UP, compose_command
+    from serverless_testbed.engine.remote import COMPOSE_DOWN, COMPOSE_UP, compose_command
 
     # -v: the image's VOLUME /var/lib/localstack is an anonymous volume `down` alone leaves behind.
     assert compose_command(*COMPOSE_DOWN)[-2:] == ["down", "-v"]
@@ -290,7 +289,7 @@ def test_the_compose_engine_stops_with_down_v_and_starts_waiting_for_health():
     ],
 )
 def test_the_compose_engine_mounts_the_socket_docker_host_names(environ: dict[str, str], socket: str):
-    from infra.engine.remote import compose_environment
+    from serverless_testbed.engine.remote import compose_environment
 
     assert compose_environment(environ)["TESTBED_DOCKER_SOCKET"] == socket
 
@@ -329,7 +328,7 @@ def test_testbed_status_agrees_with_the_healthcheck_and_says_where_to_look(
 
 
 def test_testbed_status_says_when_nothing_answers():
-    from infra.compose_status import compose_status
+    from serverless_testbed.compose_status import compose_status
 
     with socket.socket() as unused:
         unused.bind(("127.0.0.1", 0))

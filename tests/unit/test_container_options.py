@@ -6,9 +6,8 @@ from __future__ import annotations
 import shlex
 
 import pytest
+from serverless_testbed.engine.container import SESSION_LABEL, container_options, docker_socket_path
 from testcontainers.core.labels import LABEL_SESSION_ID, SESSION_ID
-
-from infra.engine.container import SESSION_LABEL, container_options, docker_socket_path
 
 
 @pytest.mark.parametrize(

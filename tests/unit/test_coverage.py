@@ -1,4 +1,4 @@
-"""State machine coverage (infra/coverage.py) from ASL and execution histories.
+"""State machine coverage (infra/serverless_testbed/coverage.py) from ASL and execution histories.
 
 `coverage_histories/parallel_map_retry_catch.json` is a real LocalStack 4.14.0 history: a
 Parallel state (a Pass branch, and an inline Map whose Choice sends 1 to `One` and the rest
@@ -13,8 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-from infra.coverage import KINDS, Coverage, Model, evaluate, path_value, report, table
+from serverless_testbed.coverage import KINDS, Coverage, Model, evaluate, path_value, report, table
 
 ROOT = Path(__file__).resolve().parents[2]
 RECORDED = json.loads((Path(__file__).parent / "coverage_histories" / "parallel_map_retry_catch.json").read_text())
@@ -172,8 +171,7 @@ def test_an_engine_that_cannot_list_map_runs_is_asked_once(monkeypatch: pytest.M
     (1 to 5 s each): the second and later map runs of that endpoint are counted unlisted
     without asking. A stand-in client counts the listings."""
     from botocore.exceptions import ClientError
-
-    from infra import coverage as coverage_module
+    from serverless_testbed import coverage as coverage_module
 
     monkeypatch.setattr(coverage_module, "_UNLISTING_ENDPOINTS", set())
 

@@ -1,4 +1,4 @@
-"""The session's coverage summary (`pytest_terminal_summary` in infra/pytest_plugin.py) in a
+"""The session's coverage summary (`pytest_terminal_summary` in infra/serverless_testbed/pytest_plugin.py) in a
 real pytest run of its own: the details JSON lands in the pytest cache, or, when the cache
 plugin is off (`-p no:cacheprovider`, where `config.cache` does not exist), under
 `build/testbed/` instead of crashing the session's end."""
@@ -14,8 +14,8 @@ import pytest
 
 # A session that recorded one machine's coverage (as `record_coverage` does before a destroy).
 CONFTEST = """
-from infra.coverage import Coverage, Model
-from infra.pytest_plugin import COVERAGE_KEY
+from serverless_testbed.coverage import Coverage, Model
+from serverless_testbed.pytest_plugin import COVERAGE_KEY
 
 
 def pytest_configure(config):

@@ -1,5 +1,5 @@
 """BatchWriteItem in the embedded engine's DynamoDB (moto-ext, patched by
-infra/localstack_plugins/dynamodb_batch_write.py): requests applied in order, so stream
+infra/serverless_testbed/localstack_plugins/dynamodb_batch_write.py): requests applied in order, so stream
 records follow them, and one key twice in a batch refused as AWS refuses it.
 
 Runs moto's request handler in process (moto's own `mock_aws`), with the patch installed.
@@ -16,8 +16,7 @@ from botocore.exceptions import ClientError
 from moto import mock_aws
 from moto.dynamodb import models as backend_module
 from moto.dynamodb import responses as responses_module
-
-from infra.localstack_plugins import dynamodb_batch_write
+from serverless_testbed.localstack_plugins import dynamodb_batch_write
 
 pytestmark = pytest.mark.unit
 

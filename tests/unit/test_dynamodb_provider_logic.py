@@ -11,11 +11,10 @@ from typing import Any
 
 import pytest
 from localstack.aws.api import CommonServiceException
-
-from infra.localstack_plugins import dynamodb_checks as checks
-from infra.localstack_plugins import dynamodb_partiql as partiql
-from infra.localstack_plugins import dynamodb_shapes as shapes
-from infra.localstack_plugins import dynamodb_streams as streams
+from serverless_testbed.localstack_plugins import dynamodb_checks as checks
+from serverless_testbed.localstack_plugins import dynamodb_partiql as partiql
+from serverless_testbed.localstack_plugins import dynamodb_shapes as shapes
+from serverless_testbed.localstack_plugins import dynamodb_streams as streams
 
 pytestmark = pytest.mark.unit
 

@@ -1,5 +1,5 @@
 """TransactWriteItems in the embedded engine's DynamoDB (moto-ext, patched by
-infra/localstack_plugins/dynamodb_transactions.py): all or nothing, as AWS documents it,
+infra/serverless_testbed/localstack_plugins/dynamodb_transactions.py): all or nothing, as AWS documents it,
 with a rollback that restores only the touched items and their stream records.
 
 Runs moto's backend in process (moto's own `mock_aws`), with the patch installed.
@@ -15,8 +15,7 @@ import pytest
 from botocore.exceptions import ClientError
 from moto import mock_aws
 from moto.dynamodb import models as backend_module
-
-from infra.localstack_plugins import dynamodb_transactions
+from serverless_testbed.localstack_plugins import dynamodb_transactions
 
 pytestmark = pytest.mark.unit
 CONDITION = "attribute_not_exists(pk) OR src = :src"

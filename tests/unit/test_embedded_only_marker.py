@@ -1,4 +1,4 @@
-"""The `embedded_only` marker (infra/pytest_embedded_only.py): a marked test runs on the
+"""The `embedded_only` marker (infra/serverless_testbed/pytest_embedded_only.py): a marked test runs on the
 embedded engine in full mode only, and is skipped with its reason everywhere else."""
 
 from __future__ import annotations
@@ -9,8 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
-
-from infra.pytest_embedded_only import embedded_only_skip
+from serverless_testbed.pytest_embedded_only import embedded_only_skip
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -29,7 +28,7 @@ def test_plain():
 def run_pytest(tmp_path: Path, source: str, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
     (tmp_path / "test_sample.py").write_text(source)
     (tmp_path / "pytest.ini").write_text(
-        "[pytest]\naddopts = --strict-markers -rs -p infra.pytest_embedded_only\nmarkers =\n"
+        "[pytest]\naddopts = --strict-markers -rs -p serverless_testbed.pytest_embedded_only\nmarkers =\n"
         "    embedded_only(reason): embedded engine only\n"
     )
     clean = {key: value for key, value in os.environ.items() if not key.startswith("TESTBED_")}

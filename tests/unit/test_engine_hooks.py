@@ -1,5 +1,5 @@
 """The LocalStack hooks this package registers act only inside an engine the project started,
-and the fidelity patch not in stock mode (infra/localstack_plugins/scope.py).
+and the fidelity patch not in stock mode (infra/serverless_testbed/localstack_plugins/scope.py).
 
 Each case runs in a fresh interpreter: it loads every `localstack.hooks.on_infra_start` entry
 point of pyproject.toml as LocalStack does, calls it, and reports which LocalStack functions
@@ -16,10 +16,9 @@ import tomllib
 from pathlib import Path
 
 import pytest
-
-from infra.engine.embedded import localstack_environment
-from infra.errors import BadInput
-from infra.localstack_plugins.scope import engine_mode, fidelity_patches_on, inside_testbed_engine
+from serverless_testbed.engine.embedded import localstack_environment
+from serverless_testbed.errors import BadInput
+from serverless_testbed.localstack_plugins.scope import engine_mode, fidelity_patches_on, inside_testbed_engine
 
 ROOT = Path(__file__).resolve().parents[2]
 NOTHING = {
@@ -50,27 +49,28 @@ before["sfn_describe"] = refs.VariableReferencesStaticAnalyser.process_and_get
 for entry in importlib.metadata.entry_points(group="localstack.hooks.on_infra_start"):
     if entry.name in names:
         entry.load()()
-from infra.localstack_plugins.fidelity import DYNAMODB_TASK_MODULE
-from infra.localstack_plugins.network import TWISTED_SERVER_MODULE
+from serverless_testbed.localstack_plugins.fidelity import DYNAMODB_TASK_MODULE
+from serverless_testbed.localstack_plugins.network import TWISTED_SERVER_MODULE
 dynamodb_task = importlib.import_module(DYNAMODB_TASK_MODULE)
 twisted_server = importlib.import_module(TWISTED_SERVER_MODULE)
-from infra.localstack_plugins.function_urls import ROUTER_MODULE
+from serverless_testbed.localstack_plugins.function_urls import ROUTER_MODULE
 url_router = importlib.import_module(ROUTER_MODULE)
-from infra.localstack_plugins.jsonata import JSONATA_MODULE
+from serverless_testbed.localstack_plugins.jsonata import JSONATA_MODULE
 jsonata_module = importlib.import_module(JSONATA_MODULE)
 from localstack.aws import handlers
 from localstack.services.stepfunctions.asl.component.common.retry import retrier_decl
-ours = lambda fn: fn.__module__.startswith("infra.localstack_plugins")
+ours = lambda fn: fn.__module__.startswith("serverless_testbed.localstack_plugins")
 chain = handlers.serve_custom_service_request_handlers.handlers
 print(json.dumps({
     "batching": version_manager.record_cw_metric_invocation is not before["batching"],
     "task_clients": boto_client.boto_client_for is not before["task_clients"],
     "fidelity": ours(dynamodb_task.StateTaskServiceDynamoDB._eval_service_task),
     "network": ours(twisted_server.TwistedRuntimeServer.register),
-    "faults": any(h.__module__ == "infra.localstack_plugins.faults" for h in chain),
-    "iam": any(h.__module__ == "infra.localstack_plugins.iam_enforcement" for h in chain),
+    "faults": any(h.__module__ == "serverless_testbed.localstack_plugins.faults" for h in chain),
+    "iam": any(h.__module__ == "serverless_testbed.localstack_plugins.iam_enforcement" for h in chain),
     "function_urls": ours(url_router.FunctionUrlRouter.register_routes),
-    "jsonata": getattr(jsonata_module._eval_jsonata, "__module__", None) == "infra.localstack_plugins.jsonata",
+    "jsonata": getattr(jsonata_module._eval_jsonata, "__module__", None)
+    == "serverless_testbed.localstack_plugins.jsonata",
     "sfn_describe": refs.VariableReferencesStaticAnalyser.process_and_get is not before["sfn_describe"],
     "sfn_retry": type(retrier_decl.time).__name__ == "ScaledSleep",
 }))

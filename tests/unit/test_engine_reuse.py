@@ -1,4 +1,4 @@
-"""When a test session reuses the engine `testbed up` left running (infra/engine/reuse.py):
+"""When a test session reuses the engine `testbed up` left running (infra/serverless_testbed/engine/reuse.py):
 the refusals, each saying why, and the session slots that keep two sessions apart."""
 
 from __future__ import annotations
@@ -10,13 +10,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
-from infra.engine.embedded import EmbeddedEngine, EngineRecord
-from infra.engine.reuse import SLOTS, mismatch, reuse_running_engine, take_slot, wants_own_engine
-from infra.localstack_plugins.iam_mode import IAM_ENFORCE_VAR
-from infra.localstack_plugins.scope import ENGINE_MODE_VAR
-from infra.localstack_plugins.sfn_retry_scale import RETRY_SCALE_VAR
-from infra.settings import Settings
+from serverless_testbed.engine.embedded import EmbeddedEngine, EngineRecord
+from serverless_testbed.engine.reuse import SLOTS, mismatch, reuse_running_engine, take_slot, wants_own_engine
+from serverless_testbed.localstack_plugins.iam_mode import IAM_ENFORCE_VAR
+from serverless_testbed.localstack_plugins.scope import ENGINE_MODE_VAR
+from serverless_testbed.localstack_plugins.sfn_retry_scale import RETRY_SCALE_VAR
+from serverless_testbed.settings import Settings
 
 pytestmark = pytest.mark.unit
 

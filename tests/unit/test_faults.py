@@ -1,5 +1,5 @@
-"""Fault rules (infra/faults.py): what a rule accepts, what it matches, how often it fires,
-and the payloads the executor answers with (infra/localstack_plugins/faults.py)."""
+"""Fault rules (infra/serverless_testbed/faults.py): what a rule accepts, what it matches, how often it fires,
+and the payloads the executor answers with (infra/serverless_testbed/localstack_plugins/faults.py)."""
 
 from __future__ import annotations
 
@@ -8,10 +8,9 @@ import random
 from typing import Any
 
 import pytest
-
-from infra.errors import BadInput
-from infra.faults import FaultBook, FaultRule, parse_rules, request_resources, short_name
-from infra.localstack_plugins.faults import failure_for
+from serverless_testbed.errors import BadInput
+from serverless_testbed.faults import FaultBook, FaultRule, parse_rules, request_resources, short_name
+from serverless_testbed.localstack_plugins.faults import failure_for
 
 
 def rule(**fields: Any) -> FaultRule:
@@ -183,7 +182,7 @@ def cli(tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
     ],
 )
 def test_the_faults_commands_say_what_is_wrong_in_one_line(cli: Any, args: list[str], code: int, words: str) -> None:
-    from infra.cli import app
+    from serverless_testbed.cli import app
 
     result = cli.invoke(app, args, prog_name="testbed")
     assert result.exit_code == code, result.output

@@ -1,5 +1,5 @@
 """No test switches in production code: failure paths are tested with faults injected from
-outside (infra/faults.py), never by an input field, a marker object or an environment
+outside (infra/serverless_testbed/faults.py), never by an input field, a marker object or an environment
 variable that exists only so that a test can make a function fail. This scans every
 function under src/ and fails if such a switch comes back."""
 
@@ -66,7 +66,10 @@ def test_no_function_under_src_holds_a_test_switch() -> None:
     files = production_files()
     assert len(files) > 10, f"expected the functions under {ROOT / 'src'}, found {files}"
     found = [hit for path in files for hit in switches(path.read_text(), str(path.relative_to(ROOT)))]
-    assert not found, "test switches in production code (inject faults instead, infra/faults.py):\n" + "\n".join(found)
+    assert not found, (
+        "test switches in production code (inject faults instead, infra/serverless_testbed/faults.py):\n"
+        + "\n".join(found)
+    )
 
 
 # What the switches this project used to have looked like: the check must catch each.

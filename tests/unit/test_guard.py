@@ -16,12 +16,17 @@ from typing import Any
 import boto3
 import pytest
 from botocore.stub import Stubber
+from serverless_testbed import deploy
+from serverless_testbed.cli import app
+from serverless_testbed.errors import TargetRefused
+from serverless_testbed.guard import (
+    DUMMY_KEYS,
+    check_aws_target,
+    configured_endpoints,
+    emulator_endpoint,
+    is_aws_endpoint,
+)
 from typer.testing import CliRunner
-
-from infra import deploy
-from infra.cli import app
-from infra.errors import TargetRefused
-from infra.guard import DUMMY_KEYS, check_aws_target, configured_endpoints, emulator_endpoint, is_aws_endpoint
 
 REAL_KEY = "AKIAIOSFODNN7EXAMPLE"
 ACCOUNT = "123456789012"
@@ -318,7 +323,7 @@ def test_an_emulator_target_needs_an_endpoint_that_is_not_aws():
         emulator_endpoint("https://sqs.us-east-1.amazonaws.com")
 
 
-# --- python -m infra.deploy (the compose hook's entry point) -------------------------------------
+# --- python -m serverless_testbed.deploy (the compose hook's entry point) -------------------------------------
 
 
 @pytest.mark.parametrize("options", [[], ["--plan"], ["--destroy"], ["--destroy", "--plan"]])

@@ -1,4 +1,4 @@
-"""The (action, resource) pairs IAM checks per request (infra/localstack_plugins/iam_actions.py),
+"""The (action, resource) pairs IAM checks per request (infra/serverless_testbed/localstack_plugins/iam_actions.py),
 as the AWS Service Authorization Reference lists them for the calls the stack makes."""
 
 from __future__ import annotations
@@ -6,10 +6,9 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-
-from infra.errors import BadInput
-from infra.localstack_plugins.iam_actions import Authorization, Where, authorizations
-from infra.localstack_plugins.iam_mode import enforces_iam, iam_enforcement_on
+from serverless_testbed.errors import BadInput
+from serverless_testbed.localstack_plugins.iam_actions import Authorization, Where, authorizations
+from serverless_testbed.localstack_plugins.iam_mode import enforces_iam, iam_enforcement_on
 
 WHERE = Where(region="eu-west-1", account="123456789012")
 BUCKET = "arn:aws:s3:::b"
@@ -121,7 +120,7 @@ def test_the_switch() -> None:
 
 
 def test_which_engines_enforce() -> None:
-    from infra.engine.embedded import EmbeddedEngine
+    from serverless_testbed.engine.embedded import EmbeddedEngine
 
     assert enforces_iam(EmbeddedEngine(iam_enforce=True, mode="full"))
     assert not enforces_iam(EmbeddedEngine(iam_enforce=False, mode="full"))

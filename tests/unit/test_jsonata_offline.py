@@ -1,4 +1,4 @@
-"""JSONata without Java (infra/localstack_plugins/jsonata.py): what jsonata-python's values
+"""JSONata without Java (infra/serverless_testbed/localstack_plugins/jsonata.py): what jsonata-python's values
 become, and LocalStack's evaluation pointer served by it. Real jsonata-python, real LocalStack
 module; no JVM is started (none is installed here)."""
 
@@ -8,8 +8,13 @@ import importlib
 import json
 
 import pytest
-
-from infra.localstack_plugins.jsonata import JSONATA_MODULE, JSONataResultError, _patch_jsonata, evaluate, plain_json
+from serverless_testbed.localstack_plugins.jsonata import (
+    JSONATA_MODULE,
+    JSONataResultError,
+    _patch_jsonata,
+    evaluate,
+    plain_json,
+)
 
 
 @pytest.mark.parametrize(

@@ -9,10 +9,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-from infra.localstack_plugins.lambda_executor import worker_environment
-from infra.localstack_plugins.lambda_process import Standby, Worker
-from infra.localstack_plugins.lambda_python import link_sdk
+from serverless_testbed.localstack_plugins.lambda_executor import worker_environment
+from serverless_testbed.localstack_plugins.lambda_process import Standby, Worker
+from serverless_testbed.localstack_plugins.lambda_python import link_sdk
 
 ENDPOINT = "http://127.0.0.1:45123"
 

@@ -1,5 +1,5 @@
 """TESTBED_LAMBDA_MAX_ENVIRONMENTS: the setting, handed to the engine, and the bound itself
-(infra/localstack_plugins/lambda_environments.py)."""
+(infra/serverless_testbed/localstack_plugins/lambda_environments.py)."""
 
 from __future__ import annotations
 
@@ -8,10 +8,9 @@ import threading
 from pathlib import Path
 
 import pytest
-
-from infra.engine.embedded import localstack_environment
-from infra.errors import BadInput
-from infra.localstack_plugins.lambda_environments import (
+from serverless_testbed.engine.embedded import localstack_environment
+from serverless_testbed.errors import BadInput
+from serverless_testbed.localstack_plugins.lambda_environments import (
     MAX_ENVIRONMENTS_DEFAULT,
     MAX_ENVIRONMENTS_VAR,
     Bound,

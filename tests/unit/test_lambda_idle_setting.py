@@ -6,9 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
-from infra.engine.embedded import LAMBDA_IDLE_DEFAULT_SECONDS, LAMBDA_IDLE_VAR, localstack_environment
-from infra.errors import BadInput
+from serverless_testbed.engine.embedded import LAMBDA_IDLE_DEFAULT_SECONDS, LAMBDA_IDLE_VAR, localstack_environment
+from serverless_testbed.errors import BadInput
 
 
 def keepalive(tmp_path: Path, host: dict[str, str]) -> str:

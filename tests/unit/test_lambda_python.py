@@ -9,10 +9,14 @@ import sys
 from pathlib import Path
 
 import pytest
-
-from infra.localstack_plugins import lambda_python
-from infra.localstack_plugins.lambda_python import find_interpreter, interpreter_for, link_sdk, runtime_version
-from infra.localstack_plugins.lambda_worker import Paths, to_json
+from serverless_testbed.localstack_plugins import lambda_python
+from serverless_testbed.localstack_plugins.lambda_python import (
+    find_interpreter,
+    interpreter_for,
+    link_sdk,
+    runtime_version,
+)
+from serverless_testbed.localstack_plugins.lambda_worker import Paths, to_json
 
 
 def test_runtime_versions():

@@ -8,10 +8,10 @@ import sys
 from pathlib import Path
 
 import pytest
+from serverless_testbed.localstack_plugins.lambda_process import STANDBY_ENVIRONMENT, Standby, can_take_standby
+from serverless_testbed.localstack_plugins.lambda_python import link_sdk
+from serverless_testbed.waiting import wait_for
 
-from infra.localstack_plugins.lambda_process import STANDBY_ENVIRONMENT, Standby, can_take_standby
-from infra.localstack_plugins.lambda_python import link_sdk
-from infra.waiting import wait_for
 from tests.unit.test_lambda_environment import bound_worker, invoke_once
 
 HANDLER = """\

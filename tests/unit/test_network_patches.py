@@ -8,15 +8,14 @@ import subprocess
 from pathlib import Path
 
 import pytest
-
-from infra.engine.embedded import localstack_environment
-from infra.localstack_plugins.network import (
+from serverless_testbed.engine.embedded import localstack_environment
+from serverless_testbed.localstack_plugins.network import (
     NotLoopbackError,
     loopback_interface,
     loopback_listen_script,
     node_command_on_loopback,
 )
-from infra.localstack_plugins.scope import inside_testbed_engine
+from serverless_testbed.localstack_plugins.scope import inside_testbed_engine
 
 
 @pytest.mark.parametrize(

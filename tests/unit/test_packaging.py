@@ -11,8 +11,7 @@ from pathlib import Path
 
 from hypothesis import given
 from hypothesis import strategies as st
-
-from infra.packaging import code_sha256, zip_directory, zip_files
+from serverless_testbed.packaging import code_sha256, zip_directory, zip_files
 
 names = st.lists(
     st.text(alphabet="abcdefghijklmnopqrstuvwxyz0123456789_-.", min_size=1, max_size=12).filter(

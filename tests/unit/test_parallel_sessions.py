@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from infra.coverage import Coverage, Model
+from serverless_testbed.coverage import Coverage, Model
 
 RECORDED = Path(__file__).parent / "coverage_histories" / "parallel_map_retry_catch.json"
 
@@ -18,8 +18,8 @@ import os
 
 import pytest
 
-from infra.coverage import Coverage, Model
-from infra.pytest_plugin import COVERAGE_KEY
+from serverless_testbed.coverage import Coverage, Model
+from serverless_testbed.pytest_plugin import COVERAGE_KEY
 
 RECORDED = json.loads(open({str(RECORDED)!r}).read())
 

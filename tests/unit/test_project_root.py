@@ -6,12 +6,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from serverless_testbed import project
+from serverless_testbed.project import ROOT_VAR, ProjectNotFound, find_root, use_root
+from serverless_testbed.stack.model import Function, StateMachine
 
-from infra import project
-from infra.project import ROOT_VAR, ProjectNotFound, find_root, use_root
-from infra.stack.model import Function, StateMachine
-
-CHECKOUT = Path(project.__file__).resolve().parents[1]
+CHECKOUT = Path(project.__file__).resolve().parents[2]
 
 
 def make_project(path: Path) -> Path:
@@ -60,7 +59,9 @@ def test_outside_any_project_the_checkout_answers(tmp_path, monkeypatch):
 def test_a_named_root_without_asl_and_src_is_refused(tmp_path, monkeypatch):
     (tmp_path / "asl").mkdir()
     monkeypatch.setenv(ROOT_VAR, str(tmp_path))
-    with pytest.raises(ProjectNotFound, match=r"\$TESTBED_PROJECT_ROOT names .* does not hold both asl/ and src/"):
+    with pytest.raises(
+        ProjectNotFound, match=r"\$TESTBED_PROJECT_ROOT names .* holds neither asl/ and src/ nor \[tool.testbed\]"
+    ):
         find_root()
     with pytest.raises(ProjectNotFound, match="the project root setting"):
         find_root(tmp_path)
@@ -68,7 +69,9 @@ def test_a_named_root_without_asl_and_src_is_refused(tmp_path, monkeypatch):
 
 def test_no_project_and_no_checkout_says_where_it_looked(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setattr(project, "__file__", str(tmp_path / "site-packages" / "infra" / "project.py"))
+    monkeypatch.setattr(
+        project, "__file__", str(tmp_path / "lib" / "site-packages" / "serverless_testbed" / "project.py")
+    )
     with pytest.raises(ProjectNotFound, match=f"no project root: no directory from {tmp_path} upward"):
         find_root()
 

@@ -9,9 +9,8 @@ from pathlib import Path
 from typing import get_args
 
 import pytest
-
-from infra.errors import BadInput, TestbedError
-from infra.settings import (
+from serverless_testbed.errors import BadInput, TestbedError
+from serverless_testbed.settings import (
     DEFAULT_REGION,
     EMULATOR_TARGETS,
     LOCALSTACK_IMAGE,
@@ -143,8 +142,13 @@ def test_targets_are_the_target_type_s_values():
 
 
 def test_the_localstack_version_is_one_constant_that_the_pin_and_the_image_agree_with():
+    from serverless_testbed.engine.venv import requirements
+
     pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())
-    pins = [dep for dep in pyproject["project"]["dependencies"] if dep.startswith("localstack-core")]
+    assert not [dep for dep in pyproject["project"]["dependencies"] if dep.startswith("localstack")], (
+        "LocalStack is the engine's, never the project's: pyproject's dependencies must not hold it"
+    )
+    pins = [dep for dep in requirements() if dep.startswith("localstack-core")]
     assert pins == [f"localstack-core[runtime]=={LOCALSTACK_VERSION}"]
     assert importlib.metadata.version("localstack-core") == LOCALSTACK_VERSION
     assert f"localstack/localstack:{LOCALSTACK_VERSION}" == LOCALSTACK_IMAGE
@@ -159,7 +163,8 @@ def test_no_python_module_writes_the_version_but_settings():
             LOCALSTACK_VERSION in line and not line.lstrip().startswith("#") for line in _code_lines(path.read_text())
         )
     ]
-    assert written == ["infra/settings.py"], f"the version is written outside infra/settings.py: {written}"
+    expected = ["infra/serverless_testbed/settings.py"]
+    assert written == expected, f"the version is written outside {expected[0]}: {written}"
 
 
 def _code_lines(source: str) -> list[str]:
@@ -195,7 +200,7 @@ def _code_lines(source: str) -> list[str]:
 def test_python_m_infra_deploy_reads_its_settings_like_the_cli(
     argv: list[str], env: dict[str, str], expected: tuple[str, str, str | None]
 ):
-    from infra.deploy import parse
+    from serverless_testbed.deploy import parse
 
     _, settings = parse(argv, env)
     assert (settings.prefix, settings.region, settings.endpoint_url) == expected

@@ -10,8 +10,7 @@ import pytest
 from localstack.services.stepfunctions.asl.static_analyser.variable_references_static_analyser import (
     VariableReferencesStaticAnalyser,
 )
-
-from infra.localstack_plugins.sfn_describe import remembered
+from serverless_testbed.localstack_plugins.sfn_describe import remembered
 
 ANALYSE = VariableReferencesStaticAnalyser.process_and_get
 USES_VARIABLES = json.dumps(

@@ -7,10 +7,9 @@ import time
 from pathlib import Path
 
 import pytest
-
-from infra.engine.embedded import localstack_environment
-from infra.errors import BadInput
-from infra.localstack_plugins.sfn_retry_scale import RETRY_SCALE_VAR, ScaledSleep, retry_scale
+from serverless_testbed.engine.embedded import localstack_environment
+from serverless_testbed.errors import BadInput
+from serverless_testbed.localstack_plugins.sfn_retry_scale import RETRY_SCALE_VAR, ScaledSleep, retry_scale
 
 
 def test_real_time_unless_asked() -> None:

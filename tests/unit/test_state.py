@@ -14,11 +14,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
-from infra import procfs, state
-from infra.engine.embedded import ENGINE_ID_VAR, ID_FILE, EngineRecord
-from infra.engine.supervisor import exit_reason
-from infra.waiting import wait_for
+from serverless_testbed import procfs, state
+from serverless_testbed.engine.embedded import ENGINE_ID_VAR, ID_FILE, EngineRecord
+from serverless_testbed.engine.supervisor import exit_reason
+from serverless_testbed.waiting import wait_for
 
 
 @pytest.fixture

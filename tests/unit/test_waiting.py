@@ -9,14 +9,13 @@ from collections.abc import Iterator
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-
-from infra import waiting
-from infra.errors import WaitTimeout
-from infra.waiting import wait_for
+from serverless_testbed import waiting
+from serverless_testbed.errors import WaitTimeout
+from serverless_testbed.waiting import wait_for
 
 
 class FakeClock:
-    """Stands in for the time module inside infra.waiting: sleeping only advances the clock."""
+    """Stands in for the time module inside serverless_testbed.waiting: sleeping only advances the clock."""
 
     def __init__(self) -> None:
         self.now = 1000.0

@@ -12,8 +12,7 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-from infra.localstack_plugins.wire import read_exact, read_frame, write_frame
+from serverless_testbed.localstack_plugins.wire import read_exact, read_frame, write_frame
 
 json_values = st.recursive(
     st.none()

@@ -6,25 +6,25 @@ import inspect
 import pkgutil
 
 import pytest
+from serverless_testbed import generators as fixtures
+from serverless_testbed.records import Generated
+from serverless_testbed.registry import UnknownWorkflow, stack_for, workflow, workflows
+from serverless_testbed.runs import runners
+from serverless_testbed.stack.model import StateMachine
+from serverless_testbed.workflow import Workflow
 
-import fixtures
 import infra.workflows
-from fixtures.records import Generated
-from infra.runs import runners
-from infra.stack.model import StateMachine
-from infra.workflows import WORKFLOWS, UnknownWorkflow, stack_for, workflow
-from infra.workflows.workflow import Workflow
 
 
 def test_every_module_of_the_package_declares_a_workflow() -> None:
     modules = {f"infra.workflows.{info.name}" for info in pkgutil.iter_modules(infra.workflows.__path__)}
-    declaring = {item.resources.__module__ for item in WORKFLOWS.values()}
-    assert modules - {"infra.workflows.workflow"} == declaring, "a module of infra/workflows declares no WORKFLOW"
+    declaring = {item.resources.__module__ for item in workflows().values()}
+    assert modules - {"serverless_testbed.workflow"} == declaring, "a module of infra/workflows declares no WORKFLOW"
 
 
-@pytest.mark.parametrize("name", sorted(WORKFLOWS))
+@pytest.mark.parametrize("name", sorted(workflows()))
 def test_a_workflow_is_complete(name: str) -> None:
-    declared = WORKFLOWS[name]
+    declared = workflows()[name]
     assert declared.name == name
     assert declared.summary
     assert declared.trigger
@@ -43,8 +43,8 @@ def test_a_workflow_is_complete(name: str) -> None:
 
 
 def test_data_kinds_and_runners_are_the_workflows() -> None:
-    assert set(fixtures.KINDS) == set(WORKFLOWS) == set(runners())
-    assert set(fixtures.RENDERERS) == {name for name, item in WORKFLOWS.items() if item.renderer}
+    assert set(fixtures.kinds()) == set(workflows()) == set(runners())
+    assert set(fixtures.renderers()) == {name for name, item in workflows().items() if item.renderer}
 
 
 def test_an_unknown_workflow_names_the_known_ones() -> None:

@@ -20,15 +20,14 @@ from pathlib import Path
 
 import pytest
 from cfnlint.api import lint_all
-
-from infra.deploy import Deployer
-from infra.engine import Engine
-from infra.runs import RunOptions, runners
-from infra.stack.cloudformation import LINT_IGNORED, logical_id, made_at_run_time, stack_name
-from infra.stack.model import Bucket, StateMachine
-from infra.stack.remote import BotoRemote
-from infra.stack.stack import Stack
-from infra.workflows import stack_for
+from serverless_testbed.deploy import Deployer
+from serverless_testbed.engine import Engine
+from serverless_testbed.registry import stack_for
+from serverless_testbed.runs import RunOptions, runners
+from serverless_testbed.stack.cloudformation import LINT_IGNORED, logical_id, made_at_run_time, stack_name
+from serverless_testbed.stack.model import Bucket, StateMachine
+from serverless_testbed.stack.remote import BotoRemote
+from serverless_testbed.stack.stack import Stack
 
 pytestmark = pytest.mark.slow
 

@@ -6,11 +6,11 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 
 import pytest
+from serverless_testbed.clients import Clients
+from serverless_testbed.deploy import Deployer
+from serverless_testbed.observe import topic_capture
+from serverless_testbed.stack.stack import Stack
 
-from infra.clients import Clients
-from infra.deploy import Deployer
-from infra.observe import topic_capture
-from infra.stack.stack import Stack
 from infra.workflows import csv_etl as workflow
 
 

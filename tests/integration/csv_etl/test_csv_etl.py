@@ -15,14 +15,15 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from serverless_testbed.clients import Clients
+from serverless_testbed.deploy import Deployer
+from serverless_testbed.executions import known_executions, start, wait_execution
+from serverless_testbed.faults import FaultsClient
+from serverless_testbed.observe import drain, sns_messages
+from serverless_testbed.runs import RunOptions
+from serverless_testbed.stack.stack import Stack
 
 from fixtures.csv_files import BAD_FILES, FILE_REASONS, generate_bad_file, generate_csv_file
-from infra.clients import Clients
-from infra.deploy import Deployer
-from infra.executions import known_executions, start, wait_execution
-from infra.faults import FaultsClient
-from infra.observe import drain, sns_messages
-from infra.runs import RunOptions
 from infra.runs.csv_etl import (
     INVALID_PATH,
     LOADED_PATH,
@@ -36,7 +37,6 @@ from infra.runs.csv_etl import (
     stage_rows,
     upload,
 )
-from infra.stack.stack import Stack
 from infra.workflows import csv_etl as workflow
 
 

@@ -1,5 +1,5 @@
 """Workflow 5, CSV ETL, when its functions, S3, DynamoDB or SNS fail: faults injected from
-outside the code (infra/faults.py) drive every Retry and Catch rule of the machine.
+outside the code (infra/serverless_testbed/faults.py) drive every Retry and Catch rule of the machine.
 
 A fault that a Retry cures leaves no trace a user sees: the file loaded (or rejected) as
 without it, row by row, with its one notification (`check_file`). A fault that no Retry
@@ -15,12 +15,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
+from serverless_testbed.clients import Clients
+from serverless_testbed.deploy import Deployer
+from serverless_testbed.executions import Execution
+from serverless_testbed.faults import FaultsClient
+from serverless_testbed.stack.stack import Stack
 
 from fixtures.csv_files import CsvFile, generate_bad_file, generate_csv_file
-from infra.clients import Clients
-from infra.deploy import Deployer
-from infra.executions import Execution
-from infra.faults import FaultsClient
 from infra.runs.csv_etl import (
     INVALID_PATH,
     LOADED_PATH,
@@ -33,7 +34,6 @@ from infra.runs.csv_etl import (
     target_rows,
     upload,
 )
-from infra.stack.stack import Stack
 from infra.workflows import csv_etl as workflow
 
 FAILED_END = ["DescribeFailure", "NotifyFailure", "EtlFailed"]

@@ -9,11 +9,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-from infra.engine.embedded import EmbeddedEngine
-from infra.packaging import zip_files
-from infra.settings import Settings
-from infra.waiting import wait_for
+from serverless_testbed.engine.embedded import EmbeddedEngine
+from serverless_testbed.packaging import zip_files
+from serverless_testbed.settings import Settings
+from serverless_testbed.waiting import wait_for
 
 PROBES = Path(__file__).parent / "functions" / "probes.py"
 TRUST = {

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import pytest
-
-from infra.bench import MEASURES, render, run_benchmarks
-from infra.settings import Settings
+from serverless_testbed.bench import MEASURES, render, run_benchmarks
+from serverless_testbed.settings import Settings
 
 
 @pytest.mark.embedded_only(reason="benchmarks start and measure an embedded engine of their own")

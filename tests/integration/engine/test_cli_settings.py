@@ -16,9 +16,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
-from infra.settings import Settings
-from infra.workflows import WORKFLOWS
+from serverless_testbed.registry import workflows
+from serverless_testbed.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[3]
 TESTBED = [str(Path(sys.executable).parent / "testbed")]
@@ -69,9 +68,9 @@ def test_prefix_comes_from_the_environment_and_status_shows_what_is_deployed(env
     assert run_cli("deploy", "-w", "orders", "--plan", env=with_prefix).strip() == "nothing to change"
 
     rows = workflow_rows(run_cli("status", env=with_prefix))
-    assert set(rows) == set(WORKFLOWS), f"status does not list every workflow: {rows}"
+    assert set(rows) == set(workflows()), f"status does not list every workflow: {rows}"
     assert rows["orders"].startswith("deployed ("), rows
-    for name in set(WORKFLOWS) - {"orders"}:
+    for name in set(workflows()) - {"orders"}:
         assert rows[name].startswith("not deployed"), rows
 
     elsewhere = workflow_rows(run_cli("status", "--prefix", f"{prefix}x", env=with_prefix))

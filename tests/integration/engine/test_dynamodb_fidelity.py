@@ -4,7 +4,7 @@ The expected answers come from AWS's documented behaviour and from LocalStack's
 AWS-validated DynamoDB tests (tests/aws/services/dynamodb/test_dynamodb.py and its
 snapshot, recorded against AWS): stream records, answer shapes, PartiQL, errors. They
 hold on every target; the embedded engine gets there through its provider
-(infra/localstack_plugins/dynamodb*.py).
+(infra/serverless_testbed/localstack_plugins/dynamodb*.py).
 """
 
 from __future__ import annotations
@@ -16,10 +16,9 @@ from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
-
-from infra.clients import Clients
-from infra.pytest_factories import TRUST_POLICY, Cleanup
-from infra.waiting import wait_for
+from serverless_testbed.clients import Clients
+from serverless_testbed.pytest_factories import TRUST_POLICY, Cleanup
+from serverless_testbed.waiting import wait_for
 
 UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 

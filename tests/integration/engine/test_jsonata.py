@@ -5,7 +5,7 @@ The expected values come from AWS's "Transforming data with JSONata in Step Func
 (input, result, errorOutput, context), Assign, Arguments and Output, Map's ItemSelector,
 Choice's Condition, and numbers as JavaScript's JSONata prints them (a whole number has no
 `.0`). Stock LocalStack evaluates JSONata in a JVM it downloads at first use; the embedded
-engine uses jsonata-python (infra/localstack_plugins/jsonata.py), so these run offline.
+engine uses jsonata-python (infra/serverless_testbed/localstack_plugins/jsonata.py), so these run offline.
 """
 
 from __future__ import annotations
@@ -16,9 +16,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-from infra.clients import Clients
-from infra.pytest_factories import TRUST_POLICY, Cleanup
+from serverless_testbed.clients import Clients
+from serverless_testbed.pytest_factories import TRUST_POLICY, Cleanup
 
 PROBES = Path(__file__).parent / "functions" / "probes.py"
 

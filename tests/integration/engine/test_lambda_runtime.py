@@ -12,8 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-from infra.waiting import wait_for
+from serverless_testbed.waiting import wait_for
 
 PROBES = Path(__file__).parent / "functions" / "probes.py"
 BROKEN_INIT = Path(__file__).parent / "functions" / "broken_init.py"
@@ -167,7 +166,7 @@ def test_lambda_reads_and_writes_dynamodb_through_boto3(aws, make_function, make
 def test_unsupported_runtime_is_reported_not_hung(aws, role_arn, unique, cleanup, runtime, engine):
     if engine.name != "embedded":
         pytest.skip("only the embedded executor limits runtimes")
-    from infra.packaging import zip_files
+    from serverless_testbed.packaging import zip_files
 
     lam = aws("lambda")
     name = unique("node")
@@ -426,7 +425,7 @@ def test_a_python312_function_runs_on_python312_with_boto3_and_nothing_of_the_en
 
 @pytest.mark.embedded_only(reason="the local-process executor's fallback when a runtime's Python is not installed")
 def test_a_runtime_without_its_python_runs_on_the_engines_and_says_so_once(aws, role_arn, unique, cleanup, engine):
-    from infra.packaging import zip_files
+    from serverless_testbed.packaging import zip_files
 
     lam = aws("lambda")
     name = unique("py314")

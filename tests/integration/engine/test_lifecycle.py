@@ -22,9 +22,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-from infra import procfs
-from infra.engine.embedded import (
+from serverless_testbed import procfs
+from serverless_testbed.engine.embedded import (
     ENGINE_ID_VAR,
     EmbeddedEngine,
     EngineRecord,
@@ -33,10 +32,10 @@ from infra.engine.embedded import (
     free_port,
     shared_lib_dir,
 )
-from infra.errors import EngineError, EngineNotUp
-from infra.packaging import zip_files
-from infra.settings import Settings
-from infra.waiting import wait_for
+from serverless_testbed.errors import EngineError, EngineNotUp
+from serverless_testbed.packaging import zip_files
+from serverless_testbed.settings import Settings
+from serverless_testbed.waiting import wait_for
 
 ROOT = Path(__file__).resolve().parents[3]
 BIN = Path(sys.executable).parent
@@ -138,9 +137,9 @@ def test_cli_up_env_aws_cli_down(tmp_path: Path):
 
 CHILD = """
 import json, sys
-from infra.engine.embedded import EmbeddedEngine
-from infra.packaging import zip_files
-from infra.waiting import wait_for
+from serverless_testbed.engine.embedded import EmbeddedEngine
+from serverless_testbed.packaging import zip_files
+from serverless_testbed.waiting import wait_for
 
 engine = EmbeddedEngine().start()
 lam = engine.client("lambda")
@@ -247,7 +246,7 @@ def test_a_second_engine_does_not_install_kinesis_again():
 
 # The engine touches only what is its own.
 
-TESTBED = [sys.executable, "-m", "infra.cli"]
+TESTBED = [sys.executable, "-m", "serverless_testbed.cli"]
 
 
 def background(command: list[str], env: dict[str, str]) -> subprocess.Popen[str]:
@@ -270,7 +269,7 @@ def engines_started_by(pids: list[int]) -> list[tuple[str, str]]:
         except OSError:
             continue
         started_by_them = environ.get("TESTBED_PARENT_PID") in {str(p) for p in pids}
-        if "infra.engine.supervisor" in cmdline and started_by_them and procfs.is_running(pid):
+        if "serverless_testbed.engine.supervisor" in cmdline and started_by_them and procfs.is_running(pid):
             found.append((environ[ENGINE_ID_VAR], cwd))
     return found
 

@@ -24,11 +24,10 @@ from typing import Any
 
 import psutil
 import pytest
-
-from infra.engine import Engine
-from infra.engine.embedded import EmbeddedEngine, shared_lib_dir
-from infra.settings import Settings
-from infra.waiting import wait_for
+from serverless_testbed.engine import Engine
+from serverless_testbed.engine.embedded import EmbeddedEngine, shared_lib_dir
+from serverless_testbed.settings import Settings
+from serverless_testbed.waiting import wait_for
 
 ROOT = Path(__file__).resolve().parents[3]
 BIN = Path(sys.executable).parent
@@ -182,7 +181,7 @@ trap '"$BIN/testbed" down' EXIT
 eval "$("$BIN/testbed" env)"
 "$BIN/python" - <<'EOF'
 import boto3
-from infra.waiting import wait_for
+from serverless_testbed.waiting import wait_for
 kinesis = boto3.client("kinesis")
 kinesis.create_stream(StreamName="namespace", ShardCount=1)
 wait_for(

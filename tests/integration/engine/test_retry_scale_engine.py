@@ -7,10 +7,10 @@ import json
 from collections.abc import Iterator
 
 import pytest
+from serverless_testbed.engine.embedded import EmbeddedEngine
+from serverless_testbed.executions import wait_execution
+from serverless_testbed.localstack_plugins.sfn_retry_scale import RETRY_SCALE_VAR
 
-from infra.engine.embedded import EmbeddedEngine
-from infra.executions import wait_execution
-from infra.localstack_plugins.sfn_retry_scale import RETRY_SCALE_VAR
 from tests.integration.engine.own_engine import engine_with
 
 INTERVAL_S = 10

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from infra.waiting import wait_for
+from serverless_testbed.waiting import wait_for
 
 PROBES = Path(__file__).parent / "functions" / "probes.py"
 

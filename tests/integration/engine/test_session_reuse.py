@@ -16,8 +16,8 @@ from pathlib import Path
 
 import boto3
 import pytest
+from serverless_testbed.settings import Settings
 
-from infra.settings import Settings
 from tests.integration.engine.test_lifecycle import ROOT, TESTBED, clean_environment, run
 
 ONE_TEST = ["tests/integration/orders/test_customer_orders.py", "-k", "approved_order_is_kept"]

@@ -1,5 +1,5 @@
 """At most TESTBED_LAMBDA_MAX_ENVIRONMENTS workers per function version: more concurrent
-invokes than that wait for a free worker and all succeed (infra/localstack_plugins/
+invokes than that wait for a free worker and all succeed (infra/serverless_testbed/localstack_plugins/
 lambda_environments.py).
 
 An engine of its own, started with the bound at 2.
@@ -11,9 +11,9 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+from serverless_testbed.engine.embedded import EmbeddedEngine
+from serverless_testbed.localstack_plugins.lambda_environments import MAX_ENVIRONMENTS_VAR
 
-from infra.engine.embedded import EmbeddedEngine
-from infra.localstack_plugins.lambda_environments import MAX_ENVIRONMENTS_VAR
 from tests.integration.engine.own_engine import create_probe_function, engine_with, invoke_probe
 
 BOUND = 2

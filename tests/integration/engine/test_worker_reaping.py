@@ -11,10 +11,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+from serverless_testbed.engine.embedded import LAMBDA_IDLE_VAR, EmbeddedEngine
+from serverless_testbed.errors import WaitTimeout
+from serverless_testbed.waiting import wait_for
 
-from infra.engine.embedded import LAMBDA_IDLE_VAR, EmbeddedEngine
-from infra.errors import WaitTimeout
-from infra.waiting import wait_for
 from tests.integration.engine.own_engine import create_probe_function, engine_with, invoke_probe
 from tests.integration.engine.test_lambda_runtime import dead, function_workers
 

@@ -4,8 +4,7 @@ remove only their own fault rules: one ending never lifts the other's faults."""
 from __future__ import annotations
 
 import pytest
-
-from infra.faults import FaultsClient
+from serverless_testbed.faults import FaultsClient
 
 
 @pytest.mark.embedded_only(reason="fault rules live in the embedded engine")

@@ -1,6 +1,6 @@
 """The sales ingest under injected faults: every record is accounted for exactly once.
 
-Faults (infra/faults.py) act from outside the code: DynamoDB answers the store function's
+Faults (infra/serverless_testbed/faults.py) act from outside the code: DynamoDB answers the store function's
 TransactWriteItems with ProvisionedThroughputExceededException, and the validation and store
 functions crash (Runtime.ExitError) on a share of their invocations. Whatever fires, each
 record of the file ends in exactly one place: stored in the table from this file and line,
@@ -15,16 +15,16 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from serverless_testbed.clients import Clients
+from serverless_testbed.deploy import Deployer
+from serverless_testbed.executions import Execution
+from serverless_testbed.faults import FaultsClient
+from serverless_testbed.observe import collect
+from serverless_testbed.records import Generated
+from serverless_testbed.stack.stack import Stack
 
-from fixtures.records import Generated
 from fixtures.sales import render_sales
-from infra.clients import Clients
-from infra.deploy import Deployer
-from infra.executions import Execution
-from infra.faults import FaultsClient
-from infra.observe import collect
 from infra.runs.sales import upload
-from infra.stack.stack import Stack
 from infra.workflows import sales as workflow
 from tests.integration.sales.records import unique_sales
 

@@ -13,14 +13,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from serverless_testbed.deploy import Deployer
+from serverless_testbed.engine.embedded import EmbeddedEngine
+from serverless_testbed.executions import Execution, start, wait_execution
+from serverless_testbed.registry import stack_for
+from serverless_testbed.settings import Settings
+from serverless_testbed.stack.stack import Stack
 
-from infra.deploy import Deployer
-from infra.engine.embedded import EmbeddedEngine
-from infra.executions import Execution, start, wait_execution
-from infra.settings import Settings
-from infra.stack.stack import Stack
 from infra.workflows import processing as workflow
-from infra.workflows import stack_for
 
 pytestmark = [
     pytest.mark.embedded_only(reason="starts an embedded engine of its own with SFN_MOCK_CONFIG"),

@@ -16,12 +16,11 @@ from typing import Any
 import boto3
 import pytest
 from botocore.exceptions import ClientError
-
-from infra.clients import Clients
-from infra.engine.base import Engine
-from infra.localstack_plugins.iam_mode import enforces_iam
-from infra.packaging import zip_files
-from infra.pytest_factories import Cleanup
+from serverless_testbed.clients import Clients
+from serverless_testbed.engine.base import Engine
+from serverless_testbed.localstack_plugins.iam_mode import enforces_iam
+from serverless_testbed.packaging import zip_files
+from serverless_testbed.pytest_factories import Cleanup
 
 pytestmark = pytest.mark.embedded_only(reason="IAM enforcement is the embedded engine's own (LocalStack's is paid)")
 

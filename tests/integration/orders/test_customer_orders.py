@@ -7,13 +7,13 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from serverless_testbed.clients import Clients
+from serverless_testbed.deploy import Deployer
+from serverless_testbed.executions import Execution, start, wait_execution
+from serverless_testbed.observe import drain, sns_messages, topic_capture
+from serverless_testbed.stack.stack import Stack
 
 from fixtures.orders import generate_orders
-from infra.clients import Clients
-from infra.deploy import Deployer
-from infra.executions import Execution, start, wait_execution
-from infra.observe import drain, sns_messages, topic_capture
-from infra.stack.stack import Stack
 from infra.workflows import orders as workflow
 
 

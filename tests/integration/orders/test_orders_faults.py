@@ -1,5 +1,5 @@
 """Workflow 1, customer orders, when DynamoDB or the check function fails: faults injected
-from outside the code (infra/faults.py) drive each Retry and Catch rule of the machine.
+from outside the code (infra/serverless_testbed/faults.py) drive each Retry and Catch rule of the machine.
 
 What a customer sees is checked each time: the order stored once (or not at all, with the
 error named in the execution's failure), and one confirmation at most.
@@ -13,14 +13,14 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from serverless_testbed.clients import Clients
+from serverless_testbed.deploy import Deployer
+from serverless_testbed.executions import Execution, start, wait_execution
+from serverless_testbed.faults import FaultsClient
+from serverless_testbed.observe import collect, sns_messages, topic_capture
+from serverless_testbed.stack.stack import Stack
 
 from fixtures.orders import generate_orders
-from infra.clients import Clients
-from infra.deploy import Deployer
-from infra.executions import Execution, start, wait_execution
-from infra.faults import FaultsClient
-from infra.observe import collect, sns_messages, topic_capture
-from infra.stack.stack import Stack
 from infra.workflows import orders as workflow
 
 CONFIRMED = [

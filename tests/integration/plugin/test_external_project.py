@@ -50,8 +50,8 @@ from pathlib import Path
 
 import pytest
 
-from infra.stack.model import Function, Ref, StateMachine
-from infra.stack.stack import Stack
+from serverless_testbed.stack.model import Function, Ref, StateMachine
+from serverless_testbed.stack.stack import Stack
 
 HERE = Path(__file__).resolve().parent
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 
 import pytest
+from serverless_testbed.deploy import Deployer
+from serverless_testbed.engine import Engine
+from serverless_testbed.stack.stack import Stack
 
 from fixtures.requests import FAULTS, Request, generate_requests
-from infra.deploy import Deployer
-from infra.engine import Engine
 from infra.runs import processing as runner
-from infra.stack.stack import Stack
 from infra.workflows import processing as workflow
 
 

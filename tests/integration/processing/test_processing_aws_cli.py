@@ -11,10 +11,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-from infra.clients import Clients
-from infra.engine import Engine
-from infra.executions import wait_execution
+from serverless_testbed.clients import Clients
+from serverless_testbed.engine import Engine
+from serverless_testbed.executions import wait_execution
 
 AWS = Path(sys.executable).parent / "aws"
 

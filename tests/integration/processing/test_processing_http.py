@@ -14,12 +14,12 @@ from typing import Any
 
 import httpx
 import pytest
+from serverless_testbed.deploy import Deployer
+from serverless_testbed.stack.stack import Stack
+from serverless_testbed.waiting import wait_for
 
 from fixtures.requests import FAULTS, Request
-from infra.deploy import Deployer
 from infra.runs import processing as runner
-from infra.stack.stack import Stack
-from infra.waiting import wait_for
 
 ROOT = Path(__file__).resolve().parents[3]
 JSON = {"Content-Type": "application/json"}

@@ -6,14 +6,15 @@ import json
 import uuid
 from typing import Any
 
-from infra.clients import Clients
-from infra.deploy import Deployer
-from infra.executions import Execution, start, wait_execution
-from infra.faults import FaultsClient
-from infra.runs import RunOptions, runners
+from serverless_testbed.clients import Clients
+from serverless_testbed.deploy import Deployer
+from serverless_testbed.executions import Execution, start, wait_execution
+from serverless_testbed.faults import FaultsClient
+from serverless_testbed.runs import RunOptions, runners
+from serverless_testbed.stack.stack import Stack
+from serverless_testbed.waiting import wait_for
+
 from infra.runs import processing as runner
-from infra.stack.stack import Stack
-from infra.waiting import wait_for
 
 
 def run(aws: Clients, names: dict[str, str], payload: Any) -> Execution:

@@ -22,7 +22,7 @@ INNER_TIMEOUT = 240  # an engine start, a deploy of the orders workflow, one exe
 
 INNER_TEST = """\
 from fixtures.orders import generate_orders
-from infra.executions import start, wait_execution
+from serverless_testbed.executions import start, wait_execution
 from infra.workflows import orders as workflow
 
 

@@ -9,11 +9,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-from infra.deploy import Deployer
-from infra.report.html import write_report
-from infra.runs import RunOptions
-from infra.workflows import WORKFLOWS
+from serverless_testbed.deploy import Deployer
+from serverless_testbed.registry import workflows
+from serverless_testbed.report.html import write_report
+from serverless_testbed.runs import RunOptions
 
 CHROMIUM = next((found for name in ("chromium", "chromium-browser") if (found := shutil.which(name))), None)
 FLAGS = [
@@ -69,7 +68,9 @@ def test_the_report_of_real_runs_renders_every_state_machine_in_chromium(
     results = []
     for name in ("orders", "router"):  # router: nested executions, three machines
         stack = deploy(name)
-        results.append(WORKFLOWS[name].load_runner()(deployer, stack, RunOptions(records=6, invalid_rate=0.3, seed=3)))
+        results.append(
+            workflows()[name].load_runner()(deployer, stack, RunOptions(records=6, invalid_rate=0.3, seed=3))
+        )
     report = write_report(tmp_path / "report.html", results, deployer)
     SHOTS.mkdir(parents=True, exist_ok=True)
     screenshot = SHOTS / "report-in-chromium.png"

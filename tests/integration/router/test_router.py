@@ -7,14 +7,14 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from serverless_testbed.clients import Clients
+from serverless_testbed.deploy import Deployer
+from serverless_testbed.executions import Execution, execution_history, state_path
+from serverless_testbed.observe import drain, sns_messages, topic_capture
+from serverless_testbed.stack.stack import Stack
 
 from fixtures.subscriptions import generate_subscriptions
-from infra.clients import Clients
-from infra.deploy import Deployer
-from infra.executions import Execution, execution_history, state_path
-from infra.observe import drain, sns_messages, topic_capture
 from infra.runs.router import branch_sent, read_record, route, run_etl, upload_raw
-from infra.stack.stack import Stack
 from infra.workflows import router as workflow
 
 ROUTED = {"streaming": ["PickBranch", "ChooseBranch", "RunStreaming"], "etl": ["PickBranch", "ChooseBranch", "RunEtl"]}

@@ -1,5 +1,5 @@
 """Workflow 4, the router and its two branches, when a function, Kinesis or the branch itself
-fails: faults injected from outside the code (infra/faults.py) drive each Retry and Catch rule.
+fails: faults injected from outside the code (infra/serverless_testbed/faults.py) drive each Retry and Catch rule.
 
 What a user checks each time: a cured fault leaves the outcome of a run without it (every
 row curated or rejected; the feed put in the stream once); a fault no Retry cures fails the
@@ -14,15 +14,15 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from serverless_testbed.clients import Clients
+from serverless_testbed.deploy import Deployer
+from serverless_testbed.executions import Execution, execution_history, start, state_path, wait_execution
+from serverless_testbed.faults import FaultsClient
+from serverless_testbed.stack.stack import Stack
+from serverless_testbed.waiting import wait_for
 
 from fixtures.subscriptions import expected_curated, generate_subscriptions
-from infra.clients import Clients
-from infra.deploy import Deployer
-from infra.executions import Execution, execution_history, start, state_path, wait_execution
-from infra.faults import FaultsClient
 from infra.runs.router import branch_sent, machine, route, run_etl, upload_raw
-from infra.stack.stack import Stack
-from infra.waiting import wait_for
 from infra.workflows import router as workflow
 
 FAILED_BRANCH = ["ReadBranchFailure", "DidBranchFail", "BranchFailed"]

@@ -12,14 +12,14 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+from serverless_testbed.clients import Clients
+from serverless_testbed.deploy import Deployer
+from serverless_testbed.errors import WaitTimeout
+from serverless_testbed.observe import collect
+from serverless_testbed.runs import RunOptions, RunResult, runners
+from serverless_testbed.stack.stack import Stack
+from serverless_testbed.waiting import wait_for
 
-from infra.clients import Clients
-from infra.deploy import Deployer
-from infra.errors import WaitTimeout
-from infra.observe import collect
-from infra.runs import RunOptions, RunResult, runners
-from infra.stack.stack import Stack
-from infra.waiting import wait_for
 from infra.workflows import orders as orders_workflow
 from infra.workflows import sales as sales_workflow
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import uuid
 from dataclasses import replace
 
-from fixtures.records import Expected, Generated
+from serverless_testbed.records import Expected, Generated
+
 from fixtures.sales import MALFORMED, generate_sales
 
 

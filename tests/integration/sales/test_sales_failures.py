@@ -13,16 +13,16 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+from serverless_testbed.clients import Clients
+from serverless_testbed.deploy import Deployer
+from serverless_testbed.engine.base import Engine
+from serverless_testbed.localstack_plugins.iam_mode import enforces_iam
+from serverless_testbed.observe import drain
+from serverless_testbed.records import Generated
+from serverless_testbed.stack.stack import Stack
 
-from fixtures.records import Generated
 from fixtures.sales import render_sales
-from infra.clients import Clients
-from infra.deploy import Deployer
-from infra.engine.base import Engine
-from infra.localstack_plugins.iam_mode import enforces_iam
-from infra.observe import drain
 from infra.runs.sales import check_outcome, upload
-from infra.stack.stack import Stack
 from infra.workflows import sales as workflow
 from tests.integration.sales.records import spoil, unique_sales
 

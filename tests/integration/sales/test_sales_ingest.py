@@ -11,12 +11,12 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from serverless_testbed.clients import Clients
+from serverless_testbed.deploy import Deployer
+from serverless_testbed.stack.stack import Stack
 
 from fixtures.sales import render_sales
-from infra.clients import Clients
-from infra.deploy import Deployer
 from infra.runs.sales import check_outcome, upload
-from infra.stack.stack import Stack
 from infra.workflows import sales as workflow
 from tests.integration.sales.records import unique_sales
 
@@ -81,7 +81,7 @@ def test_an_unreadable_file_is_dead_lettered_whole(aws: Clients, deployer: Deplo
     )
     assert execution.path == ["ParseFile", "DeadLetterTheFile", "FileRejected"]
     url = aws("sqs").get_queue_url(QueueName=stack.bind(deployer.ctx).name(workflow.QUEUE))["QueueUrl"]
-    from infra.observe import drain
+    from serverless_testbed.observe import drain
 
     source = f"s3://{stack.bind(deployer.ctx).name(workflow.BUCKET)}/{key}"
     letters = drain(aws, url, count=1, keep=lambda m: json.loads(m["Body"]).get("source") == source)
@@ -91,7 +91,7 @@ def test_an_unreadable_file_is_dead_lettered_whole(aws: Clients, deployer: Deplo
 
 
 def test_files_outside_the_incoming_prefix_start_nothing(aws: Clients, deployer: Deployer, stack: Stack) -> None:
-    from infra.executions import known_executions
+    from serverless_testbed.executions import known_executions
 
     machine = stack.bind(deployer.ctx).arn(workflow.MACHINE)
     before = known_executions(aws, machine)

@@ -1,5 +1,5 @@
 """Workflow 2, sales ingest, when its top-level steps fail: faults injected from outside the
-code (infra/faults.py) drive the Retry rules of ParseFile and Summarise and the Catch of the
+code (infra/serverless_testbed/faults.py) drive the Retry rules of ParseFile and Summarise and the Catch of the
 Distributed Map (BatchesLost). (The Map's inner states are exercised by
 tests/integration/faults/test_sales_faults.py; LocalStack 4.14.0 keeps no history of them.)
 
@@ -14,14 +14,14 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from serverless_testbed.clients import Clients
+from serverless_testbed.deploy import Deployer
+from serverless_testbed.executions import Execution
+from serverless_testbed.faults import FaultsClient
+from serverless_testbed.stack.stack import Stack
 
 from fixtures.sales import render_sales
-from infra.clients import Clients
-from infra.deploy import Deployer
-from infra.executions import Execution
-from infra.faults import FaultsClient
 from infra.runs.sales import check_outcome, upload
-from infra.stack.stack import Stack
 from infra.workflows import sales as workflow
 from tests.integration.sales.records import unique_sales
 

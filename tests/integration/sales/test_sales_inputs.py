@@ -8,13 +8,13 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from serverless_testbed.clients import Clients
+from serverless_testbed.deploy import Deployer
+from serverless_testbed.observe import drain
+from serverless_testbed.stack.stack import Stack
 
 from fixtures.sales import COLUMNS, render_sales
-from infra.clients import Clients
-from infra.deploy import Deployer
-from infra.observe import drain
 from infra.runs.sales import check_outcome, upload
-from infra.stack.stack import Stack
 from infra.workflows import sales as workflow
 from tests.integration.sales.records import unique_sales
 

@@ -108,7 +108,9 @@ def test_a_scaffolded_workflow_passes_lint_and_its_tests(tmp_path: Path, request
     env |= {"TESTBED_STATE_DIR": str(tmp_path / "state")} | ({"TESTBED_TARGET": target} if target else {})
     times: dict[str, float] = {}
 
-    scaffolded, times["scaffold"] = run([sys.executable, "-m", "infra.cli", "new", "workflow", NAME], copy, env, 60)
+    scaffolded, times["scaffold"] = run(
+        [sys.executable, "-m", "serverless_testbed.cli", "new", "workflow", NAME], copy, env, 60
+    )
     assert scaffolded.returncode == 0, scaffolded.stdout + scaffolded.stderr
     assert f"created workflow {NAME} in {copy}" in scaffolded.stdout
     for path in NEW_FILES:

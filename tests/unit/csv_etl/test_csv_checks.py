@@ -5,8 +5,9 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
+from serverless_testbed.executions import Execution
+
 from fixtures.csv_files import generate_csv_file
-from infra.executions import Execution
 from infra.runs.csv_etl import load_id, scheduled_attempts, target_row_problems
 
 

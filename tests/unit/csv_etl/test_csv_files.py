@@ -9,8 +9,9 @@ from decimal import Decimal
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from serverless_testbed.generators import dump
+from serverless_testbed.lambda_code import load
 
-from fixtures import dump
 from fixtures.csv_files import (
     BAD_FILES,
     COLUMNS,
@@ -20,7 +21,6 @@ from fixtures.csv_files import (
     generate_csv_file,
     generate_rows,
 )
-from tests.unit.lambda_code import load
 
 reading = load("csv_etl", "reading")
 schema = load("csv_etl", "schema")

@@ -4,8 +4,7 @@ function's environment, and a clear error for a setting that is not a positive n
 from __future__ import annotations
 
 import pytest
-
-from tests.unit.lambda_code import load
+from serverless_testbed.lambda_code import load
 
 load_step = load("csv_etl", "load")
 

@@ -16,8 +16,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
-
-from tests.unit.lambda_code import load
+from serverless_testbed.lambda_code import load
 
 storage = load("csv_etl", "storage")
 reading = load("csv_etl", "reading")

@@ -7,8 +7,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-
-from tests.unit.lambda_code import load
+from serverless_testbed.lambda_code import load
 
 reading = load("csv_etl", "reading")
 schema = load("csv_etl", "schema")

@@ -8,8 +8,7 @@ from typing import Any
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-
-from tests.unit.lambda_code import load
+from serverless_testbed.lambda_code import load
 
 rules = load("check_transaction", "rules")
 

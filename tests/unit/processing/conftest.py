@@ -5,8 +5,7 @@ from __future__ import annotations
 from types import ModuleType
 
 import pytest
-
-from tests.unit.lambda_code import load
+from serverless_testbed.lambda_code import load
 
 
 @pytest.fixture(scope="session")

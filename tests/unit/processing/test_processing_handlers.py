@@ -16,8 +16,8 @@ from typing import Any
 
 import httpx
 import pytest
+from serverless_testbed.records import Expected
 
-from fixtures.records import Expected
 from fixtures.requests import Request
 from infra.runs import processing as runner
 

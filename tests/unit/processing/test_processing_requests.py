@@ -6,8 +6,8 @@ import json
 from types import ModuleType
 
 import pytest
+from serverless_testbed.generators import dump, kinds
 
-from fixtures import KINDS, dump
 from fixtures.requests import FAULTS, MAX_MESSAGE, MAX_REQUEST_ID, NOT_JSON, Request, generate_requests
 
 
@@ -20,7 +20,7 @@ def requests(records: int, rate: float, seed: int) -> list[Request]:
 def test_same_seed_same_requests_other_seed_other_requests() -> None:
     assert dump("processing", 40, 0.3, seed=5) == dump("processing", 40, 0.3, seed=5)
     assert dump("processing", 40, 0.3, seed=5) != dump("processing", 40, 0.3, seed=6)
-    assert KINDS["processing"] is generate_requests
+    assert kinds()["processing"] is generate_requests
 
 
 @pytest.mark.parametrize("rate", [0.0, 0.1, 0.5, 1.0])

@@ -5,12 +5,11 @@ from __future__ import annotations
 import json
 
 import pytest
-
-from infra.report.asl_graph import END, START, machine_graph
-from infra.report.choice_rules import describe, wrap
-from infra.report.machines import DRAWING_CONTEXT, graphs, machine_of
-from infra.stack.model import StateMachine
-from infra.workflows import stack_for
+from serverless_testbed.registry import stack_for
+from serverless_testbed.report.asl_graph import END, START, machine_graph
+from serverless_testbed.report.choice_rules import describe, wrap
+from serverless_testbed.report.machines import DRAWING_CONTEXT, graphs, machine_of
+from serverless_testbed.stack.model import StateMachine
 
 STACK = stack_for()
 GRAPHS = graphs(STACK)

@@ -7,10 +7,10 @@ import json
 from pathlib import Path
 from typing import Any
 
-from infra.report.asl_graph import END, START, machine_graph
-from infra.report.machines import graphs
-from infra.report.overlay import Overlay, overlay, trace
-from infra.workflows import stack_for
+from serverless_testbed.registry import stack_for
+from serverless_testbed.report.asl_graph import END, START, machine_graph
+from serverless_testbed.report.machines import graphs
+from serverless_testbed.report.overlay import Overlay, overlay, trace
 
 HISTORIES = Path(__file__).parent / "histories"
 GRAPHS = graphs(stack_for())

@@ -9,15 +9,14 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
-
-from infra.executions import Execution, state_path
-from infra.report.dot import Picture
-from infra.report.html import render_page
-from infra.report.machines import DRAWING_CONTEXT, graphs
-from infra.report.overlay import Overlay, trace
-from infra.report.svg import render_svg
-from infra.runs import RunResult
-from infra.workflows import stack_for
+from serverless_testbed.executions import Execution, state_path
+from serverless_testbed.registry import stack_for
+from serverless_testbed.report.dot import Picture
+from serverless_testbed.report.html import render_page
+from serverless_testbed.report.machines import DRAWING_CONTEXT, graphs
+from serverless_testbed.report.overlay import Overlay, trace
+from serverless_testbed.report.svg import render_svg
+from serverless_testbed.runs import RunResult
 
 GRAPHS = graphs(stack_for())
 HISTORIES = Path(__file__).parent / "histories"

@@ -8,11 +8,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from serverless_testbed.registry import stack_for
+from serverless_testbed.stack.model import Context, Role, RuntimeTopic, Stream
+from serverless_testbed.stack.policies import policy_document
 
-from infra.stack.model import Context, Role, RuntimeTopic, Stream
-from infra.stack.policies import policy_document
 from infra.workflows import router as workflow
-from infra.workflows import stack_for
 
 ASL = Path(__file__).resolve().parents[3] / "asl"
 FILES = ("router.asl.json", "router_streaming.asl.json", "router_etl.asl.json")

@@ -9,8 +9,9 @@ from collections import Counter
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from serverless_testbed.generators import dump, expectations, kinds
+from serverless_testbed.lambda_code import load
 
-from fixtures import KINDS, dump, expectations
 from fixtures.subscriptions import (
     COUNTRIES,
     CURRENCY_OF,
@@ -22,7 +23,6 @@ from fixtures.subscriptions import (
     line_of,
     render_subscriptions,
 )
-from tests.unit.lambda_code import load
 
 transform = load("router_transform", "handler")
 rules = load("router_transform", "rules")
@@ -30,7 +30,7 @@ FORMATS = ("jsonl", "csv")
 
 
 def test_the_kind_is_registered() -> None:
-    assert KINDS["router"] is generate_subscriptions
+    assert kinds()["router"] is generate_subscriptions
 
 
 @pytest.mark.parametrize("fmt", ["json", "jsonl", "csv"])

@@ -10,8 +10,7 @@ from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
-
-from tests.unit.lambda_code import load
+from serverless_testbed.lambda_code import load
 
 rules = load("router_transform", "rules")
 reading = load("router_transform", "reading")

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 from cfnlint.api import lint_all
-
-from infra.stack.cloudformation import (
+from serverless_testbed.registry import stack_for
+from serverless_testbed.stack.cloudformation import (
     LINT_BEFORE_PACKAGE,
     LINT_IGNORED,
     artifact_key,
@@ -23,8 +23,7 @@ from infra.stack.cloudformation import (
     template,
     write,
 )
-from infra.stack.model import Bucket, Function, Queue, RestApi, StateMachine, Stream, Table
-from infra.workflows import stack_for
+from serverless_testbed.stack.model import Bucket, Function, Queue, RestApi, StateMachine, Stream, Table
 
 INLINE_LIMIT = 51_200  # bytes CloudFormation takes as --template-body; bigger goes through S3
 

@@ -12,11 +12,10 @@ from typing import Any
 import boto3
 import pytest
 from botocore.stub import Stubber
-
-from infra.errors import DeployError
-from infra.stack import executor
-from infra.stack.calls import Call
-from infra.stack.planner import Change
+from serverless_testbed.errors import DeployError
+from serverless_testbed.stack import executor
+from serverless_testbed.stack.calls import Call
+from serverless_testbed.stack.planner import Change
 
 NAME = "tb-csv-start"
 

@@ -9,17 +9,16 @@ from typing import Any
 import boto3
 import pytest
 from botocore.stub import Stubber
+from serverless_testbed.cli import app
+from serverless_testbed.errors import BadInput, DeployError
+from serverless_testbed.registry import stack_for
+from serverless_testbed.settings import MAX_PREFIX, PREFIX_PATTERN, Settings, check_prefix
+from serverless_testbed.stack.cloudformation import logical_id, template
+from serverless_testbed.stack.model import Bucket, Context
+from serverless_testbed.stack.names import NAME_LIMITS, check_names, name_problems
+from serverless_testbed.stack.remote import BotoRemote
+from serverless_testbed.stack.stack import Stack
 from typer.testing import CliRunner
-
-from infra.cli import app
-from infra.errors import BadInput, DeployError
-from infra.settings import MAX_PREFIX, PREFIX_PATTERN, Settings, check_prefix
-from infra.stack.cloudformation import logical_id, template
-from infra.stack.model import Bucket, Context
-from infra.stack.names import NAME_LIMITS, check_names, name_problems
-from infra.stack.remote import BotoRemote
-from infra.stack.stack import Stack
-from infra.workflows import stack_for
 
 ACCOUNT = "123456789012"
 LONGEST_REGION = "us-isof-south-1"  # 15 characters, the longest region name there is

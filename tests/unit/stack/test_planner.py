@@ -5,12 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-
-from infra.stack.desired import State, desired_state
-from infra.stack.model import Context, Function, Resource, host_architecture
-from infra.stack.planner import Change, destroy_plan, plan
-from infra.stack.stack import Stack, must_exist_first
-from infra.workflows import WORKFLOWS, stack_for
+from serverless_testbed.registry import stack_for, workflows
+from serverless_testbed.stack.desired import State, desired_state
+from serverless_testbed.stack.model import Context, Function, Resource, host_architecture
+from serverless_testbed.stack.planner import Change, destroy_plan, plan
+from serverless_testbed.stack.stack import Stack, must_exist_first
 
 CTX = Context(prefix="tb", account="123456789012", region="eu-west-1")
 
@@ -38,7 +37,7 @@ def operations(changes: list[Change]) -> list[str]:
     return [f"{call.service}.{call.operation}" for change in changes for call in change.calls]
 
 
-@pytest.mark.parametrize("workflow", sorted(WORKFLOWS))
+@pytest.mark.parametrize("workflow", sorted(workflows()))
 def test_a_fresh_account_gets_every_resource_created_in_a_valid_order(workflow: str) -> None:
     stack = stack_for([workflow])
     changes = plan(stack, FakeRemote(), CTX)
@@ -114,8 +113,8 @@ def _deployable(resource: Resource) -> bool:
 def test_a_substitution_the_asl_never_uses_is_an_error() -> None:
     from dataclasses import replace
 
-    from infra.stack.model import Ref, StateMachine
-    from infra.stack.stack import StackError
+    from serverless_testbed.stack.model import Ref, StateMachine
+    from serverless_testbed.stack.stack import StackError
 
     stack = stack_for(["orders"])
     machine = stack.get("customer-orders")

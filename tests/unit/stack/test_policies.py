@@ -8,11 +8,10 @@ import warnings
 from typing import Any
 
 import pytest
-
-from infra.stack.model import Context, Function, Role, StateMachine
-from infra.stack.policies import policy_document, state_machine_statements, trust_policy
-from infra.stack.stack import Stack, StackError
-from infra.workflows import WORKFLOWS, stack_for
+from serverless_testbed.registry import stack_for, workflows
+from serverless_testbed.stack.model import Context, Function, Role, StateMachine
+from serverless_testbed.stack.policies import policy_document, state_machine_statements, trust_policy
+from serverless_testbed.stack.stack import Stack, StackError
 
 CTX = Context(prefix="tb", account="123456789012", region="eu-west-1")
 UNSCOPED_ACTIONS = {"kinesis:ListStreams", "sns:ListTopics"}
@@ -40,7 +39,7 @@ def integrations(definition: dict[str, Any]) -> set[str]:
     return found
 
 
-@pytest.mark.parametrize("workflow", sorted(WORKFLOWS))
+@pytest.mark.parametrize("workflow", sorted(workflows()))
 def test_no_wildcard_action_and_wildcard_resources_only_where_aws_requires(workflow: str) -> None:
     for role, document in documents(stack_for([workflow])).items():
         for statement in document["Statement"]:
@@ -75,7 +74,7 @@ def expected_actions(definition: dict[str, Any]) -> set[str]:
     return actions
 
 
-@pytest.mark.parametrize("workflow", sorted(WORKFLOWS))
+@pytest.mark.parametrize("workflow", sorted(workflows()))
 def test_each_state_machine_policy_covers_exactly_its_integrations(workflow: str) -> None:
     stack = stack_for([workflow])
     for machine in stack.of_kind(StateMachine):
@@ -177,7 +176,7 @@ def accepted(role: str, issue: str, what: str) -> bool:
     )
 
 
-@pytest.mark.parametrize("workflow", sorted(WORKFLOWS))
+@pytest.mark.parametrize("workflow", sorted(workflows()))
 def test_every_derived_policy_passes_the_iam_linter(workflow: str) -> None:
     findings = [
         (role, issue, what)

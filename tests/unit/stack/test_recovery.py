@@ -15,13 +15,13 @@ from typing import Any
 import boto3
 import pytest
 from botocore.parsers import create_parser
-
-from infra.errors import DeployError
-from infra.stack import executor
-from infra.stack.answers import answer_failures
-from infra.stack.calls import CREATE, DELETE, UPDATE, Call
-from infra.stack.desired import desired_state
-from infra.stack.model import (
+from serverless_testbed.errors import DeployError
+from serverless_testbed.registry import stack_for
+from serverless_testbed.stack import executor
+from serverless_testbed.stack.answers import answer_failures
+from serverless_testbed.stack.calls import CREATE, DELETE, UPDATE, Call
+from serverless_testbed.stack.desired import desired_state
+from serverless_testbed.stack.model import (
     Bucket,
     Context,
     Function,
@@ -37,9 +37,9 @@ from infra.stack.model import (
     Table,
     Topic,
 )
-from infra.stack.planner import Change
-from infra.stack.remote import BotoRemote
-from infra.workflows import stack_for
+from serverless_testbed.stack.planner import Change
+from serverless_testbed.stack.remote import BotoRemote
+
 from tests.unit.stack.stubbed_account import StubbedAccount
 
 ACCOUNT = "123456789012"

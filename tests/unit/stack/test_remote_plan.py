@@ -11,11 +11,10 @@ from typing import Any
 import boto3
 import pytest
 from botocore.stub import Stubber
-
-from infra.stack.model import Context
-from infra.stack.planner import plan
-from infra.stack.remote import BotoRemote
-from infra.workflows import stack_for
+from serverless_testbed.registry import stack_for
+from serverless_testbed.stack.model import Context
+from serverless_testbed.stack.planner import plan
+from serverless_testbed.stack.remote import BotoRemote
 
 CTX = Context(prefix="tb", account="123456789012", region="eu-west-1")
 NOT_FOUND = {

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import pytest
 from botocore.exceptions import ClientError
+from serverless_testbed.registry import stack_for
+from serverless_testbed.stack.model import Context, Queue, Table, Topic
+from serverless_testbed.stack.remote import BotoRemote
 
-from infra.stack.model import Context, Queue, Table, Topic
-from infra.stack.remote import BotoRemote
-from infra.workflows import stack_for
 from tests.unit.stack.stubbed_account import StubbedAccount
 
 CTX = Context(prefix="tb", account="123456789012", region="eu-west-1")

@@ -1,6 +1,0 @@
-"""Scaffolding: `testbed new workflow NAME` writes a working workflow from templates.
-
-`infra.scaffold.workflow` checks the name and writes the files; `infra.scaffold.render`
-fills the templates under `templates/`. Only the standard library and the workflow
-registry are imported, so `testbed new` needs no engine and no boto3.
-"""

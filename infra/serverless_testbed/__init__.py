@@ -1,0 +1,1 @@
+"""serverless-testbed: model, deploy, host and test AWS serverless data pipelines."""

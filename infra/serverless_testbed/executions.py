@@ -1,0 +1,125 @@
+"""Step Functions executions: find the one a trigger started, wait for it, read its path.
+
+Used by `testbed run` and by the integration tests alike, so both report the same
+truth: the status, the output or error, and the path of states the execution took.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from serverless_testbed.clients import Clients
+from serverless_testbed.waiting import wait_for
+
+_ENTERED = ("StateEntered",)
+_LEFT = {
+    f"{state}{outcome}"
+    for state in ("MapState", "ParallelState", "MapRun")
+    for outcome in ("Succeeded", "Failed", "Aborted")
+}
+
+
+@dataclass(frozen=True)
+class Execution:
+    """A finished execution as a user wants to see it."""
+
+    arn: str
+    status: str
+    path: list[str]
+    output: Any = None
+    error: str | None = None
+    cause: str | None = None
+    seconds: float = 0.0
+    history: list[dict[str, Any]] = field(default_factory=list, repr=False)
+
+    @property
+    def succeeded(self) -> bool:
+        return self.status == "SUCCEEDED"
+
+
+Listener = Callable[[Clients, "Execution"], None]
+_LISTENERS: list[Listener] = []
+
+
+def on_finished(listener: Listener) -> Callable[[], None]:
+    """Call `listener(clients, execution)` for every execution `wait_execution` returns (the
+    test suite draws their paths, infra/serverless_testbed/report/pytest_pictures.py); returns the unsubscribe."""
+    _LISTENERS.append(listener)
+    return lambda: _LISTENERS.remove(listener)
+
+
+def wait_execution(clients: Clients, arn: str, timeout: float = 120) -> Execution:
+    """Wait (bounded polling) until `arn` is no longer RUNNING and describe it."""
+    sfn = clients("stepfunctions")
+
+    def finished() -> dict[str, Any] | None:
+        described: dict[str, Any] = dict(sfn.describe_execution(executionArn=arn))
+        return None if described["status"] == "RUNNING" else described
+
+    described: dict[str, Any] = wait_for(
+        finished, timeout=timeout, interval=0.05, max_interval=0.5, what=f"execution {arn} to finish"
+    )
+    history = execution_history(clients, arn)
+    output = described.get("output")
+    execution = Execution(
+        arn=arn,
+        status=described["status"],
+        path=state_path(history),
+        output=json.loads(output) if output else None,
+        error=described.get("error"),
+        cause=described.get("cause"),
+        seconds=(described["stopDate"] - described["startDate"]).total_seconds() if described.get("stopDate") else 0.0,
+        history=history,
+    )
+    for listener in list(_LISTENERS):
+        listener(clients, execution)
+    return execution
+
+
+def execution_history(clients: Clients, arn: str) -> list[dict[str, Any]]:
+    paginator = clients("stepfunctions").get_paginator("get_execution_history")
+    return [dict(event) for page in paginator.paginate(executionArn=arn) for event in page["events"]]
+
+
+def state_path(history: list[dict[str, Any]]) -> list[str]:
+    """The top-level states entered, in order (states inside Map/Parallel excluded)."""
+    path: list[str] = []
+    depth = 0
+    for event in history:
+        kind = event["type"]
+        if depth == 0 and kind.endswith(_ENTERED):
+            path.append(event["stateEnteredEventDetails"]["name"])
+        if kind in ("MapStateStarted", "ParallelStateStarted", "MapRunStarted"):
+            depth += 1
+        elif kind in _LEFT:
+            depth = max(depth - 1, 0)
+    return path
+
+
+def start(clients: Clients, machine_arn: str, payload: Any, name: str | None = None) -> str:
+    params: dict[str, Any] = {"stateMachineArn": machine_arn, "input": json.dumps(payload)}
+    if name:
+        params["name"] = name
+    arn: str = clients("stepfunctions").start_execution(**params)["executionArn"]
+    return arn
+
+
+def started_after(clients: Clients, machine_arn: str, known: set[str], timeout: float = 30) -> str:
+    """The ARN of the first execution of `machine_arn` not in `known` (one a trigger started)."""
+    sfn = clients("stepfunctions")
+
+    def new_execution() -> str | None:
+        executions = sfn.list_executions(stateMachineArn=machine_arn, maxResults=100)["executions"]
+        fresh = [e["executionArn"] for e in executions if e["executionArn"] not in known]
+        return fresh[0] if fresh else None
+
+    found: str = wait_for(new_execution, timeout=timeout, what=f"a new execution of {machine_arn}")
+    return found
+
+
+def known_executions(clients: Clients, machine_arn: str) -> set[str]:
+    paginator = clients("stepfunctions").get_paginator("list_executions")
+    return {e["executionArn"] for page in paginator.paginate(stateMachineArn=machine_arn) for e in page["executions"]}

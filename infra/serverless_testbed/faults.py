@@ -1,0 +1,354 @@
+"""Fault rules: what to break in the embedded engine, and the client that installs them.
+
+A rule is either a *service* fault (answered by the engine's gateway, for every caller:
+clients outside, functions inside, Step Functions' own service integrations) or a
+*function* fault (applied by the local-process Lambda executor to invocations of one
+function). JSON, as the engine's `/_testbed/faults` endpoint, the CLI and the pytest
+fixture take it:
+
+    {"service": "dynamodb", "operation": "TransactWriteItems", "resource": "*-sales-orders",
+     "error": "ProvisionedThroughputExceededException", "count": 2}
+    {"service": "s3", "operation": "GetObject", "latency_ms": 300, "probability": 0.5}
+    {"function": "*-processing-process", "fault": "timeout", "count": 1}
+    {"function": "*-sales-store", "fault": "error", "error": "TransientStoreError", "probability": 0.1}
+
+Matching: `service` and `operation` (case-insensitive; operation omitted = any), `region`
+(exact), `resource` and `function` (shell patterns, `fnmatch`, against the name and the ARN
+the request carries). A rule fires with `probability` (default 1) until it fired `count`
+times (default: no limit); the first rule that fires wins. `matched` counts the requests a rule matched (also
+once exhausted), `fired` the times it acted. Function faults: `error` (an
+invocation error of type `error`), `timeout` (`Sandbox.Timedout`, the sandbox replaced),
+`crash` (`Runtime.ExitError`, the sandbox replaced), `throttle` (the Invoke call answers
+429 `TooManyRequestsException`, as Lambda does; no invocation happens) and `latency`
+(`latency_ms` added, then the function runs). Any rule may carry `latency_ms`: the delay
+comes first, then the fault.
+
+Only the standard library is used: the engine (infra/serverless_testbed/localstack_plugins/faults.py) and the
+host side share this module.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+import random
+import threading
+import urllib.error
+import urllib.request
+import uuid
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any, Literal, get_args
+
+from serverless_testbed.errors import BadInput, EngineNotUp, TestbedError
+
+FAULTS_PATH = "/_testbed/faults"
+FunctionFault = Literal["error", "timeout", "crash", "throttle", "latency"]
+FUNCTION_FAULTS: tuple[str, ...] = get_args(FunctionFault)
+SERVICE_FAULTS = ("error", "latency")
+# HTTP statuses AWS answers these codes with; any other code is a 400 (a client error).
+STATUS_OF_CODE = {
+    "InternalServerError": 500,
+    "InternalFailure": 500,
+    "InternalError": 500,
+    "ServiceException": 500,
+    "ServiceUnavailable": 503,
+    "ServiceUnavailableException": 503,
+    "SlowDown": 503,
+    "TooManyRequestsException": 429,
+    "RequestTimeout": 408,
+}
+# Request fields that name the resource a call is about, per AWS's APIs.
+_NAMING_FIELDS = (
+    "TableName",
+    "Bucket",
+    "QueueUrl",
+    "QueueName",
+    "StreamName",
+    "StreamARN",
+    "FunctionName",
+    "TopicArn",
+    "TargetArn",
+    "stateMachineArn",
+    "executionArn",
+    "EventBusName",
+)
+
+
+@dataclass
+class FaultRule:
+    """One fault rule (see the module docstring for the JSON and its meaning)."""
+
+    service: str | None = None
+    operation: str | None = None
+    region: str | None = None
+    resource: str | None = None
+    function: str | None = None
+    fault: str | None = None
+    error: str | None = None
+    message: str | None = None
+    status: int | None = None
+    latency_ms: int = 0
+    probability: float = 1.0
+    count: int | None = None
+    id: str = ""
+    matched: int = 0
+    fired: int = 0
+
+    @classmethod
+    def from_json(cls, data: Any) -> FaultRule:
+        """A checked rule from its JSON object; BadInput saying what is wrong otherwise."""
+        if not isinstance(data, Mapping):
+            raise BadInput(f"a fault rule is a JSON object, got {type(data).__name__}")
+        known = {f.name for f in fields(cls)} - {"matched", "fired"}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise BadInput(f"unknown fault rule field(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
+        try:
+            rule = cls(**{key: value for key, value in data.items() if value is not None})
+        except TypeError as err:
+            raise BadInput(f"bad fault rule {dict(data)!r}: {err}") from None
+        rule._check()
+        return rule
+
+    def _check(self) -> None:
+        for name in ("service", "operation", "region", "resource", "function", "fault", "error", "message", "id"):
+            value = getattr(self, name)
+            if value is not None and not isinstance(value, str):
+                raise BadInput(f"fault rule field {name!r} must be a string, got {value!r}")
+        if (self.service is None) == (self.function is None):
+            raise BadInput("a fault rule names either a service (a service fault) or a function (a function fault)")
+        for name in ("latency_ms", "count", "status"):
+            value = getattr(self, name)
+            if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 0):
+                raise BadInput(f"fault rule field {name!r} must be a whole number >= 0, got {value!r}")
+        if self.status is not None and not 400 <= self.status <= 599:
+            raise BadInput(f"fault rule 'status' must be an HTTP error status (400-599), got {self.status}")
+        if isinstance(self.probability, bool) or not isinstance(self.probability, int | float):
+            raise BadInput(f"fault rule 'probability' must be a number, got {self.probability!r}")
+        if not 0 < self.probability <= 1:
+            raise BadInput(f"fault rule 'probability' must be in (0, 1], got {self.probability}")
+        self.probability = float(self.probability)
+        if self.fault is None:
+            self.fault = "error" if self.error else ("latency" if self.latency_ms else None)
+        if self.service is not None:
+            if self.fault not in SERVICE_FAULTS:
+                raise BadInput(
+                    f"a service fault gives an 'error' (an AWS error code) or 'latency_ms'; got {self.fault!r}"
+                )
+            if self.fault == "error" and not self.error:
+                raise BadInput("a service error fault needs 'error', the AWS error code to answer with")
+            if self.function is None and self.fault == "latency" and not self.latency_ms:
+                raise BadInput("a latency fault needs 'latency_ms' > 0")
+        else:
+            if self.fault not in FUNCTION_FAULTS:
+                raise BadInput(f"a function fault is one of {', '.join(FUNCTION_FAULTS)}; got {self.fault!r}")
+            if self.fault == "latency" and not self.latency_ms:
+                raise BadInput("a latency fault needs 'latency_ms' > 0")
+            if self.fault == "error" and not self.error:
+                raise BadInput("a function error fault needs 'error', the errorType the invocation fails with")
+        if self.service is not None:
+            self.service = self.service.lower()
+        if not self.id:
+            self.id = uuid.uuid4().hex[:8]
+
+    @property
+    def http_status(self) -> int:
+        """The status a service error answers with: `status`, else AWS's for the code, else 400."""
+        return self.status or STATUS_OF_CODE.get(self.error or "", 400)
+
+    @property
+    def text(self) -> str:
+        """The error message: `message`, else one saying the fault was injected."""
+        return self.message or f"injected fault {self.id}: {self.error or self.fault}"
+
+    def to_json(self) -> dict[str, Any]:
+        """The rule as JSON, with how often it matched and fired; unset fields left out."""
+        return {key: value for key, value in asdict(self).items() if value is not None}
+
+    def spec(self) -> dict[str, Any]:
+        """The rule as JSON to install (what `to_json` gives, without the counts)."""
+        return {key: value for key, value in self.to_json().items() if key not in ("matched", "fired")}
+
+    def exhausted(self) -> bool:
+        return self.count is not None and self.fired >= self.count
+
+    def matches_service(self, service: str, operation: str, region: str, resources: Iterable[str]) -> bool:
+        """Whether this service rule applies to a request."""
+        if self.service is None or self.service != service.lower():
+            return False
+        if self.operation is not None and self.operation.lower() != operation.lower():
+            return False
+        if self.region is not None and self.region != region:
+            return False
+        return self.resource is None or any(_matches(self.resource, name) for name in resources)
+
+    def matches_function(self, function_name: str) -> bool:
+        return self.function is not None and _matches(self.function, function_name)
+
+
+def _matches(pattern: str, name: str) -> bool:
+    return fnmatch.fnmatchcase(name, pattern) or fnmatch.fnmatchcase(short_name(name), pattern)
+
+
+def short_name(name: str) -> str:
+    """The resource's own name from an ARN or URL (a queue URL's last part, a function ARN's name)."""
+    if name.startswith("arn:"):
+        parts = name.split(":")
+        if len(parts) > 6 and parts[2] == "lambda" and parts[5] == "function":
+            return parts[6]
+        return parts[-1].rsplit("/", 1)[-1] if len(parts) > 5 else name
+    if "://" in name:
+        return name.rstrip("/").rsplit("/", 1)[-1]
+    return name.split(":", 1)[0] if name.count(":") == 1 else name
+
+
+def request_resources(params: Mapping[str, Any] | None) -> list[str]:
+    """The names (as sent) of the resources a parsed AWS request is about."""
+    if not params:
+        return []
+    found = [str(params[key]) for key in _NAMING_FIELDS if isinstance(params.get(key), str)]
+    items = params.get("RequestItems")
+    if isinstance(items, Mapping):  # DynamoDB BatchWriteItem / BatchGetItem
+        found += [str(table) for table in items]
+    for entry in params.get("TransactItems") or []:
+        if isinstance(entry, Mapping):
+            found += [str(op["TableName"]) for op in entry.values() if isinstance(op, Mapping) and "TableName" in op]
+    for entry in params.get("Entries") or []:
+        if isinstance(entry, Mapping) and isinstance(entry.get("EventBusName"), str):
+            found.append(entry["EventBusName"])
+    return found
+
+
+def parse_rules(document: Any) -> list[FaultRule]:
+    """Rules from a JSON document: one rule object, a list of them, or {"rules": [...]}."""
+    if isinstance(document, Mapping) and "rules" in document and len(document) == 1:
+        document = document["rules"]
+    items = document if isinstance(document, list) else [document]
+    if not items:
+        raise BadInput("no fault rule given")
+    return [FaultRule.from_json(item) for item in items]
+
+
+@dataclass
+class FaultBook:
+    """The engine's rules, thread-safe: requests and invocations ask it whether to fail."""
+
+    rules: list[FaultRule] = field(default_factory=list)
+    chance: random.Random = field(default_factory=random.Random)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def add(self, rules: Iterable[FaultRule]) -> list[FaultRule]:
+        added = list(rules)
+        with self.lock:
+            taken = {rule.id for rule in self.rules}
+            for rule in added:
+                if rule.id in taken:
+                    raise BadInput(f"a fault rule with id {rule.id!r} exists already")
+                taken.add(rule.id)
+            self.rules.extend(added)
+        return added
+
+    def listing(self) -> list[dict[str, Any]]:
+        with self.lock:
+            return [rule.to_json() for rule in self.rules]
+
+    def clear(self, rule_id: str | None = None) -> int:
+        """Remove every rule (or the one with `rule_id`); how many were removed."""
+        with self.lock:
+            before = len(self.rules)
+            self.rules = [rule for rule in self.rules if rule_id is not None and rule.id != rule_id]
+            return before - len(self.rules)
+
+    def _fire(self, candidates: Iterable[FaultRule]) -> FaultRule | None:
+        with self.lock:
+            for rule in candidates:
+                rule.matched += 1
+                if rule.exhausted():
+                    continue
+                if rule.probability >= 1 or self.chance.random() < rule.probability:
+                    rule.fired += 1
+                    return FaultRule(**asdict(rule))  # a copy: the caller reads it outside the lock
+        return None
+
+    def service_fault(self, service: str, operation: str, region: str, resources: Iterable[str]) -> FaultRule | None:
+        """The service rule that fires for this request, if any (counted as fired)."""
+        names = list(resources)
+        return self._fire(r for r in self.rules if r.matches_service(service, operation, region, names))
+
+    def function_fault(self, function_name: str, faults: Iterable[str]) -> FaultRule | None:
+        """The function rule of one of `faults` that fires for this invocation, if any."""
+        wanted = set(faults)
+        return self._fire(r for r in self.rules if r.fault in wanted and r.matches_function(function_name))
+
+
+class FaultsClient:
+    """The engine's fault endpoint over HTTP (what the CLI and the pytest fixture use)."""
+
+    def __init__(self, endpoint_url: str, timeout: float = 10) -> None:
+        self.url = endpoint_url.rstrip("/") + FAULTS_PATH
+        self.timeout = timeout
+        self.installed: list[str] = []  # ids of the rules this client added
+
+    def add(self, rules: Iterable[FaultRule | Mapping[str, Any]]) -> list[dict[str, Any]]:
+        """Install rules; the rules as the engine holds them (with their ids)."""
+        body = [rule.spec() if isinstance(rule, FaultRule) else dict(rule) for rule in rules]
+        added: list[dict[str, Any]] = self._call("POST", body)["rules"]
+        self.installed += [rule["id"] for rule in added]
+        return added
+
+    def remove_installed(self) -> int:
+        """Remove the rules this client added, and only those: other sessions on the same
+        engine keep theirs; how many were still installed."""
+        removed = sum(self.clear(rule_id) for rule_id in self.installed)
+        self.installed = []
+        return removed
+
+    def inject(self, **rule: Any) -> dict[str, Any]:
+        """Install one rule given as keyword arguments; the rule as the engine holds it."""
+        return self.add([rule])[0]
+
+    def fired(self, rule_id: str) -> int:
+        """How many times the rule with `rule_id` fired so far."""
+        for rule in self.list():
+            if rule["id"] == rule_id:
+                return int(rule["fired"])
+        raise BadInput(f"no fault rule with id {rule_id!r} is installed")
+
+    def list(self) -> list[dict[str, Any]]:
+        """Every rule with how many requests it matched and how many times it fired."""
+        rules: list[dict[str, Any]] = self._call("GET")["rules"]
+        return rules
+
+    def clear(self, rule_id: str | None = None) -> int:
+        """Remove every rule (or one); how many were removed."""
+        cleared: int = self._call("DELETE", path=f"/{rule_id}" if rule_id else "")["cleared"]
+        return cleared
+
+    def _call(self, method: str, body: Any = None, path: str = "") -> dict[str, Any]:
+        data = json.dumps(body).encode() if body is not None else None
+        request = urllib.request.Request(
+            self.url + path, data=data, method=method, headers={"Content-Type": "application/json"}
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=self.timeout) as response:
+                answer: dict[str, Any] = json.loads(response.read() or b"{}")
+                return answer
+        except urllib.error.HTTPError as err:
+            text = err.read().decode(errors="replace")
+            if err.code == 400:
+                raise BadInput(_error_of(text)) from None
+            if err.code == 404:
+                raise TestbedError(
+                    f"{self.url} answered 404: this engine has no fault injection (only the embedded engine has)"
+                ) from None
+            raise TestbedError(f"{method} {self.url} answered {err.code}: {text[:300]}") from None
+        except urllib.error.URLError as err:
+            raise EngineNotUp(f"no engine answers at {self.url} ({err.reason})") from None
+
+
+def _error_of(text: str) -> str:
+    try:
+        return str(json.loads(text)["error"])
+    except (ValueError, KeyError, TypeError):
+        return text
