@@ -305,7 +305,7 @@ def test_each_checkout_has_its_own_engine_record(tmp_path: Path):
 
         status = run([*TESTBED, "status"], env, cwd=first)
         assert record.endpoint_url in status.stdout
-        assert f"this checkout ({first})" in status.stdout
+        assert f"this project ({first})" in status.stdout
         run([*TESTBED, "down"], env, cwd=first)
         no_processes_left(record)
         assert not Path(record.root).exists()
