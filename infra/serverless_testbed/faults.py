@@ -14,9 +14,17 @@ fixture take it:
 
 Matching: `service` and `operation` (case-insensitive; operation omitted = any), `region`
 (exact), `resource` and `function` (shell patterns, `fnmatch`, against the name and the ARN
-the request carries). A rule fires with `probability` (default 1) until it fired `count`
-times (default: no limit); the first rule that fires wins. `matched` counts the requests a rule matched (also
-once exhausted), `fired` the times it acted. Function faults: `error` (an
+the request carries). A rule fires with `probability` (in [0, 1], default 1) until it fired
+`count` times (at least 1; default: no limit); the first rule that fires wins (in the order
+the rules were added). Rules are indexed by service and operation, so thousands of them
+cost a request only the few of its own service.
+
+Checked on the way in, each refusal naming the field and the rule it breaks: the types,
+`latency_ms` at most `MAX_LATENCY_MS` (15 minutes, Lambda's longest timeout: no call of a
+pipeline waits longer), an `id` of letters, digits, `.`, `_` and `-` (it goes into a URL
+path), and a request body of at most `MAX_BODY_BYTES` nested at most `MAX_NESTING` deep.
+`matched` counts the requests a rule matched (also once exhausted), `fired` the times it
+acted. Function faults: `error` (an
 invocation error of type `error`), `timeout` (`Sandbox.Timedout`, the sandbox replaced),
 `crash` (`Runtime.ExitError`, the sandbox replaced), `throttle` (the Invoke call answers
 429 `TooManyRequestsException`, as Lambda does; no invocation happens) and `latency`
@@ -30,8 +38,11 @@ host side share this module.
 from __future__ import annotations
 
 import fnmatch
+import heapq
+import itertools
 import json
 import random
+import re
 import threading
 import urllib.error
 import urllib.request
@@ -43,6 +54,11 @@ from typing import Any, Literal, get_args
 from serverless_testbed.errors import BadInput, EngineNotUp, TestbedError
 
 FAULTS_PATH = "/_testbed/faults"
+MAX_LATENCY_MS = 900_000  # Lambda's longest timeout (15 min); a longer delay only breaks the engine's clocks
+MAX_BODY_BYTES = 1_000_000
+MAX_NESTING = 8  # {"rules": [{...}]} is 3 deep
+MAX_ID = 64
+ID_CHARACTERS = re.compile(r"[A-Za-z0-9._-]+")
 FunctionFault = Literal["error", "timeout", "crash", "throttle", "latency"]
 FUNCTION_FAULTS: tuple[str, ...] = get_args(FunctionFault)
 SERVICE_FAULTS = ("error", "latency")
@@ -122,12 +138,24 @@ class FaultRule:
             value = getattr(self, name)
             if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 0):
                 raise BadInput(f"fault rule field {name!r} must be a whole number >= 0, got {value!r}")
+        if self.latency_ms > MAX_LATENCY_MS:
+            raise BadInput(
+                f"fault rule 'latency_ms' must be at most {MAX_LATENCY_MS} (15 minutes, Lambda's longest timeout), "
+                f"got {self.latency_ms}"
+            )
+        if self.count is not None and self.count < 1:
+            raise BadInput(f"fault rule 'count' must be at least 1 (leave it out for no limit), got {self.count}")
         if self.status is not None and not 400 <= self.status <= 599:
             raise BadInput(f"fault rule 'status' must be an HTTP error status (400-599), got {self.status}")
         if isinstance(self.probability, bool) or not isinstance(self.probability, int | float):
             raise BadInput(f"fault rule 'probability' must be a number, got {self.probability!r}")
-        if not 0 < self.probability <= 1:
-            raise BadInput(f"fault rule 'probability' must be in (0, 1], got {self.probability}")
+        if not 0 <= self.probability <= 1:
+            raise BadInput(f"fault rule 'probability' must be in [0, 1], got {self.probability}")
+        if self.id and (len(self.id) > MAX_ID or not ID_CHARACTERS.fullmatch(self.id)):
+            raise BadInput(
+                f"fault rule 'id' must be 1 to {MAX_ID} letters, digits, '.', '_' or '-' (it goes into a URL), "
+                f"got {self.id[:80]!r}"
+            )
         self.probability = float(self.probability)
         if self.fault is None:
             self.fault = "error" if self.error else ("latency" if self.latency_ms else None)
@@ -220,6 +248,42 @@ def request_resources(params: Mapping[str, Any] | None) -> list[str]:
     return found
 
 
+def parse_rules_text(body: bytes) -> list[FaultRule]:
+    """Rules from a request body (JSON); BadInput when it is too large, too deeply nested or not JSON."""
+    if len(body) > MAX_BODY_BYTES:
+        raise BadInput(f"the fault rules' body is {len(body)} bytes; at most {MAX_BODY_BYTES}")
+    depth = nesting(body)
+    if depth > MAX_NESTING:
+        raise BadInput(f"the fault rules' JSON is nested {depth} deep; rules are at most {MAX_NESTING} deep")
+    try:
+        document = json.loads(body or b"null")
+    except (ValueError, RecursionError) as err:
+        raise BadInput(f"the fault rules are not JSON: {err}") from None
+    return parse_rules(document)
+
+
+def nesting(body: bytes) -> int:
+    """How deep JSON arrays and objects nest in `body` (brackets inside strings not counted)."""
+    depth = deepest = 0
+    in_string = escaped = False
+    for byte in body:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif byte == 0x5C:  # backslash
+                escaped = True
+            elif byte == 0x22:  # quote
+                in_string = False
+        elif byte == 0x22:
+            in_string = True
+        elif byte in (0x5B, 0x7B):  # [ {
+            depth += 1
+            deepest = max(deepest, depth)
+        elif byte in (0x5D, 0x7D):
+            depth -= 1
+    return deepest
+
+
 def parse_rules(document: Any) -> list[FaultRule]:
     """Rules from a JSON document: one rule object, a list of them, or {"rules": [...]}."""
     if isinstance(document, Mapping) and "rules" in document and len(document) == 1:
@@ -230,13 +294,24 @@ def parse_rules(document: Any) -> list[FaultRule]:
     return [FaultRule.from_json(item) for item in items]
 
 
+class UnknownRule(BadInput):
+    """No rule has the id asked for."""
+
+
 @dataclass
 class FaultBook:
-    """The engine's rules, thread-safe: requests and invocations ask it whether to fail."""
+    """The engine's rules, thread-safe: requests and invocations ask it whether to fail.
+
+    Service rules are indexed by (service, operation or None), function rules kept apart; each
+    rule has a sequence number, so candidates from several buckets are tried in the order the
+    rules were added."""
 
     rules: list[FaultRule] = field(default_factory=list)
     chance: random.Random = field(default_factory=random.Random)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    _by_service: dict[tuple[str, str | None], list[tuple[int, FaultRule]]] = field(default_factory=dict)
+    _functions: list[tuple[int, FaultRule]] = field(default_factory=list)
+    _sequence: itertools.count[int] = field(default_factory=itertools.count)
 
     def add(self, rules: Iterable[FaultRule]) -> list[FaultRule]:
         added = list(rules)
@@ -246,19 +321,35 @@ class FaultBook:
                 if rule.id in taken:
                     raise BadInput(f"a fault rule with id {rule.id!r} exists already")
                 taken.add(rule.id)
+            for rule in added:
+                self._index(next(self._sequence), rule)
             self.rules.extend(added)
         return added
+
+    def _index(self, number: int, rule: FaultRule) -> None:
+        if rule.service is not None:
+            key = (rule.service, rule.operation.lower() if rule.operation else None)
+            self._by_service.setdefault(key, []).append((number, rule))
+        else:
+            self._functions.append((number, rule))
 
     def listing(self) -> list[dict[str, Any]]:
         with self.lock:
             return [rule.to_json() for rule in self.rules]
 
     def clear(self, rule_id: str | None = None) -> int:
-        """Remove every rule (or the one with `rule_id`); how many were removed."""
+        """Remove every rule, or the one with `rule_id` (UnknownRule when none has it); how many were removed."""
         with self.lock:
             before = len(self.rules)
-            self.rules = [rule for rule in self.rules if rule_id is not None and rule.id != rule_id]
-            return before - len(self.rules)
+            kept = [rule for rule in self.rules if rule_id is not None and rule.id != rule_id]
+            if rule_id is not None and len(kept) == before:
+                raise UnknownRule(f"no fault rule with id {rule_id!r} is installed")
+            self.rules = []
+            self._by_service, self._functions = {}, []
+            for rule in kept:
+                self._index(next(self._sequence), rule)
+            self.rules = kept
+            return before - len(kept)
 
     def _fire(self, candidates: Iterable[FaultRule]) -> FaultRule | None:
         with self.lock:
@@ -266,7 +357,7 @@ class FaultBook:
                 rule.matched += 1
                 if rule.exhausted():
                     continue
-                if rule.probability >= 1 or self.chance.random() < rule.probability:
+                if rule.probability >= 1 or (rule.probability > 0 and self.chance.random() < rule.probability):
                     rule.fired += 1
                     return FaultRule(**asdict(rule))  # a copy: the caller reads it outside the lock
         return None
@@ -274,12 +365,15 @@ class FaultBook:
     def service_fault(self, service: str, operation: str, region: str, resources: Iterable[str]) -> FaultRule | None:
         """The service rule that fires for this request, if any (counted as fired)."""
         names = list(resources)
-        return self._fire(r for r in self.rules if r.matches_service(service, operation, region, names))
+        service = service.lower()
+        buckets = (self._by_service.get((service, operation.lower()), []), self._by_service.get((service, None), []))
+        ordered = (rule for _, rule in heapq.merge(*buckets, key=lambda entry: entry[0]))
+        return self._fire(r for r in ordered if r.matches_service(service, operation, region, names))
 
     def function_fault(self, function_name: str, faults: Iterable[str]) -> FaultRule | None:
         """The function rule of one of `faults` that fires for this invocation, if any."""
         wanted = set(faults)
-        return self._fire(r for r in self.rules if r.fault in wanted and r.matches_function(function_name))
+        return self._fire(r for _, r in self._functions if r.fault in wanted and r.matches_function(function_name))
 
 
 class FaultsClient:
@@ -300,7 +394,12 @@ class FaultsClient:
     def remove_installed(self) -> int:
         """Remove the rules this client added, and only those: other sessions on the same
         engine keep theirs; how many were still installed."""
-        removed = sum(self.clear(rule_id) for rule_id in self.installed)
+        removed = 0
+        for rule_id in self.installed:
+            try:
+                removed += self.clear(rule_id)
+            except UnknownRule:
+                continue  # cleared meanwhile (a test's own `faults clear`)
         self.installed = []
         return removed
 
@@ -338,6 +437,8 @@ class FaultsClient:
             text = err.read().decode(errors="replace")
             if err.code == 400:
                 raise BadInput(_error_of(text)) from None
+            if err.code == 404 and path and _error_of(text) != text:  # the endpoint's own answer: no such rule
+                raise UnknownRule(_error_of(text)) from None
             if err.code == 404:
                 raise TestbedError(
                     f"{self.url} answered 404: this engine has no fault injection (only the embedded engine has)"

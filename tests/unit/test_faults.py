@@ -9,7 +9,16 @@ from typing import Any
 
 import pytest
 from serverless_testbed.errors import BadInput
-from serverless_testbed.faults import FaultBook, FaultRule, parse_rules, request_resources, short_name
+from serverless_testbed.faults import (
+    FaultBook,
+    FaultRule,
+    UnknownRule,
+    nesting,
+    parse_rules,
+    parse_rules_text,
+    request_resources,
+    short_name,
+)
 from serverless_testbed.localstack_plugins.faults import failure_for
 
 
@@ -23,9 +32,15 @@ def rule(**fields: Any) -> FaultRule:
         ({"operation": "PutItem", "error": "X"}, "either a service"),
         ({"service": "s3", "function": "f", "error": "X"}, "either a service"),
         ({"service": "dynamodb", "operation": "PutItem"}, "gives an 'error'"),
-        ({"service": "dynamodb", "error": "X", "probability": 0}, "in (0, 1]"),
-        ({"service": "dynamodb", "error": "X", "probability": 1.5}, "in (0, 1]"),
+        ({"service": "dynamodb", "error": "X", "probability": -0.1}, "in [0, 1]"),
+        ({"service": "dynamodb", "error": "X", "probability": 1.5}, "in [0, 1]"),
         ({"service": "dynamodb", "error": "X", "count": -1}, "whole number >= 0"),
+        ({"service": "dynamodb", "error": "X", "count": 0}, "'count' must be at least 1"),
+        ({"service": "sqs", "latency_ms": 10**16}, "'latency_ms' must be at most 900000"),
+        ({"function": "f", "fault": "latency", "latency_ms": 900_001}, "at most 900000"),
+        ({"service": "sqs", "error": "X", "id": "a/b"}, "'id' must be 1 to 64 letters"),
+        ({"service": "sqs", "error": "X", "id": "x" * 65}, "'id' must be 1 to 64"),
+        ({"service": "sqs", "error": "X", "id": "a b"}, "'id' must be"),
         ({"service": "dynamodb", "error": "X", "status": 200}, "HTTP error status"),
         ({"service": "dynamodb", "fault": "crash"}, "gives an 'error'"),
         ({"function": "f", "fault": "explode"}, "one of error, timeout, crash, throttle, latency"),
@@ -178,7 +193,7 @@ def cli(tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
         (["faults", "list", "--target", "compose"], 2, "fault injection needs the embedded engine"),
         (["faults", "add", "--service", "dynamodb"], 2, "gives an 'error'"),
         (["faults", "add", "--function", "f", "--fault", "explode"], 2, "one of error, timeout"),
-        (["faults", "add", "--service", "s3", "--error", "SlowDown", "--probability", "2"], 2, "in (0, 1]"),
+        (["faults", "add", "--service", "s3", "--error", "SlowDown", "--probability", "2"], 2, "in [0, 1]"),
     ],
 )
 def test_the_faults_commands_say_what_is_wrong_in_one_line(cli: Any, args: list[str], code: int, words: str) -> None:
@@ -190,3 +205,50 @@ def test_the_faults_commands_say_what_is_wrong_in_one_line(cli: Any, args: list[
     assert len(lines) == 1, lines
     assert lines[0].startswith("error: "), lines
     assert words in lines[0], lines
+
+
+def test_a_body_too_deep_too_large_or_not_json_is_refused_in_one_line() -> None:
+    with pytest.raises(BadInput, match=r"nested 5000 deep; rules are at most 8 deep"):
+        parse_rules_text(b"[" * 5000 + b"]" * 5000)
+    with pytest.raises(BadInput, match="bytes; at most 1000000"):
+        parse_rules_text(b" " * 1_000_001)
+    with pytest.raises(BadInput, match="not JSON"):
+        parse_rules_text(b'{"service": ')
+    assert nesting(b'{"message": "[[[[[[[[[[[[ \\" {{{{"}') == 1, "brackets in strings do not count"
+    (ok,) = parse_rules_text(b'{"rules": [{"service": "sqs", "error": "X"}]}')
+    assert ok.service == "sqs"
+
+
+def test_a_probability_of_zero_counts_matches_and_never_fires() -> None:
+    book = FaultBook()
+    book.add([rule(service="sqs", error="X", probability=0)])
+    assert [book.service_fault("sqs", "SendMessage", "r", []) for _ in range(50)] == [None] * 50
+    assert book.listing()[0]["matched"] == 50
+
+
+def test_clearing_an_unknown_id_is_an_error_and_removes_nothing() -> None:
+    book = FaultBook()
+    book.add([rule(service="sqs", error="X", id="mine")])
+    with pytest.raises(UnknownRule, match="no fault rule with id 'nosuch'"):
+        book.clear("nosuch")
+    assert [r["id"] for r in book.listing()] == ["mine"]
+
+
+def test_rules_of_other_services_and_operations_are_not_asked() -> None:
+    """Indexed by service and operation: 5,000 rules elsewhere are never looked at."""
+    book = FaultBook()
+    book.add([rule(service="dynamodb", operation="PutItem", error="X") for _ in range(2500)])
+    book.add([rule(service="sqs", operation="DeleteQueue", error="X") for _ in range(2500)])
+    assert book.service_fault("sqs", "SendMessage", "r", ["q"]) is None
+    assert sum(r["matched"] for r in book.listing()) == 0
+
+
+def test_the_first_rule_added_fires_first_across_operation_and_any_operation_rules() -> None:
+    book = FaultBook()
+    book.add([rule(service="s3", error="ANY", count=1)])
+    book.add([rule(service="s3", operation="GetObject", error="GET", count=1)])
+    book.add([rule(service="s3", error="ANY2")])
+    fired = [book.service_fault("s3", "GetObject", "r", []) for _ in range(3)]
+    assert [f.error for f in fired if f] == ["ANY", "GET", "ANY2"]
+    book.clear(book.listing()[0]["id"])
+    assert book.service_fault("s3", "GetObject", "r", []).error == "ANY2"  # type: ignore[union-attr]

@@ -27,7 +27,14 @@ from typing import Any
 
 from localstack.runtime import hooks
 from serverless_testbed.errors import BadInput
-from serverless_testbed.faults import FAULTS_PATH, FaultBook, FaultRule, parse_rules, request_resources
+from serverless_testbed.faults import (
+    FAULTS_PATH,
+    FaultBook,
+    FaultRule,
+    UnknownRule,
+    parse_rules_text,
+    request_resources,
+)
 from serverless_testbed.localstack_plugins.scope import only_in_testbed_engine
 
 LOG = logging.getLogger(__name__)
@@ -84,11 +91,13 @@ def faults_endpoint(request: Any, rule_id: str | None = None) -> Any:
     if request.method == "GET":
         return {"rules": BOOK.listing()}
     if request.method == "DELETE":
-        return {"cleared": BOOK.clear(rule_id)}
+        try:
+            return {"cleared": BOOK.clear(rule_id)}
+        except UnknownRule as err:
+            return Response(json.dumps({"error": str(err)}), status=404, mimetype="application/json")
     try:
-        document = json.loads(request.get_data() or b"null")
-        added = BOOK.add(parse_rules(document))
-    except (ValueError, BadInput) as err:
+        added = BOOK.add(parse_rules_text(request.get_data()))
+    except BadInput as err:
         return Response(json.dumps({"error": str(err)}), status=400, mimetype="application/json")
     return {"rules": [rule.to_json() for rule in added]}
 
