@@ -11,14 +11,18 @@ that use them, so `testbed --help` answers without loading them.
 from __future__ import annotations
 
 import shlex
+import signal
 import time
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal, NoReturn
 
 import typer
 from rich.console import Console
-from serverless_testbed.errors import RUN_PROBLEMS_EXIT_CODE, EngineNotUp, TestbedError
+from rich.markup import escape
+from serverless_testbed.errors import RUN_PROBLEMS_EXIT_CODE, EngineError, EngineNotUp, TestbedError
 from serverless_testbed.settings import LOCALSTACK_VERSION, Settings, Target
 from typer.core import TyperCommand, TyperGroup
 
@@ -26,6 +30,7 @@ if TYPE_CHECKING:
     from rich.table import Table
     from serverless_testbed.deploy import Deployer
     from serverless_testbed.engine import Engine
+    from serverless_testbed.engine.embedded import EngineRecord
     from serverless_testbed.runs import RunResult
     from serverless_testbed.stack.stack import Stack
 
@@ -36,7 +41,7 @@ errors = Console(stderr=True)
 def report_error(message: str) -> None:
     """An error as one line on standard error; a multi-line message (a log tail) follows indented."""
     first, *rest = str(message).strip().splitlines() or [""]
-    errors.print(f"[red]error:[/red] {first}", soft_wrap=True, highlight=False)
+    errors.print(f"[red]error:[/red] {escape(first)}", soft_wrap=True, highlight=False)
     for line in rest:
         errors.print(f"  {line}", soft_wrap=True, markup=False, highlight=False)
 
@@ -50,6 +55,9 @@ class ErrorBoundary(TyperGroup):
         except TestbedError as err:
             report_error(str(err))
             raise typer.Exit(err.exit_code) from err
+        except KeyboardInterrupt as err:  # Ctrl-C (and SIGTERM while `up` starts an engine)
+            report_error("interrupted; nothing started by this command is left running")
+            raise typer.Exit(130) from err
         except typer.TyperException as err:  # click's usage errors: unknown option, bad value
             where = getattr(getattr(err, "ctx", None), "command_path", None)
             report_error(err.format_message() + (f" (see `{where} --help`)" if where else ""))
@@ -191,12 +199,41 @@ def stack_for(workflows: list[str] | None = None) -> Stack:
     return joined(workflows)
 
 
+def describe_orphan(record: EngineRecord) -> str:
+    """An engine found by its scope marker, in words."""
+    return f"engine {record.engine_id} of this project (pid {record.pid}, {record.endpoint_url})"
+
+
+@contextmanager
+def interrupted_by_termination() -> Iterator[None]:
+    """SIGTERM and SIGHUP interrupt the block as Ctrl-C does, so its clean-up runs."""
+
+    def interrupt(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    previous = {signum: signal.signal(signum, interrupt) for signum in (signal.SIGTERM, signal.SIGHUP)}
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
 @app.command()
 def up(target: TargetOption = None, port: PortOption = None, account_id: AccountOption = None) -> None:
     """Start an engine and leave it running (embedded: a background LocalStack process)."""
     from serverless_testbed.engine import engine_for
     from serverless_testbed.engine.embedded import EmbeddedEngine
-    from serverless_testbed.state import forget_running, record_path, recorded_engine, save_running, scope, state_lock
+    from serverless_testbed.state import (
+        forget_running,
+        orphans,
+        record_path,
+        recorded_engine,
+        save_running,
+        scope,
+        scope_marker,
+        state_lock,
+    )
 
     settings = Settings.from_env(target=target, account_id=account_id)
     if settings.target != "embedded":
@@ -213,9 +250,24 @@ def up(target: TargetOption = None, port: PortOption = None, account_id: Account
             console.print(f"{found.describe()}; clearing it")
             found.engine.stop()
             forget_running()
+        if strays := orphans():
+            raise EngineError(
+                f"{describe_orphan(strays[0])} runs without a record; `testbed down` stops it (one engine per project)"
+            )
         started = time.monotonic()
-        embedded = EmbeddedEngine(settings, detach=True, port=port).start()
-        save_running(embedded)
+        embedded = EmbeddedEngine(settings, detach=True, port=port, scope=scope_marker())
+        try:
+            with interrupted_by_termination():
+                # The record is written as soon as the process exists: nothing can leave it unrecorded.
+                embedded.start(on_spawn=lambda: save_running(embedded))
+        except OSError as err:  # the record could not be written (a full disk): the engine was stopped
+            raise EngineError(
+                f"cannot write the engine record {record_path()} ({err.strerror or err}); the engine was stopped: "
+                f"free some space there, or set $TESTBED_STATE_DIR to a folder that has it"
+            ) from err
+        except BaseException:
+            forget_running()  # the engine it named was stopped
+            raise
     console.print(
         f"[green]up[/green] LocalStack {LOCALSTACK_VERSION} (embedded) at {embedded.endpoint_url} "
         f"in {time.monotonic() - started:.1f} s\n"
@@ -228,12 +280,28 @@ def up(target: TargetOption = None, port: PortOption = None, account_id: Account
 @app.command()
 def down() -> None:
     """Stop the engine `testbed up` started; nothing of it is left running."""
-    from serverless_testbed.state import forget_running, record_path, recorded_engine, scope, state_lock
+    from serverless_testbed.engine.embedded import EmbeddedEngine, RecordUnreadable
+    from serverless_testbed.state import forget_running, orphans, record_path, recorded_engine, scope, state_lock
 
     with state_lock():
-        found = recorded_engine()
+        try:
+            found, unreadable = recorded_engine(), None
+        except RecordUnreadable as err:
+            found, unreadable = None, err
+        strays = orphans(except_engine=found.record.engine_id if found else None)
+        for stray in strays:
+            EmbeddedEngine(record=stray).stop()
+            console.print(
+                f"[green]down[/green] engine {stray.engine_id} (pid {stray.pid}, it ran without a record) stopped, "
+                f"{stray.root} removed",
+                highlight=False,
+            )
+        if unreadable is not None:
+            forget_running()
+            console.print(f"removed the unreadable engine record {record_path()}", highlight=False)
         if found is None:
-            console.print(f"nothing is up (scope: {scope()})")
+            if unreadable is None and not strays:
+                console.print(f"nothing is up (scope: {scope()})")
             return
         record = found.record
         stopped, removed = record.supervisor_is_ours(), record.root_is_ours()
@@ -251,7 +319,7 @@ def down() -> None:
 def status(prefix: PrefixOption = None, target: TargetOption = None) -> None:
     """Show the running engine (endpoint, health, processes) and which workflows are deployed on it."""
     from rich.table import Table
-    from serverless_testbed.state import record_path, recorded_engine, scope
+    from serverless_testbed.state import orphans, record_path, recorded_engine, scope
 
     settings = Settings.from_env(prefix=prefix, target=target)
     if settings.target == "compose":  # its deploy hook's verdict, and where to look when it failed
@@ -262,8 +330,14 @@ def status(prefix: PrefixOption = None, target: TargetOption = None) -> None:
         console.print("\n".join(compose.lines()), highlight=False, markup=False)
         raise typer.Exit(code=0 if compose.healthy else EngineNotUp.exit_code)
     found = recorded_engine()
+    strays = orphans(except_engine=found.record.engine_id if found else None)
+    for stray in strays:
+        console.print(
+            f"[red]{describe_orphan(stray)} runs without a record[/red]; testbed down stops it", highlight=False
+        )
     if found is None:
-        console.print(f"no engine is up (scope: {scope()}; testbed up starts one)")
+        if not strays:
+            console.print(f"no engine is up (scope: {scope()}; testbed up starts one)")
         _mention_legacy_record()
         raise typer.Exit(code=EngineNotUp.exit_code)
     if found.state != "up":

@@ -11,6 +11,7 @@ same moment start one engine.
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import hashlib
 import os
@@ -19,8 +20,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from serverless_testbed.engine.embedded import EmbeddedEngine, EngineRecord
+from serverless_testbed import procfs
+from serverless_testbed.engine.embedded import SCOPE_VAR, EmbeddedEngine, EngineRecord
 from serverless_testbed.errors import EngineError, WaitTimeout
+from serverless_testbed.localstack_plugins.scope import ENGINE_ID_VAR
 from serverless_testbed.project import ProjectNotFound, find_root
 from serverless_testbed.settings import Settings
 from serverless_testbed.waiting import wait_for
@@ -63,12 +66,47 @@ def scope() -> str:
 
 
 def _make_state_dir(path: Path) -> None:
-    """Create the state folder; one inside a project ignores itself for git, as .pytest_cache does."""
+    """Create the state folder; one inside a project ignores itself for git, as .pytest_cache does
+    (best effort: a full disk must not stop `down`)."""
     path.mkdir(parents=True, exist_ok=True)
     if path.name == ".testbed" and not os.environ.get(STATE_DIR_VAR):
         ignore = path / ".gitignore"
         if not ignore.exists():
-            ignore.write_text("# Written by testbed: the engine record of this project.\n*\n")
+            with contextlib.suppress(OSError):
+                ignore.write_text("# Written by testbed: the engine record of this project.\n*\n")
+
+
+def scope_marker() -> str:
+    """What an engine `testbed up` starts carries in its environment (SCOPE_VAR): this scope's
+    state folder, so the engine is found again when its record is lost or unreadable."""
+    return str(state_dir().resolve())
+
+
+def orphans(except_engine: str | None = None) -> list[EngineRecord]:
+    """Engines of this scope running without a (readable) record: their supervisors, found by
+    the scope marker in their environment, rebuilt as records from /proc."""
+    marker = f"{SCOPE_VAR}={scope_marker()}".encode()
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            environ = Path(f"/proc/{entry}/environ").read_bytes().split(b"\0")
+            cmdline = Path(f"/proc/{entry}/cmdline").read_bytes()
+            root = os.readlink(f"/proc/{entry}/cwd")
+        except OSError:
+            continue
+        if marker not in environ or b"serverless_testbed.engine.supervisor" not in cmdline:
+            continue
+        variables = dict(item.decode(errors="replace").split("=", 1) for item in environ if b"=" in item)
+        engine_id = variables.get(ENGINE_ID_VAR, "")
+        if not engine_id or engine_id == except_engine:
+            continue
+        port = variables.get("GATEWAY_LISTEN", ":0").rsplit(":", 1)[-1]
+        started = procfs.start_time(int(entry)) or 0
+        region = variables.get("AWS_DEFAULT_REGION", "us-east-1")
+        found.append(EngineRecord(engine_id, int(entry), int(port) if port.isdigit() else 0, root, region, started))
+    return found
 
 
 def record_path() -> Path:
@@ -138,7 +176,8 @@ class RecordedEngine:
 
 
 def recorded_engine(settings: Settings | None = None) -> RecordedEngine | None:
-    """The engine the record names, with its state; None when nothing is recorded."""
+    """The engine the record names, with its state; None when nothing is recorded;
+    RecordUnreadable when the record cannot be used."""
     record = EngineRecord.load(record_path())
     if record is None:
         return None

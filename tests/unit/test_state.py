@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 from serverless_testbed import procfs, state
-from serverless_testbed.engine.embedded import ENGINE_ID_VAR, ID_FILE, EngineRecord
+from serverless_testbed.engine.embedded import ENGINE_ID_VAR, ID_FILE, EngineRecord, RecordUnreadable
 from serverless_testbed.engine.supervisor import exit_reason
 from serverless_testbed.waiting import wait_for
 
@@ -140,3 +140,48 @@ def test_an_earlier_versions_directory_is_confirmed_by_its_supervisors_working_d
         process.kill()
         process.wait()
     assert not record(process.pid, root).root_is_ours(), "a directory with no live supervisor passed"
+
+
+@pytest.mark.parametrize(
+    ("content", "says"),
+    [
+        (b"", "is empty"),
+        (b"  \n", "is empty"),
+        (b'{"engine_id": "1a', "is not whole JSON"),
+        (b"\xff\xfe\x00\x81", "is not UTF-8 text"),
+        (b'["a", "list"]', "is not an engine record"),
+        (b'{"engine_id": "e", "pid": "12", "port": 1, "root": "/r", "region": "r"}', "of the wrong type"),
+    ],
+)
+def test_a_record_that_cannot_be_used_says_what_is_wrong_and_what_to_do(tmp_path: Path, content: bytes, says: str):
+    path = tmp_path / "engine.json"
+    path.write_bytes(content)
+    with pytest.raises(RecordUnreadable, match=says) as err:
+        EngineRecord.load(path)
+    assert str(path) in str(err.value)
+    assert "`testbed down` stops this project's engine" in str(err.value)
+    assert "\n" not in str(err.value)
+    assert EngineRecord.load(tmp_path / "absent.json") is None
+
+
+def test_a_session_does_not_reuse_an_engine_whose_record_is_unreadable(tmp_path: Path, monkeypatch):
+    from serverless_testbed.engine.reuse import reuse_running_engine
+    from serverless_testbed.settings import Settings
+
+    monkeypatch.setenv("TESTBED_STATE_DIR", str(tmp_path))
+    (tmp_path / "engine.json").write_bytes(b"\xff")
+    reused, why = reuse_running_engine(Settings(target="embedded"), environ={})
+    assert reused is None
+    assert why.startswith(f"the engine record {tmp_path / 'engine.json'} is not UTF-8 text")
+
+
+def test_a_record_that_cannot_be_written_leaves_no_partial_file(tmp_path: Path, monkeypatch):
+    path = tmp_path / "state" / "engine.json"
+
+    def full(self: Path, *args: object, **kwargs: object) -> int:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(Path, "write_text", full)
+    with pytest.raises(OSError, match="No space left"):
+        record(10, tmp_path, 5).save(path)
+    assert list(path.parent.iterdir()) == []

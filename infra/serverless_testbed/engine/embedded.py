@@ -26,7 +26,7 @@ import sys
 import tempfile
 import urllib.request
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Self
@@ -48,6 +48,8 @@ from serverless_testbed.settings import LOCALSTACK_VERSION, Settings
 from serverless_testbed.waiting import wait_for
 
 READY_TIMEOUT = 60.0
+# In the environment of an engine `testbed up` started: the state folder it belongs to.
+SCOPE_VAR = "TESTBED_ENGINE_SCOPE"
 STOP_TIMEOUT = 15.0
 # In the engine's directory: its id (what makes the directory the engine's own) and why it ended.
 ID_FILE = "engine-id"
@@ -127,18 +129,50 @@ class EngineRecord:
         return str(reason)
 
     def save(self, path: Path) -> None:
+        """Write the record; OSError (a full disk) leaves no partial file behind."""
         path.parent.mkdir(parents=True, exist_ok=True)
         # Written aside and renamed: a reader sees the old record or the new one, never half.
         partial = path.with_name(f".{path.name}.{os.getpid()}")
-        partial.write_text(json.dumps(asdict(self), indent=2))
-        partial.replace(path)
+        try:
+            partial.write_text(json.dumps(asdict(self), indent=2))
+            partial.replace(path)
+        finally:
+            partial.unlink(missing_ok=True)
 
     @classmethod
     def load(cls, path: Path) -> EngineRecord | None:
+        """The record at `path`; None when there is none; RecordUnreadable (saying what is
+        wrong with it) when it is empty, cut short, not UTF-8 or not a record."""
         try:
-            return cls(**json.loads(path.read_text()))
-        except (FileNotFoundError, json.JSONDecodeError, TypeError):
+            data = path.read_bytes()
+        except FileNotFoundError:
             return None
+        except OSError as err:
+            raise RecordUnreadable(path, f"cannot be read ({err.strerror or err})") from err
+        if not data.strip():
+            raise RecordUnreadable(path, "is empty")
+        try:
+            fields = json.loads(data.decode("utf-8"))
+        except UnicodeDecodeError as err:
+            raise RecordUnreadable(path, "is not UTF-8 text") from err
+        except json.JSONDecodeError as err:
+            raise RecordUnreadable(path, f"is not whole JSON ({err.msg} at byte {err.pos})") from err
+        try:
+            record = cls(**fields)
+        except TypeError as err:
+            raise RecordUnreadable(path, "is not an engine record (its fields are not the ones written)") from err
+        if not isinstance(record.pid, int) or not isinstance(record.port, int) or not isinstance(record.root, str):
+            raise RecordUnreadable(path, "is not an engine record (pid, port or root of the wrong type)")
+        return record
+
+
+class RecordUnreadable(EngineError):
+    """The engine record exists but cannot be used; `testbed down` stops the project's engine
+    by the marker its processes carry and clears the record."""
+
+    def __init__(self, path: Path, what: str) -> None:
+        super().__init__(f"the engine record {path} {what}; `testbed down` stops this project's engine and clears it")
+        self.path = path
 
 
 # How the host reaches the package registries (proxy, extra CA certificates). LocalStack's
@@ -278,8 +312,11 @@ class EmbeddedEngine(Engine):
         mode: EngineMode | None = None,
         iam_enforce: bool | None = None,
         extra_env: Mapping[str, str] | None = None,
+        scope: str | None = None,
     ) -> None:
         super().__init__(settings or Settings(target="embedded"))
+        # Whose `testbed up` this engine is (state.scope_marker): found by it when its record is lost.
+        self.scope = scope
         # `stock`: no fidelity patch, answers as a stock LocalStack container (README, Targets).
         self.mode: EngineMode = mode or engine_mode()
         # LocalStack settings for this engine only, e.g. {"SFN_MOCK_CONFIG": "/path/MockConfigFile.json"}.
@@ -302,7 +339,10 @@ class EmbeddedEngine(Engine):
             raise EngineError("engine not started")
         return self.record.log_path
 
-    def start(self) -> Self:
+    def start(self, on_spawn: Callable[[], None] | None = None) -> Self:
+        """Start the engine and wait until it answers. `on_spawn` runs as soon as its process
+        exists (`testbed up` writes its record there); whatever stops the start, an error, a
+        failing `on_spawn`, Ctrl-C, stops the engine before it propagates."""
         if self.record is not None:
             return self
         venv = engine_venv()  # LocalStack's own environment, built on the first start
@@ -314,6 +354,8 @@ class EmbeddedEngine(Engine):
         env = localstack_environment(engine_id, port, root, mode=self.mode, iam_enforce=self.iam_enforce)
         env.update(self.extra_env)
         env["TESTBED_PARENT_PID"] = str(os.getpid())
+        if self.scope:
+            env[SCOPE_VAR] = self.scope
         # The engine sees this package and its entry points, nothing else of this environment.
         env["PYTHONPATH"] = str(plugin_path(root / "python"))
         command = [sys.executable, "-m", "serverless_testbed.engine.supervisor", f"--exit-file={root / EXIT_FILE}"]
@@ -334,6 +376,8 @@ class EmbeddedEngine(Engine):
         self.record = EngineRecord(engine_id, self._process.pid, port, str(root), self.region, started)
         self._log_checked = 0
         try:
+            if on_spawn is not None:
+                on_spawn()
             # A short fixed interval: readiness is the number users wait on, worth 40 probes a second.
             failure = wait_for(
                 self._start_outcome,
@@ -342,9 +386,11 @@ class EmbeddedEngine(Engine):
                 max_interval=0.025,
                 what=f"LocalStack health on port {port}",
             )
-        except Exception as err:
+        except BaseException as err:
             log_tail = self._log_tail()
-            self.stop()
+            self._abort()
+            if not isinstance(err, WaitTimeout):
+                raise  # Ctrl-C, SIGTERM, a record that could not be written: stopped, as it was
             raise EngineError(f"embedded engine did not start: {err}\n{log_tail}") from err
         if isinstance(failure, EngineError):
             log_tail = self._log_tail()

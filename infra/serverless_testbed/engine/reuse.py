@@ -90,6 +90,7 @@ def reuse_running_engine(
     settings: Settings, own_engine: bool = False, environ: Mapping[str, str] | None = None
 ) -> tuple[Reused | None, str]:
     """The running engine with a slot taken, or None; and one line saying why."""
+    from serverless_testbed.engine.embedded import RecordUnreadable
     from serverless_testbed.state import recorded_engine, state_dir
 
     environ = os.environ if environ is None else environ
@@ -97,7 +98,10 @@ def reuse_running_engine(
         return None, f"target {settings.target}"
     if own_engine or wants_own_engine(environ):
         return None, f"an engine of its own was asked for (--testbed-own-engine or {OWN_ENGINE_VAR}=1)"
-    found = recorded_engine(Settings(target="embedded", region=settings.region))
+    try:
+        found = recorded_engine(Settings(target="embedded", region=settings.region))
+    except RecordUnreadable as err:  # the session starts its own engine; the line says why
+        return None, str(err)
     if found is None or found.state != "up":
         return None, "no engine from `testbed up` is running" if found is None else found.describe()
     if reason := mismatch(found.engine, settings, environ):
