@@ -29,7 +29,7 @@ from botocore.config import Config
 from rich.table import Table
 from serverless_testbed.batch_write import batch_write
 from serverless_testbed.engine.embedded import EmbeddedEngine, engine_processes
-from serverless_testbed.errors import TestbedError
+from serverless_testbed.errors import BadInput, TestbedError
 from serverless_testbed.packaging import zip_files
 from serverless_testbed.settings import LOCALSTACK_VERSION, Settings
 from serverless_testbed.waiting import wait_for
@@ -332,6 +332,22 @@ def sales_ingest(engine: EmbeddedEngine, sizes: Sequence[int], results: dict[str
     results["sales_unaccounted"] = unaccounted
 
 
+EXAMPLES = ("orders", "sales", "processing", "router", "csv-etl")
+
+
+def check_examples() -> None:
+    """The benchmarks drive the example workflows of the serverless-testbed repository: refuse,
+    in one line, in a project that does not hold them."""
+    from serverless_testbed.registry import workflows
+
+    missing = [name for name in EXAMPLES if name not in workflows()]
+    if missing:
+        raise BadInput(
+            "testbed bench measures the engine on the example workflows of the serverless-testbed repository "
+            f"({', '.join(EXAMPLES)}); this project lacks {', '.join(missing)}: run it in a checkout of that repository"
+        )
+
+
 def run_benchmarks(
     settings: Settings | None = None,
     warm_calls: int = 200,
@@ -345,6 +361,7 @@ def run_benchmarks(
         raise ValueError(f"benchmarks measure the embedded engine, not target {settings.target!r}")
     if warm_calls < 1 or sfn_runs < 1:
         raise ValueError("warm_calls and sfn_runs must be at least 1")
+    check_examples()
     EmbeddedEngine(settings).start().stop()  # the first start of a process pays for imports
 
     engine = EmbeddedEngine(settings)

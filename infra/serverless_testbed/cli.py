@@ -723,8 +723,9 @@ def bench(
     """Measure the embedded engine: start, Lambda invokes, state machines, ingest, memory."""
     import json
 
-    from serverless_testbed.bench import SALES_SIZES, render, run_benchmarks
+    from serverless_testbed.bench import SALES_SIZES, check_examples, render, run_benchmarks
 
+    check_examples()
     # The spinner goes to stderr: the JSON on stdout stays parseable.
     with Console(stderr=True).status("benchmarking a fresh embedded engine..."):
         results = run_benchmarks(warm_calls=warm_calls, sfn_runs=sfn_runs, sales_sizes=sales or SALES_SIZES)
