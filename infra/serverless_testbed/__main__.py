@@ -12,7 +12,7 @@ def main() -> None:
     try:
         from serverless_testbed.cli import app
     except KeyboardInterrupt:
-        sys.exit(130)
+        sys.exit(130)  # INTERRUPTED_EXIT_CODE, without importing more while interrupted
     app()
 
 

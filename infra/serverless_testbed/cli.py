@@ -22,7 +22,13 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal, NoReturn
 import typer
 from rich.console import Console
 from rich.markup import escape
-from serverless_testbed.errors import RUN_PROBLEMS_EXIT_CODE, EngineError, EngineNotUp, TestbedError
+from serverless_testbed.errors import (
+    INTERRUPTED_EXIT_CODE,
+    RUN_PROBLEMS_EXIT_CODE,
+    EngineError,
+    EngineNotUp,
+    TestbedError,
+)
 from serverless_testbed.settings import LOCALSTACK_VERSION, Settings, Target
 from typer.core import TyperCommand, TyperGroup
 
@@ -57,7 +63,7 @@ class ErrorBoundary(TyperGroup):
             raise typer.Exit(err.exit_code) from err
         except KeyboardInterrupt as err:  # Ctrl-C (and SIGTERM while `up` starts an engine)
             report_error("interrupted; nothing started by this command is left running")
-            raise typer.Exit(130) from err
+            raise typer.Exit(INTERRUPTED_EXIT_CODE) from err
         except typer.TyperException as err:  # click's usage errors: unknown option, bad value
             where = getattr(getattr(err, "ctx", None), "command_path", None)
             report_error(err.format_message() + (f" (see `{where} --help`)" if where else ""))

@@ -13,6 +13,8 @@ with the LocalStack image's Python.
 RUN_PROBLEMS_EXIT_CODE = 1
 # Click's own code for usage errors (unknown option, bad value), kept for ours.
 USAGE_EXIT_CODE = 2
+# Ctrl-C: the shell's convention (128 + SIGINT).
+INTERRUPTED_EXIT_CODE = 130
 
 
 class TestbedError(Exception):
@@ -75,11 +77,12 @@ EXIT_CODES: dict[int, str] = {
     RUN_PROBLEMS_EXIT_CODE: "a run or demo finished, but records did not end as expected",
     USAGE_EXIT_CODE: "usage: unknown target, workflow, kind, format or option value",
     EngineNotUp.exit_code: "no engine is up, or it stopped while the command ran",
-    EngineError.exit_code: "an engine failed to start, answer or stop (a port in use, for example)",
+    EngineError.exit_code: "an engine failed to start, answer or stop (a port in use, a record it cannot use)",
     EngineUnavailable.exit_code: "the target cannot run here (no Docker engine, no AWS_ENDPOINT_URL)",
     TargetRefused.exit_code: "a guard refused the aws target (dummy credentials, an endpoint set, the wrong account)",
     StackError.exit_code: "the stack model is inconsistent (a dangling reference, a duplicate name)",
     DeployError.exit_code: "a call of the deploy failed (the line names the resource and the call)",
     WaitTimeout.exit_code: "a bounded wait ran out (the line says what was expected and what was seen)",
     TestbedError.exit_code: "any other testbed error",
+    INTERRUPTED_EXIT_CODE: "interrupted (Ctrl-C); what the command was starting is stopped",
 }

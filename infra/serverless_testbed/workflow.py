@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from serverless_testbed.errors import BadInput
 from serverless_testbed.stack.model import Resource
 
 NAME = re.compile(r"[a-z][a-z0-9]*(?:-[a-z0-9]+)*")
@@ -62,6 +63,13 @@ class Workflow:
 
 
 def load(reference: str) -> Any:
-    """The attribute a `"module:attribute"` reference names."""
+    """The attribute a `"module:attribute"` reference names; BadInput, in one line, when its
+    module cannot be imported or lacks it (a package of that name installed in the
+    environment hides the project's, a module missing or moved)."""
     module, attribute = reference.split(":")
-    return getattr(importlib.import_module(module), attribute)
+    try:
+        return getattr(importlib.import_module(module), attribute)
+    except ModuleNotFoundError as err:
+        raise BadInput(f"cannot import {reference}: {err}") from err
+    except AttributeError as err:
+        raise BadInput(f"cannot import {reference}: module {module} has no {attribute!r}") from err

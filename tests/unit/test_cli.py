@@ -21,6 +21,7 @@ from serverless_testbed.cli import ErrorBoundary, app
 from serverless_testbed.deploy import Presence
 from serverless_testbed.errors import (
     EXIT_CODES,
+    INTERRUPTED_EXIT_CODE,
     RUN_PROBLEMS_EXIT_CODE,
     USAGE_EXIT_CODE,
     BadInput,
@@ -242,7 +243,7 @@ def test_an_error_that_is_not_the_testbeds_still_raises():
 def test_each_kind_has_its_own_code_and_every_code_is_documented():
     codes = [kind.exit_code for kind in ERROR_KINDS]
     assert len(set(codes)) == len(codes), f"two error kinds share an exit code: {codes}"
-    assert set(codes) | {0, RUN_PROBLEMS_EXIT_CODE} == set(EXIT_CODES)
+    assert set(codes) | {0, RUN_PROBLEMS_EXIT_CODE, INTERRUPTED_EXIT_CODE} == set(EXIT_CODES)
     readme = (ROOT / "README.md").read_text()
     section = readme.split("## The command line", 1)[1].split("\n## ", 1)[0]
     documented = dict(re.findall(r"^\| `?(\d+)`? \| (.+?) \|$", section, re.MULTILINE))

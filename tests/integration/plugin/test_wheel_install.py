@@ -55,7 +55,10 @@ def must(result: subprocess.CompletedProcess[str]) -> subprocess.CompletedProces
 
 
 def lowest_python() -> str:
-    """An interpreter of the lowest supported version: python3.11 on PATH, else pyenv's."""
+    """An interpreter of the lowest supported version: python3.11 on PATH, else pyenv's
+    ($TESTBED_WHEEL_PYTHON names another, to show a newer one)."""
+    if os.environ.get("TESTBED_WHEEL_PYTHON"):
+        return os.environ["TESTBED_WHEEL_PYTHON"]
     name = f"python{LOWEST[0]}.{LOWEST[1]}"
     pyenv = Path(os.environ.get("PYENV_ROOT") or Path.home() / ".pyenv") / "versions"
     for candidate in [
