@@ -27,6 +27,7 @@ NOTHING = {
     "fidelity": False,
     "network": False,
     "faults": False,
+    "lambda_limits": False,
     "function_urls": False,
     "iam": False,
     "jsonata": False,
@@ -67,6 +68,7 @@ print(json.dumps({
     "fidelity": ours(dynamodb_task.StateTaskServiceDynamoDB._eval_service_task),
     "network": ours(twisted_server.TwistedRuntimeServer.register),
     "faults": any(h.__module__ == "serverless_testbed.localstack_plugins.faults" for h in chain),
+    "lambda_limits": any(h.__module__ == "serverless_testbed.localstack_plugins.lambda_limits" for h in chain),
     "iam": any(h.__module__ == "serverless_testbed.localstack_plugins.iam_enforcement" for h in chain),
     "function_urls": ours(url_router.FunctionUrlRouter.register_routes),
     "jsonata": getattr(jsonata_module._eval_jsonata, "__module__", None)
@@ -109,6 +111,7 @@ def test_the_probe_covers_every_registered_hook():
         "fidelity",
         "network",
         "faults",
+        "lambda_limits",
         "function_urls",
         "iam_enforcement",
         "jsonata",
@@ -133,7 +136,7 @@ ENGINE = {**dict.fromkeys(NOTHING, True), "sfn_retry": False}
         # and JSONata (answered as by a stock container that could download Java).
         (
             {"TESTBED_ENGINE_ID": "e1", "TESTBED_ENGINE_MODE": "stock"},
-            {**ENGINE, "fidelity": False, "function_urls": False, "iam": False},
+            {**ENGINE, "fidelity": False, "function_urls": False, "iam": False, "lambda_limits": False},
         ),
         # The mode alone does not make a process a testbed engine.
         ({"TESTBED_ENGINE_MODE": "full"}, NOTHING),
@@ -173,6 +176,7 @@ def test_every_hook_carries_the_guard():
         "testbed_fidelity": "fidelity",
         "testbed_function_urls": "fidelity",
         "testbed_iam": "fidelity",
+        "testbed_lambda_limits": "fidelity",
         "testbed_jsonata": "engine",
         "testbed_sfn_describe": "engine",
         "testbed_sfn_retry_scale": "engine",

@@ -21,14 +21,18 @@ import signal
 import subprocess
 import tempfile
 import threading
+import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from serverless_testbed import procfs
 from serverless_testbed.localstack_plugins.wire import read_frame, write_frame
 
 WORKER_SCRIPT = Path(__file__).with_name("lambda_worker.py")
 BASE_PATH = "/usr/local/bin:/usr/bin:/bin"
+# How many times `kill` sweeps a worker's process tree for processes forked meanwhile.
+KILL_SWEEPS = 20
 # What a standby interpreter starts with. The interpreter reads the locale once, as it
 # starts, so only a function with these locale settings can take a standby.
 STANDBY_ENVIRONMENT = {"PATH": BASE_PATH, "LANG": "C.UTF-8"}
@@ -49,8 +53,12 @@ class Worker:
         # -I -S: no site-packages, no PYTHONPATH; the function sees its code, layers, the SDK and the stdlib.
         # The command line ends with the folder it starts in, under the engine's directory: that is
         # how the engine's tools find its worker processes (infra/serverless_testbed/engine/embedded.py).
+        command = [interpreter, "-I", "-S", str(WORKER_SCRIPT), str(in_r), str(out_w), str(lifeline_r), cwd]
+        # A process the handler forks (multiprocessing) runs this same command line, wherever it moved.
+        self._command_line = b"\0".join(os.fsencode(part) for part in command) + b"\0"
+        self._marker: bytes | None = None
         self.process = subprocess.Popen(
-            [interpreter, "-I", "-S", str(WORKER_SCRIPT), str(in_r), str(out_w), str(lifeline_r), cwd],
+            command,
             env=dict(env),
             cwd=cwd,
             stdin=subprocess.DEVNULL,
@@ -61,6 +69,9 @@ class Worker:
         )
         for fd in (in_r, out_w, lifeline_r):
             os.close(fd)
+        # Readable once the worker's own process has ended, whatever its children still hold
+        # open (a child forked by the handler keeps the result pipe open: its end-of-file never comes).
+        self._ended: int | None = os.pidfd_open(self.process.pid) if hasattr(os, "pidfd_open") else None
 
     @classmethod
     def started(
@@ -80,6 +91,8 @@ class Worker:
         {"layers": [[local, aws], ...], "sdk": [local, aws]}.
         """
         self.send({"code_dir": code_dir, "layout": layout, "env": env, "log_path": str(log_path)})
+        # The execution environment's own TMPDIR: what the function starts inherits it.
+        self._marker = f"TMPDIR={env['TMPDIR']}".encode() if env.get("TMPDIR") else None
 
     def send(self, message: dict[str, Any]) -> None:
         try:
@@ -88,14 +101,23 @@ class Worker:
             raise WorkerGone(str(err)) from err
 
     def receive(self, timeout: float) -> dict[str, Any] | None:
-        """The next message, None on timeout; WorkerGone when the process ended."""
-        ready, _, _ = select.select([self.out_r], [], [], max(timeout, 0))
-        if not ready:
-            return None
-        message = read_frame(self.out_r)
-        if message is None:
-            raise WorkerGone("worker closed its pipe")
-        return message
+        """The next message, None on timeout; WorkerGone as soon as the worker's process ended
+        (or closed its pipe), even while a child of it holds the pipe open."""
+        deadline = time.monotonic() + max(timeout, 0)
+        while True:
+            left = max(deadline - time.monotonic(), 0)
+            watched = [self.out_r] if self._ended is None else [self.out_r, self._ended]
+            # Without a pidfd, the process is looked at every 50 ms.
+            ready, _, _ = select.select(watched, [], [], left if self._ended is not None else min(left, 0.05))
+            if self.out_r in ready:
+                message = read_frame(self.out_r)
+                if message is None:
+                    raise WorkerGone("worker closed its pipe")
+                return message
+            if ready or self.process.poll() is not None:
+                raise WorkerGone("worker exited")
+            if time.monotonic() >= deadline:
+                return None
 
     def is_alive(self) -> bool:
         """False once the process ended (it is reaped here) or closed its result pipe."""
@@ -121,12 +143,50 @@ class Worker:
                 return int(line.split()[1]) // 1024
         return 0
 
+    def _forks(self) -> list[int]:
+        """Processes this worker's function started (forks run its command line; what they exec
+        carries the environment's own TMPDIR), wherever they are in the process tree now."""
+        return _strays(self._command_line, self._marker, besides=self.process.pid)
+
     def kill(self) -> None:
+        """End the execution environment: every process of it, its own children, what they
+        started in sessions of their own (setsid, double forks, daemons: the worker is their
+        subreaper, so they stay below it), then the worker itself."""
+        pid = self.process.pid
+        for _ in range(KILL_SWEEPS):
+            tree = procfs.descendants(pid) if self.process.poll() is None else []
+            if not tree:
+                break
+            for child in tree:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(child, signal.SIGKILL)
+        # A worker that died first left its children to the engine's supervisor: its forks are
+        # still known by their command line, the rest by the process group below.
+        for child in self._forks():
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(child, signal.SIGKILL)
         with contextlib.suppress(ProcessLookupError):
-            os.killpg(self.process.pid, signal.SIGKILL)
+            os.killpg(pid, signal.SIGKILL)
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
         self.process.wait()
-        for fd in (self.in_w, self.out_r, self.lifeline_w):
+        for fd in (self.in_w, self.out_r, self.lifeline_w, *([self._ended] if self._ended is not None else [])):
             os.close(fd)
+
+
+def _strays(command_line: bytes, variable: bytes | None, besides: int) -> list[int]:
+    """Processes that run `command_line` (forks of a worker) or carry `variable` (NAME=value)
+    in their environment (what it started with exec, which inherits the function's environment)."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit() or int(entry) == besides:
+            continue
+        with contextlib.suppress(OSError):
+            if Path(f"/proc/{entry}/cmdline").read_bytes() == command_line or (
+                variable is not None and variable in Path(f"/proc/{entry}/environ").read_bytes().split(b"\0")
+            ):
+                found.append(int(entry))
+    return found
 
 
 def can_take_standby(env: Mapping[str, str]) -> bool:

@@ -242,10 +242,21 @@ def _bind(init: dict[str, Any]) -> None:
     os.chdir(init["code_dir"])
 
 
+def _adopt_orphans() -> None:
+    """Become the subreaper of everything the handler starts: a process that leaves its session
+    (setsid, a double fork, a daemon) stays below this one, so ending the environment ends it.
+    Done before the function is bound, while a standby waits (ctypes costs a few ms)."""
+    import ctypes
+
+    pr_set_child_subreaper = 36
+    ctypes.CDLL(None, use_errno=True).prctl(pr_set_child_subreaper, 1, 0, 0, 0)
+
+
 def main() -> None:
     global PATHS
     in_fd, out_fd, lifeline_fd = (int(value) for value in sys.argv[1:4])  # argv[4]: the folder it started in
     threading.Thread(target=_watch_lifeline, args=(lifeline_fd,), daemon=True).start()
+    _adopt_orphans()
     # Started unbound (possibly ahead of need): the function comes in the first message.
     init = read_frame(in_fd)
     if init is None:

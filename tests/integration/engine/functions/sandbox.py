@@ -1,0 +1,49 @@
+"""Functions written the way real Lambda code is: they fork, start daemons, crash, echo."""
+
+import json
+import os
+import subprocess
+import time
+
+
+def echo_size(event, context):
+    """How many characters the event's `data` holds."""
+    return {"size": len(event.get("data", ""))}
+
+
+def fork_then_crash(event, context):
+    """First call: fork a child that lives on (as multiprocessing does) and return its pid.
+    A later call with {"crash": true}: the runtime exits at once."""
+    if event.get("crash"):
+        os._exit(1)
+    child = os.fork()
+    if child == 0:  # the child: holds every descriptor the worker had, sleeps
+        time.sleep(300)
+        os._exit(0)
+    return {"child": child}
+
+
+def start_daemons(event, context):
+    """Start a child in a session of its own (exec'd), and a double-forked daemon; their pids,
+    printed (the log outlives a crash) and returned; then, with {"crash": true}, exit at once."""
+    detached = subprocess.Popen(["sleep", "300"], start_new_session=True).pid
+    read_end, write_end = os.pipe()
+    if os.fork() == 0:
+        os.setsid()
+        grandchild = os.fork()
+        if grandchild == 0:
+            time.sleep(300)
+            os._exit(0)
+        os.write(write_end, json.dumps(grandchild).encode())
+        os._exit(0)
+    os.close(write_end)
+    daemon = json.loads(os.read(read_end, 64))
+    started = {"detached": detached, "daemon": daemon}
+    print("STARTED " + json.dumps(started), flush=True)
+    if event.get("crash"):
+        os._exit(1)
+    return started
+
+
+def show_event(event, context):
+    return {"event": event}
