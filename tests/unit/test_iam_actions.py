@@ -36,7 +36,7 @@ TABLE = "arn:aws:dynamodb:eu-west-1:123456789012:table/t"
             {"Bucket": "b", "Delete": {"Objects": [{"Key": "x"}, {"Key": "y"}]}},
             [("s3:DeleteObject", f"{BUCKET}/x"), ("s3:DeleteObject", f"{BUCKET}/y")],
         ),
-        ("s3", "ListBuckets", {}, [("s3:ListAllMyBuckets", "*")]),
+        ("s3", "ListBuckets", {}, [("s3:ListAllMyBuckets", "arn:aws:s3:::*")]),
         ("dynamodb", "PutItem", {"TableName": "t"}, [("dynamodb:PutItem", TABLE)]),
         ("dynamodb", "Query", {"TableName": "t", "IndexName": "i"}, [("dynamodb:Query", f"{TABLE}/index/i")]),
         (
@@ -68,7 +68,7 @@ TABLE = "arn:aws:dynamodb:eu-west-1:123456789012:table/t"
             {"StreamName": "s"},
             [("kinesis:PutRecord", "arn:aws:kinesis:eu-west-1:123456789012:stream/s")],
         ),
-        ("kinesis", "ListStreams", {}, [("kinesis:ListStreams", "*")]),
+        ("kinesis", "ListStreams", {}, [("kinesis:ListStreams", "arn:aws:kinesis:eu-west-1:123456789012:*")]),
         (
             "lambda",
             "Invoke",
@@ -126,3 +126,29 @@ def test_which_engines_enforce() -> None:
     assert not enforces_iam(EmbeddedEngine(iam_enforce=False, mode="full"))
     assert not enforces_iam(EmbeddedEngine(iam_enforce=True, mode="stock"))
     assert not enforces_iam(object())
+
+
+@pytest.mark.parametrize(
+    ("resource", "verdict"),
+    [
+        ("*", "allowed"),
+        ("arn:aws:s3:::*", "allowed"),  # what AWS's own examples grant ListAllMyBuckets on
+        ("arn:*:s3:::*", "allowed"),
+        ("arn:aws:s3:::one-bucket", "implicit"),  # one bucket does not cover the listing of all
+        ("arn:aws:s3:::one-bucket/*", "implicit"),
+    ],
+)
+def test_an_action_without_a_resource_type_is_judged_on_the_services_namespace(resource: str, verdict: str) -> None:
+    """Evaluated as the engine does (moto's IAMPolicy); AWS's policy evaluation logic: a statement
+    applies to ListAllMyBuckets when its Resource covers all of S3, "*" or arn:aws:s3:::*."""
+    import json
+
+    from moto.iam.access_control import IAMPolicy
+    from serverless_testbed.localstack_plugins.iam_enforcement import _evaluate
+
+    policy = {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Action": "s3:ListAllMyBuckets", "Resource": resource}],
+    }
+    (needed,) = authorizations("s3", "ListBuckets", {}, WHERE)
+    assert _evaluate([IAMPolicy(json.dumps(policy))], needed) == verdict

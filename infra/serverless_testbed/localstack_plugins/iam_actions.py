@@ -71,7 +71,10 @@ _RENAMED = {
     },
     "sns": {"PublishBatch": "Publish"},
 }
-# Actions AWS authorizes on "*" only (no resource type).
+# Actions with no resource type (AWS's Service Authorization Reference lists none for them).
+# AWS evaluates them against the service's whole namespace, so a statement allows one when its
+# Resource is "*" or covers every resource of the service ("arn:aws:s3:::*", the pattern AWS's
+# own examples grant s3:ListAllMyBuckets with), and not when it names one resource.
 _UNSCOPED = {
     "s3:ListAllMyBuckets",
     "sqs:ListQueues",
@@ -103,10 +106,18 @@ def authorizations(prefix: str, operation: str, params: Params, where: Where) ->
         return []
     action = f"{prefix}:{_RENAMED.get(prefix, {}).get(operation, operation)}"
     if action in _UNSCOPED:
-        return [Authorization(action, "*")]
+        return [Authorization(action, namespace(prefix, where))]
     derive = _DERIVERS.get(prefix)
     pairs = list(derive(action, operation, params, where)) if derive else []
     return pairs or [Authorization(action, "*")]
+
+
+def namespace(service: str, where: Where) -> str:
+    """Every resource of `service` in the caller's region and account, as one ARN pattern: what an
+    action without a resource type is evaluated against (S3's ARNs carry neither region nor account)."""
+    if service == "s3":
+        return f"arn:{where.partition}:s3:::*"
+    return where.arn(service, "*")
 
 
 def _s3(action: str, operation: str, params: Params, where: Where) -> Iterator[Authorization]:
