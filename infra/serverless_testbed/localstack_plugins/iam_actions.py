@@ -57,6 +57,7 @@ _RENAMED = {
         "CreateMultipartUpload": "PutObject",
         "UploadPart": "PutObject",
         "CompleteMultipartUpload": "PutObject",
+        "PostObject": "PutObject",  # a browser-style upload (presigned POST)
         "DeleteObjects": "DeleteObject",
         "ListMultipartUploads": "ListBucketMultipartUploads",
         "ListParts": "ListMultipartUploadParts",

@@ -126,6 +126,10 @@ def authorize_request(chain: Any, context: Any, response: Any) -> None:
     prefix = context.service.signing_name or context.service.service_name
     operation = context.operation.name
     params = context.service_request or {}
+    if prefix == "s3" and operation == "PostObject":  # the key is a form field ("${filename}" allowed)
+        upload = context.request.files.get("file")
+        key = _post_form(context).get("key", "").replace("${filename}", getattr(upload, "filename", "") or "")
+        params = {**params, "Key": key}
     where = Where(region=context.region or "us-east-1", account=session.account, partition=session.partition)
     policies = _policies(session)
     for needed in authorizations(prefix, operation, params, where):
@@ -184,15 +188,34 @@ def session_of(context: Any) -> Session | None:
     return None
 
 
+# What LocalStack writes into a request that came without an Authorization header (a presigned
+# URL or POST, a plain URL) before any handler of ours sees it (localstack/aws/handlers/auth.py).
+INJECTED_KEY = "injectedaccesskey"
+
+
 def _access_key_id(context: Any) -> str | None:
+    """The caller's access key, wherever the request carries its signature: the Authorization
+    header, a presigned URL's query (SigV4 X-Amz-Credential, SigV2 AWSAccessKeyId), or the form
+    fields of an S3 POST upload (a presigned POST: x-amz-credential, or AWSAccessKeyId)."""
     from localstack.utils.aws.request_context import extract_access_key_id_from_auth_header
 
-    headers = context.request.headers
-    key = extract_access_key_id_from_auth_header(headers)
-    if key:
+    key = extract_access_key_id_from_auth_header(context.request.headers)
+    if key and key != INJECTED_KEY:
         return str(key)
-    credential = str(context.request.args.get("X-Amz-Credential") or "")  # a presigned URL
-    return credential.split("/", 1)[0] or None
+    fields = {name.lower(): str(value) for name, value in context.request.args.items()}
+    fields.update(_post_form(context))
+    credential = fields.get("x-amz-credential", "")
+    return credential.split("/", 1)[0] or fields.get("awsaccesskeyid") or None
+
+
+def _post_form(context: Any) -> dict[str, str]:
+    """The form fields of an S3 POST upload, lower-cased names (werkzeug parses the form once and
+    keeps it: S3's PostObject reads the same parsed form); nothing for any other request."""
+    request = context.request
+    service = getattr(context.service, "service_name", None)
+    if service != "s3" or request.method != "POST" or not (request.mimetype or "").startswith("multipart/form-data"):
+        return {}
+    return {name.lower(): str(value) for name, value in request.form.items()}
 
 
 def _policies(session: Session) -> list[Any]:

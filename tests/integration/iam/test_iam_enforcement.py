@@ -13,55 +13,18 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 from botocore.exceptions import ClientError
 from serverless_testbed.clients import Clients
 from serverless_testbed.engine.base import Engine
-from serverless_testbed.localstack_plugins.iam_mode import enforces_iam
 from serverless_testbed.packaging import zip_files
 from serverless_testbed.pytest_factories import Cleanup
+
+from tests.integration.iam.roles import read_only, role_clients
 
 pytestmark = pytest.mark.embedded_only(reason="IAM enforcement is the embedded engine's own (LocalStack's is paid)")
 
 FUNCTIONS = Path(__file__).parent / "functions"
-TRUST = {
-    "Version": "2012-10-17",
-    "Statement": [
-        {
-            "Effect": "Allow",
-            "Principal": {"Service": ["lambda.amazonaws.com", "states.amazonaws.com"]},
-            "Action": "sts:AssumeRole",
-        }
-    ],
-}
-
-
-@pytest.fixture(autouse=True)
-def _enforcing(testbed_engine: Engine) -> None:
-    if not enforces_iam(testbed_engine):
-        pytest.skip("IAM enforcement is off in this engine (TESTBED_IAM_ENFORCE=0)")
-
-
-@pytest.fixture
-def make_role(aws: Clients, unique: Callable[[str], str], cleanup: Cleanup) -> Callable[[list[dict[str, Any]]], str]:
-    """`make_role(statements)` -> the ARN of a role whose only policy is `statements`."""
-    iam = aws("iam")
-
-    def make(statements: list[dict[str, Any]]) -> str:
-        name = unique("iam-probe")
-        arn: str = iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(TRUST))["Role"]["Arn"]
-        document = {"Version": "2012-10-17", "Statement": statements}
-        iam.put_role_policy(RoleName=name, PolicyName="probe", PolicyDocument=json.dumps(document))
-
-        def delete() -> None:
-            iam.delete_role_policy(RoleName=name, PolicyName="probe")
-            iam.delete_role(RoleName=name)
-
-        cleanup.add(f"role {name}", delete)
-        return arn
-
-    return make
 
 
 @pytest.fixture
@@ -71,10 +34,6 @@ def buckets(aws: Clients, make_bucket: Callable[[], str]) -> tuple[str, str]:
     for bucket in (granted, other):
         aws("s3").put_object(Bucket=bucket, Key="data.txt", Body=f"in {bucket}".encode())
     return granted, other
-
-
-def read_only(bucket: str) -> list[dict[str, Any]]:
-    return [{"Effect": "Allow", "Action": ["s3:GetObject"], "Resource": [f"arn:aws:s3:::{bucket}/*"]}]
 
 
 def denials(engine: Engine) -> list[dict[str, Any]]:
@@ -191,23 +150,6 @@ def test_a_state_machine_task_may_make_only_the_calls_its_role_grants(
         assert "AccessDenied" in said, f"expected {op} on {bucket} to be denied, saw {said}"
     objects = aws("s3").list_objects_v2(Bucket=granted).get("Contents", [])
     assert [o["Key"] for o in objects] == ["data.txt"], "the refused put wrote nothing"
-
-
-def role_clients(aws: Clients, engine: Engine, role: str) -> Callable[[str], Any]:
-    """Clients signed with a session of `role`, as a function's are."""
-    credentials = aws("sts").assume_role(RoleArn=role, RoleSessionName="probe")["Credentials"]
-
-    def client(service: str) -> Any:
-        return boto3.client(
-            service,  # type: ignore[call-overload]
-            endpoint_url=engine.endpoint_url,
-            region_name="us-east-1",
-            aws_access_key_id=credentials["AccessKeyId"],
-            aws_secret_access_key=credentials["SecretAccessKey"],
-            aws_session_token=credentials["SessionToken"],
-        )
-
-    return client
 
 
 @pytest.mark.parametrize(
