@@ -76,12 +76,14 @@ def role_arn(aws: Clients) -> str:
 
 @pytest.fixture
 def make_function(aws: Clients, role_arn: str, unique: Callable[[str], str], cleanup: Cleanup) -> Callable[..., str]:
-    """`make_function(source_file, "module.handler", env={...}, timeout=3)` -> function name."""
+    """`make_function(source_file, "module.handler", env={...}, timeout=3, memory=128)` -> function name."""
     from serverless_testbed.packaging import zip_files
 
     lam = aws("lambda")
 
-    def make(source: Path, handler: str, *, env: dict[str, str] | None = None, timeout: int = 10) -> str:
+    def make(
+        source: Path, handler: str, *, env: dict[str, str] | None = None, timeout: int = 10, memory: int = 128
+    ) -> str:
         name = unique("fn")
         lam.create_function(
             FunctionName=name,
@@ -90,6 +92,7 @@ def make_function(aws: Clients, role_arn: str, unique: Callable[[str], str], cle
             Handler=handler,
             Code={"ZipFile": zip_files({source.name: source.read_bytes()})},
             Timeout=timeout,
+            MemorySize=memory,
             Environment={"Variables": env or {}},
         )
         cleanup.add(f"function {name}", lambda: lam.delete_function(FunctionName=name))

@@ -38,6 +38,7 @@ from localstack.services.lambda_.invocation.runtime_executor import (
 from serverless_testbed.localstack_plugins import faults
 from serverless_testbed.localstack_plugins.lambda_process import (
     BASE_PATH,
+    OutOfMemory,
     Worker,
     WorkerGone,
     can_take_standby,
@@ -197,9 +198,12 @@ class LocalProcessExecutor(RuntimeExecutor):
                 "payload": payload["payload"],
                 "deadline_ms": int((time.time() + timeout) * 1000),
             }
+            memory_size = int(self.function_version.config.memory_size or 128)
             try:
                 worker.send(message)
-                reply = worker.receive(timeout - (time.monotonic() - started))
+                reply = worker.receive(timeout - (time.monotonic() - started), memory_limit_mb=memory_size)
+            except OutOfMemory:
+                reply = self._out_of_memory(worker, request_id, log_offset, memory_size)
             except WorkerGone:
                 reply = self._crashed(worker, request_id, log_offset)
             if reply is None:
@@ -239,6 +243,18 @@ class LocalProcessExecutor(RuntimeExecutor):
             "ok": False,
             "payload": json.dumps({"errorType": "Runtime.ExitError", "errorMessage": error}),
             "logs": self._log_since(log_offset) + error + "\n",
+        }
+
+    def _out_of_memory(self, worker: Worker, request_id: str, log_offset: int, memory_size: int) -> dict[str, Any]:
+        """What AWS answers when the runtime goes over MemorySize: it is killed, the environment
+        replaced, and REPORT says the whole size was used."""
+        self._discard(worker)
+        error = f"RequestId: {request_id} Error: Runtime exited with error: signal: killed"
+        return {
+            "ok": False,
+            "payload": json.dumps({"errorType": "Runtime.OutOfMemory", "errorMessage": error}),
+            "logs": self._log_since(log_offset) + error + "\nRuntime.OutOfMemory\n",
+            "max_rss_kb": memory_size * 1024,
         }
 
     def _timed_out(self, worker: Worker, request_id: str, timeout: float, log_offset: int) -> dict[str, Any]:

@@ -18,7 +18,6 @@ import logging
 import math
 import os
 import re
-import resource
 import sys
 import threading
 import time
@@ -222,6 +221,17 @@ def _invoke(handler: Any, message: dict[str, Any], log_handler: _LambdaLogHandle
         return {"ok": False, "payload": to_json(body)}
 
 
+def _peak_rss_kb() -> int:
+    """This process's peak resident memory since it started its program (VmHWM). Not
+    getrusage's ru_maxrss: Linux carries that over an exec, so a worker would report the
+    engine's own size, which its process was forked from."""
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    return 0
+
+
 def _watch_lifeline(fd: int) -> None:
     """Exit as soon as the engine closes the lifeline (it died or stopped us)."""
     while os.read(fd, 1):
@@ -286,7 +296,7 @@ def main() -> None:
         else:
             reply = _invoke(handler, message, log_handler)
         reply["logs"] = capture.take()
-        reply["max_rss_kb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # REPORT's Max Memory Used
+        reply["max_rss_kb"] = _peak_rss_kb()  # REPORT's Max Memory Used
         write_frame(out_fd, reply)
 
 

@@ -101,3 +101,27 @@ def test_an_updated_function_ends_its_old_environments_processes(make_function: 
     invoke(aws, name)  # served by a new environment
     for what, pid in started.items():
         wait_for(lambda pid=pid: not is_running(pid), timeout=GONE_TIMEOUT, what=f"the {what} process {pid} to end")
+
+
+def report_memory(log: str) -> tuple[int, int]:
+    """(Memory Size, Max Memory Used) from the REPORT line."""
+    line = next(line for line in log.splitlines() if line.startswith("REPORT"))
+    size = int(line.split("Memory Size: ")[1].split()[0])
+    used = int(line.split("Max Memory Used: ")[1].split()[0])
+    return size, used
+
+
+@pytest.mark.embedded_only(reason="the engine's executor watches its workers' memory")
+def test_a_function_over_its_memory_size_is_killed_as_on_aws(make_function: Callable[..., str], aws):
+    name = make_function(FUNCTIONS, "sandbox.allocate", timeout=30, memory=128)
+    within = invoke(aws, name, {"mb": 20})
+    assert within["body"]["held_mb"] == 20, within["body"]
+    size, used = report_memory(within["log"])
+    assert size == 128
+    assert 20 < used < 128, f"Max Memory Used {used} MB: the worker's own peak, not the engine's"
+    over = invoke(aws, name, {"mb": 600})
+    assert over.get("FunctionError") == "Unhandled", over["body"]
+    assert over["body"]["errorType"] == "Runtime.OutOfMemory", over["body"]
+    assert "Runtime exited with error: signal: killed" in over["body"]["errorMessage"]
+    assert report_memory(over["log"]) == (128, 128)
+    assert invoke(aws, name, {"mb": 20})["body"]["held_mb"] == 20, "a new environment serves the next invoke"

@@ -47,3 +47,11 @@ def start_daemons(event, context):
 
 def show_event(event, context):
     return {"event": event}
+
+
+def allocate(event, context):
+    """Hold `mb` megabytes (touched, so they are resident) and say the memory limit seen."""
+    held = bytearray(event["mb"] * 1024 * 1024)
+    for offset in range(0, len(held), 4096):
+        held[offset] = 1
+    return {"held_mb": len(held) // (1024 * 1024), "limit": context.memory_limit_in_mb}
