@@ -72,6 +72,20 @@ def shared_lib_dir() -> Path:
     return cache / "testbed" / f"localstack-{LOCALSTACK_VERSION}" / "lib"
 
 
+def engines_dir() -> Path:
+    """Where engines keep their folders: not under /tmp, which each Lambda execution environment
+    covers with a /tmp of its own (its code and logs lie in the engine's folder). $TESTBED_RUN_DIR,
+    else $XDG_RUNTIME_DIR/serverless-testbed (a per-user tmpfs), else /var/tmp/serverless-testbed-<uid>."""
+    if explicit := os.environ.get("TESTBED_RUN_DIR"):
+        folder = Path(explicit)
+    elif (runtime := os.environ.get("XDG_RUNTIME_DIR")) and Path(runtime).is_dir():
+        folder = Path(runtime) / "serverless-testbed"
+    else:
+        folder = Path("/var/tmp") / f"serverless-testbed-{os.getuid()}"
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    return folder
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -347,7 +361,7 @@ class EmbeddedEngine(Engine):
             return self
         venv = engine_venv()  # LocalStack's own environment, built on the first start
         engine_id = uuid.uuid4().hex[:12]
-        root = Path(tempfile.mkdtemp(prefix=f"testbed-{engine_id}-"))
+        root = Path(tempfile.mkdtemp(prefix=f"testbed-{engine_id}-", dir=engines_dir()))
         port = self.port or free_port()
         self._prepare_dirs(root, venv)
         (root / ID_FILE).write_text(engine_id)

@@ -52,6 +52,16 @@ from serverless_testbed.localstack_plugins.lambda_python import (
 )
 
 LOG = logging.getLogger(__name__)
+_shared_tmp_said = threading.Event()
+
+
+def _say_shared_tmp_once(reason: str) -> None:
+    """Once per engine: the machine refused the namespaces a private /tmp needs, so functions
+    share the machine's /tmp (README, fidelity notes)."""
+    if not _shared_tmp_said.is_set():
+        _shared_tmp_said.set()
+        LOG.warning("functions share the machine's /tmp: no mount namespace for their own (%s)", reason)
+
 
 # Variables LocalStack sets for its Docker init; a real Lambda has none of them.
 _ENGINE_ONLY_PREFIXES = ("LOCALSTACK_", "_AWS_XRAY_", "AWS_XRAY_")
@@ -116,9 +126,11 @@ class LocalProcessExecutor(RuntimeExecutor):
         self._env = worker_environment(env_vars, user_env, runtime, str(work_tmp))
         self._interpreter = interpreter_for(runtime)
         sdk = link_sdk(self._tmp_dir / "sdk")
+        storage = self.function_version.config.ephemeral_storage
         self._layout = {
             "layers": self._layer_dirs(),
             "sdk": [str(sdk), aws_site_packages(runtime_version(runtime) or sys.version_info[:2])],
+            "tmp_mb": int(getattr(storage, "size", 0) or 512),  # EphemeralStorage: the size of its /tmp
         }
         with self._lock:
             self._spawn()
@@ -147,6 +159,8 @@ class LocalProcessExecutor(RuntimeExecutor):
             raise LambdaRuntimeException(f"worker not ready after {timeout} s")
         self._pending_logs = ready.get("logs", "")
         self._worker = worker
+        if ready.get("shared_tmp"):
+            _say_shared_tmp_once(str(ready["shared_tmp"]))
 
     def _from_standby(self, code_dir: str) -> Worker | None:
         """The standby interpreter of this runtime (lambda_process.py), bound to this function;

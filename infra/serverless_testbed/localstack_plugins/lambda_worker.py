@@ -252,26 +252,65 @@ def _bind(init: dict[str, Any]) -> None:
     os.chdir(init["code_dir"])
 
 
-def _adopt_orphans() -> None:
-    """Become the subreaper of everything the handler starts: a process that leaves its session
-    (setsid, a double fork, a daemon) stays below this one, so ending the environment ends it.
-    Done before the function is bound, while a standby waits (ctypes costs a few ms)."""
+# Linux constants (sched.h, sys/mount.h, sys/prctl.h).
+_CLONE_NEWNS, _CLONE_NEWUSER = 0x00020000, 0x10000000
+_MS_NOSUID, _MS_NODEV, _MS_REMOUNT, _MS_REC, _MS_PRIVATE = 2, 4, 32, 16384, 1 << 18
+_PR_SET_CHILD_SUBREAPER = 36
+# Why this environment shares the machine's /tmp ("" when it has its own).
+SHARED_TMP = ""
+
+
+def _sandbox() -> None:
+    """Make this process an execution environment of its own, before any thread starts (a user
+    namespace needs a single thread): the subreaper of everything its handler starts (a process
+    that leaves its session stays below this one, so ending the environment ends it), and its
+    own /tmp, an empty tmpfs in a mount namespace of its own (as root; else in a user namespace
+    too, where the machine allows one). Done while a standby waits: ctypes costs a few ms."""
+    global SHARED_TMP
     import ctypes
 
-    pr_set_child_subreaper = 36
-    ctypes.CDLL(None, use_errno=True).prctl(pr_set_child_subreaper, 1, 0, 0, 0)
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+    uid, gid = os.geteuid(), os.getegid()
+    if libc.unshare(_CLONE_NEWNS if uid == 0 else _CLONE_NEWNS | _CLONE_NEWUSER) != 0:
+        SHARED_TMP = f"unshare: {os.strerror(ctypes.get_errno())}"
+        return
+    try:
+        if uid != 0:  # the same ids inside as outside
+            for name, text in (("setgroups", "deny"), ("uid_map", f"{uid} {uid} 1"), ("gid_map", f"{gid} {gid} 1")):
+                with open(f"/proc/self/{name}", "w") as mapping:
+                    mapping.write(text)
+    except OSError as err:
+        SHARED_TMP = f"user namespace maps: {err.strerror}"
+        return
+    if (
+        libc.mount(b"none", b"/", None, _MS_REC | _MS_PRIVATE, None) != 0
+        or libc.mount(b"tmpfs", b"/tmp", b"tmpfs", _MS_NOSUID | _MS_NODEV, b"size=512m,mode=1777") != 0
+    ):
+        SHARED_TMP = f"mount: {os.strerror(ctypes.get_errno())}"
+
+
+def _size_tmp(megabytes: int) -> None:
+    """The environment's /tmp holds what its function's EphemeralStorage says (512 to 10,240 MB)."""
+    if SHARED_TMP or not megabytes:
+        return
+    import ctypes
+
+    options = f"size={int(megabytes)}m,mode=1777".encode()
+    ctypes.CDLL(None, use_errno=True).mount(b"tmpfs", b"/tmp", b"tmpfs", _MS_REMOUNT | _MS_NOSUID | _MS_NODEV, options)
 
 
 def main() -> None:
     global PATHS
     in_fd, out_fd, lifeline_fd = (int(value) for value in sys.argv[1:4])  # argv[4]: the folder it started in
+    _sandbox()
     threading.Thread(target=_watch_lifeline, args=(lifeline_fd,), daemon=True).start()
-    _adopt_orphans()
     # Started unbound (possibly ahead of need): the function comes in the first message.
     init = read_frame(in_fd)
     if init is None:
         return
     _bind(init)
+    _size_tmp(init["layout"].get("tmp_mb", 0))
     code_dir = init["code_dir"]
     # {"layers": [[local, aws], ...], "sdk": [local, aws]}: what else is on sys.path, and its AWS place.
     layout = init["layout"]
@@ -285,7 +324,7 @@ def main() -> None:
     logging.getLogger().addHandler(log_handler)
 
     handler, init_error = _load_handler(os.environ.get("_HANDLER", ""))
-    write_frame(out_fd, {"ready": True, "logs": capture.take()})
+    write_frame(out_fd, {"ready": True, "logs": capture.take(), "shared_tmp": SHARED_TMP})
     while (message := read_frame(in_fd)) is not None:
         if init_error is not None:
             # AWS retries a failed init on the next invoke; so do we.

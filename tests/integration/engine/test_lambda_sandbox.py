@@ -125,3 +125,26 @@ def test_a_function_over_its_memory_size_is_killed_as_on_aws(make_function: Call
     assert "Runtime exited with error: signal: killed" in over["body"]["errorMessage"]
     assert report_memory(over["log"]) == (128, 128)
     assert invoke(aws, name, {"mb": 20})["body"]["held_mb"] == 20, "a new environment serves the next invoke"
+
+
+@pytest.mark.embedded_only(reason="the embedded engine's workers mount their own /tmp")
+def test_each_environment_has_its_own_tmp_of_its_ephemeral_storage_size(
+    make_function: Callable[..., str], aws, testbed_engine, unique: Callable[[str], str]
+):
+    if "functions share the machine's /tmp" in testbed_engine.log_path.read_text(errors="replace"):
+        pytest.skip("this machine refuses the mount namespace a private /tmp needs (see the engine log)")
+    writer = make_function(FUNCTIONS, "sandbox.use_tmp", timeout=20)
+    reader = make_function(FUNCTIONS, "sandbox.use_tmp", timeout=20)
+    aws("lambda").update_function_configuration(FunctionName=reader, EphemeralStorage={"Size": 1024})
+    aws("lambda").get_waiter("function_updated_v2").wait(FunctionName=reader)
+    note = unique("note") + ".txt"
+    written = invoke(aws, writer, {"write": note})["body"]
+    assert note in written["files"]
+    assert written["size_mb"] == 512, "EphemeralStorage's default"
+    seen = invoke(aws, reader)["body"]
+    assert note not in seen["files"], "another function's /tmp is visible"
+    assert seen["size_mb"] == 1024
+    assert not (Path("/tmp") / note).exists(), "the function wrote into the machine's /tmp"
+    assert note in invoke(aws, writer)["body"]["files"], "/tmp lasts as long as its environment"
+    assert invoke(aws, writer, {"crash": True})["body"]["errorType"] == "Runtime.ExitError"
+    assert note not in invoke(aws, writer)["body"]["files"], "a new environment starts with an empty /tmp"

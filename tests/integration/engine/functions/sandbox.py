@@ -55,3 +55,14 @@ def allocate(event, context):
     for offset in range(0, len(held), 4096):
         held[offset] = 1
     return {"held_mb": len(held) // (1024 * 1024), "limit": context.memory_limit_in_mb}
+
+
+def use_tmp(event, context):
+    """Write /tmp/<name> (when asked), then say what /tmp holds and how large it is."""
+    if event.get("crash"):
+        os._exit(1)
+    if event.get("write"):
+        with open(f"/tmp/{event['write']}", "w") as note:
+            note.write(context.function_name)
+    size = os.statvfs("/tmp")
+    return {"files": sorted(os.listdir("/tmp")), "size_mb": size.f_blocks * size.f_frsize // (1024 * 1024)}
