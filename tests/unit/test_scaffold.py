@@ -235,6 +235,11 @@ def test_a_broken_pyproject_is_refused_and_left_as_it_was(tmp_path: Path) -> Non
 
 
 def test_the_default_root_is_the_project_else_the_working_directory(tmp_path: Path, monkeypatch) -> None:
+    from serverless_testbed import project
+
+    monkeypatch.delenv(project.ROOT_VAR, raising=False)
+    monkeypatch.setattr(project, "_explicit", None)
+    monkeypatch.chdir(ROOT)
     assert default_root() == ROOT
     monkeypatch.chdir(tmp_path)
     monkeypatch.setattr("serverless_testbed.project.__file__", str(tmp_path / "site" / "serverless_testbed" / "p.py"))
