@@ -47,7 +47,7 @@ import threading
 import urllib.error
 import urllib.request
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any, Literal, get_args
 
@@ -201,15 +201,22 @@ class FaultRule:
     def exhausted(self) -> bool:
         return self.count is not None and self.fired >= self.count
 
-    def matches_service(self, service: str, operation: str, region: str, resources: Iterable[str]) -> bool:
-        """Whether this service rule applies to a request."""
+    def matches_service(
+        self, service: str, operation: str, region: str, resources: Iterable[str] | Callable[[str], bool]
+    ) -> bool:
+        """Whether this service rule applies to a request (`resources`: the names it is about, or
+        a function telling whether a pattern matches one of them)."""
         if self.service is None or self.service != service.lower():
             return False
         if self.operation is not None and self.operation.lower() != operation.lower():
             return False
         if self.region is not None and self.region != region:
             return False
-        return self.resource is None or any(_matches(self.resource, name) for name in resources)
+        if self.resource is None:
+            return True
+        if callable(resources):
+            return resources(self.resource)
+        return any(_matches(self.resource, name) for name in resources)
 
     def matches_function(self, function_name: str) -> bool:
         return self.function is not None and _matches(self.function, function_name)
@@ -294,6 +301,37 @@ def parse_rules(document: Any) -> list[FaultRule]:
     return [FaultRule.from_json(item) for item in items]
 
 
+class _Bucket:
+    """The service rules of one (service, operation): those naming one resource exactly, by that
+    name, so thousands of them cost a request a look-up; the rest (patterns, no resource) in a list."""
+
+    def __init__(self) -> None:
+        self.exact: dict[str, list[tuple[int, FaultRule]]] = {}
+        self.rest: list[tuple[int, FaultRule]] = []
+
+    def add(self, number: int, rule: FaultRule) -> None:
+        if rule.resource is not None and not any(char in rule.resource for char in "*?["):
+            self.exact.setdefault(rule.resource, []).append((number, rule))
+        else:
+            self.rest.append((number, rule))
+
+    def candidates(self, names: list[str]) -> list[list[tuple[int, FaultRule]]]:
+        """The rules that may match a request about `names` (each list in the order added)."""
+        found = [self.rest]
+        for name in {*names, *(short_name(name) for name in names)}:
+            if name in self.exact:
+                found.append(self.exact[name])
+        return found
+
+
+def _unique(rules: Iterable[FaultRule]) -> Iterator[FaultRule]:
+    seen: set[int] = set()
+    for rule in rules:
+        if id(rule) not in seen:
+            seen.add(id(rule))
+            yield rule
+
+
 class UnknownRule(BadInput):
     """No rule has the id asked for."""
 
@@ -309,7 +347,7 @@ class FaultBook:
     rules: list[FaultRule] = field(default_factory=list)
     chance: random.Random = field(default_factory=random.Random)
     lock: threading.Lock = field(default_factory=threading.Lock)
-    _by_service: dict[tuple[str, str | None], list[tuple[int, FaultRule]]] = field(default_factory=dict)
+    _by_service: dict[tuple[str, str | None], _Bucket] = field(default_factory=dict)
     _functions: list[tuple[int, FaultRule]] = field(default_factory=list)
     _sequence: itertools.count[int] = field(default_factory=itertools.count)
 
@@ -329,7 +367,7 @@ class FaultBook:
     def _index(self, number: int, rule: FaultRule) -> None:
         if rule.service is not None:
             key = (rule.service, rule.operation.lower() if rule.operation else None)
-            self._by_service.setdefault(key, []).append((number, rule))
+            self._by_service.setdefault(key, _Bucket()).add(number, rule)
         else:
             self._functions.append((number, rule))
 
@@ -365,10 +403,20 @@ class FaultBook:
     def service_fault(self, service: str, operation: str, region: str, resources: Iterable[str]) -> FaultRule | None:
         """The service rule that fires for this request, if any (counted as fired)."""
         names = list(resources)
+        seen: dict[str, bool] = {}  # each distinct pattern is matched once per request
+
+        def matches(pattern: str) -> bool:
+            if pattern not in seen:
+                seen[pattern] = any(_matches(pattern, name) for name in names)
+            return seen[pattern]
+
         service = service.lower()
-        buckets = (self._by_service.get((service, operation.lower()), []), self._by_service.get((service, None), []))
-        ordered = (rule for _, rule in heapq.merge(*buckets, key=lambda entry: entry[0]))
-        return self._fire(r for r in ordered if r.matches_service(service, operation, region, names))
+        lists: list[list[tuple[int, FaultRule]]] = []
+        for key in ((service, operation.lower()), (service, None)):
+            if (bucket := self._by_service.get(key)) is not None:
+                lists += bucket.candidates(names)
+        ordered = _unique(rule for _, rule in heapq.merge(*lists, key=lambda entry: entry[0]))
+        return self._fire(r for r in ordered if r.matches_service(service, operation, region, matches))
 
     def function_fault(self, function_name: str, faults: Iterable[str]) -> FaultRule | None:
         """The function rule of one of `faults` that fires for this invocation, if any."""

@@ -252,3 +252,14 @@ def test_the_first_rule_added_fires_first_across_operation_and_any_operation_rul
     assert [f.error for f in fired if f] == ["ANY", "GET", "ANY2"]
     book.clear(book.listing()[0]["id"])
     assert book.service_fault("s3", "GetObject", "r", []).error == "ANY2"  # type: ignore[union-attr]
+
+
+def test_rules_naming_one_resource_are_found_by_that_name() -> None:
+    """5,000 rules for other queues are not looked at; the one for this queue is, by its name or ARN."""
+    book = FaultBook()
+    book.add([rule(service="sqs", resource=f"queue-{i}", error="X") for i in range(5000)])
+    fired = book.service_fault("sqs", "SendMessage", "r", ["http://127.0.0.1:4566/000000000000/queue-42"])
+    assert fired is not None
+    assert fired.resource == "queue-42"
+    assert sum(r["matched"] for r in book.listing()) == 1
+    assert book.service_fault("sqs", "SendMessage", "r", ["http://127.0.0.1:4566/000000000000/other"]) is None
