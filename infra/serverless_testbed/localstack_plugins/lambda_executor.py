@@ -250,25 +250,25 @@ class LocalProcessExecutor(RuntimeExecutor):
         )
 
     def _crashed(self, worker: Worker, request_id: str, log_offset: int) -> dict[str, Any]:
-        reason = worker.exit_reason()
-        self._discard(worker)
-        error = f"RequestId: {request_id} Error: Runtime exited with error: {reason}"
-        return {
-            "ok": False,
-            "payload": json.dumps({"errorType": "Runtime.ExitError", "errorMessage": error}),
-            "logs": self._log_since(log_offset) + error + "\n",
-        }
+        return self._runtime_exited(worker, request_id, log_offset, worker.exit_reason(), "Runtime.ExitError")
 
     def _out_of_memory(self, worker: Worker, request_id: str, log_offset: int, memory_size: int) -> dict[str, Any]:
         """What AWS answers when the runtime goes over MemorySize: it is killed, the environment
         replaced, and REPORT says the whole size was used."""
+        reply = self._runtime_exited(worker, request_id, log_offset, "signal: killed", "Runtime.OutOfMemory")
+        reply["logs"] += "Runtime.OutOfMemory\n"
+        return {**reply, "max_rss_kb": memory_size * 1024}
+
+    def _runtime_exited(
+        self, worker: Worker, request_id: str, log_offset: int, reason: str, error_type: str
+    ) -> dict[str, Any]:
+        """The environment ended under an invoke: discarded, and the invoke failed as AWS says it."""
         self._discard(worker)
-        error = f"RequestId: {request_id} Error: Runtime exited with error: signal: killed"
+        error = f"RequestId: {request_id} Error: Runtime exited with error: {reason}"
         return {
             "ok": False,
-            "payload": json.dumps({"errorType": "Runtime.OutOfMemory", "errorMessage": error}),
-            "logs": self._log_since(log_offset) + error + "\nRuntime.OutOfMemory\n",
-            "max_rss_kb": memory_size * 1024,
+            "payload": json.dumps({"errorType": error_type, "errorMessage": error}),
+            "logs": self._log_since(log_offset) + error + "\n",
         }
 
     def _timed_out(self, worker: Worker, request_id: str, timeout: float, log_offset: int) -> dict[str, Any]:
