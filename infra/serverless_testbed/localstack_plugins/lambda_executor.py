@@ -42,6 +42,7 @@ from serverless_testbed.localstack_plugins.lambda_process import (
     Worker,
     WorkerGone,
     can_take_standby,
+    shared_tmp_reason,
     standby,
 )
 from serverless_testbed.localstack_plugins.lambda_python import (
@@ -144,8 +145,11 @@ class LocalProcessExecutor(RuntimeExecutor):
 
     def _spawn(self) -> None:
         code_dir = str(self.function_version.config.code.get_unzipped_code_location())
+        shared_tmp = shared_tmp_reason()
+        if shared_tmp:
+            _say_shared_tmp_once(shared_tmp)
         worker = self._from_standby(code_dir) or Worker.started(
-            self._interpreter, code_dir, self._layout, self._env, self._log_path
+            self._interpreter, code_dir, self._layout, self._env, self._log_path, private_tmp=not shared_tmp
         )
         timeout = config.LAMBDA_RUNTIME_ENVIRONMENT_TIMEOUT
         try:

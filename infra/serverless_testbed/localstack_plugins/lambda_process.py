@@ -56,14 +56,24 @@ _PAGE = os.sysconf("SC_PAGE_SIZE")
 class Worker:
     """One worker process and the parent's ends of its pipes."""
 
-    def __init__(self, interpreter: str, env: Mapping[str, str], cwd: str, stdout: Any = subprocess.DEVNULL) -> None:
+    def __init__(
+        self,
+        interpreter: str,
+        env: Mapping[str, str],
+        cwd: str,
+        stdout: Any = subprocess.DEVNULL,
+        private_tmp: bool = False,
+    ) -> None:
         in_r, self.in_w = os.pipe()
         self.out_r, out_w = os.pipe()
         lifeline_r, self.lifeline_w = os.pipe()
         # -I -S: no site-packages, no PYTHONPATH; the function sees its code, layers, the SDK and the stdlib.
         # The command line ends with the folder it starts in, under the engine's directory: that is
         # how the engine's tools find its worker processes (infra/serverless_testbed/engine/embedded.py).
-        command = [interpreter, "-I", "-S", str(WORKER_SCRIPT), str(in_r), str(out_w), str(lifeline_r), cwd]
+        # private_tmp: the worker covers /tmp with a tmpfs of its own, which only an engine whose
+        # folders lie outside /tmp may ask for (`shared_tmp_reason`).
+        tmp = "private-tmp" if private_tmp else "shared-tmp"
+        command = [interpreter, "-I", "-S", str(WORKER_SCRIPT), str(in_r), str(out_w), str(lifeline_r), tmp, cwd]
         # A process the handler forks (multiprocessing) runs this same command line, wherever it moved.
         self._command_line = b"\0".join(os.fsencode(part) for part in command) + b"\0"
         self._marker: bytes | None = None
@@ -85,11 +95,17 @@ class Worker:
 
     @classmethod
     def started(
-        cls, interpreter: str, code_dir: str, layout: dict[str, Any], env: dict[str, str], log_path: Path
+        cls,
+        interpreter: str,
+        code_dir: str,
+        layout: dict[str, Any],
+        env: dict[str, str],
+        log_path: Path,
+        private_tmp: bool = False,
     ) -> Worker:
         """A new worker, started with the function's environment and bound to it."""
         with open(log_path, "ab") as log:
-            worker = cls(interpreter, env, code_dir, stdout=log)
+            worker = cls(interpreter, env, code_dir, stdout=log, private_tmp=private_tmp)
         worker.bind(code_dir, layout, env, log_path)
         return worker
 
@@ -213,6 +229,18 @@ def _strays(command_line: bytes, variable: bytes | None, besides: int) -> list[i
     return found
 
 
+def shared_tmp_reason() -> str:
+    """Why this engine's workers must share the machine's /tmp, "" when they may cover it with one
+    of their own (everything they read lies outside /tmp: the engine's folder, `engines_dir`)."""
+    for name, folder in (
+        ("TMPDIR", tempfile.gettempdir()),
+        ("FILESYSTEM_ROOT", os.environ.get("FILESYSTEM_ROOT", "/")),
+    ):
+        if Path(folder).resolve().is_relative_to("/tmp"):
+            return f"the engine's {name} ({folder}) lies under /tmp"
+    return ""
+
+
 def can_take_standby(env: Mapping[str, str]) -> bool:
     """True when a function with environment `env` may run in a standby interpreter: its
     locale settings are the ones the standby started with."""
@@ -222,8 +250,9 @@ def can_take_standby(env: Mapping[str, str]) -> bool:
 class Standby:
     """At most one started, unbound worker per interpreter, kept for the next cold start."""
 
-    def __init__(self, cwd: str) -> None:
+    def __init__(self, cwd: str, private_tmp: bool = False) -> None:
         self._cwd = cwd
+        self._private_tmp = private_tmp
         self._lock = threading.Lock()
         self._waiting: dict[str, Worker] = {}
         self._closed = False
@@ -233,7 +262,9 @@ class Standby:
         with self._lock:
             if self._closed or interpreter in self._waiting:
                 return
-            self._waiting[interpreter] = Worker(interpreter, STANDBY_ENVIRONMENT, self._cwd)
+            self._waiting[interpreter] = Worker(
+                interpreter, STANDBY_ENVIRONMENT, self._cwd, private_tmp=self._private_tmp
+            )
 
     def take(self, interpreter: str) -> Worker | None:
         """The waiting standby of `interpreter`, if it is alive; a replacement starts in the
@@ -266,6 +297,7 @@ def standby() -> Standby:
     global _standby
     with _standby_lock:
         if _standby is None:
-            _standby = Standby(cwd=tempfile.gettempdir())  # the engine's own tmp folder
+            # The engine's own tmp folder; a /tmp of their own where the engine's folder allows it.
+            _standby = Standby(cwd=tempfile.gettempdir(), private_tmp=not shared_tmp_reason())
             atexit.register(_standby.close)
         return _standby

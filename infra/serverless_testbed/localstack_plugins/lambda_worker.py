@@ -256,21 +256,25 @@ def _bind(init: dict[str, Any]) -> None:
 _CLONE_NEWNS, _CLONE_NEWUSER = 0x00020000, 0x10000000
 _MS_NOSUID, _MS_NODEV, _MS_REMOUNT, _MS_REC, _MS_PRIVATE = 2, 4, 32, 16384, 1 << 18
 _PR_SET_CHILD_SUBREAPER = 36
-# Why this environment shares the machine's /tmp ("" when it has its own).
+# Why the environment shares the machine's /tmp though the engine asked for its own ("" otherwise).
+PRIVATE_TMP = False  # whether this environment's /tmp is its own, mounted here
 SHARED_TMP = ""
 
 
-def _sandbox() -> None:
+def _sandbox(private_tmp: bool) -> None:
     """Make this process an execution environment of its own, before any thread starts (a user
     namespace needs a single thread): the subreaper of everything its handler starts (a process
     that leaves its session stays below this one, so ending the environment ends it), and its
     own /tmp, an empty tmpfs in a mount namespace of its own (as root; else in a user namespace
-    too, where the machine allows one). Done while a standby waits: ctypes costs a few ms."""
-    global SHARED_TMP
+    too, where the machine allows one) when the engine asks for it. Done while a standby waits:
+    ctypes costs a few ms."""
+    global PRIVATE_TMP, SHARED_TMP
     import ctypes
 
     libc = ctypes.CDLL(None, use_errno=True)
     libc.prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+    if not private_tmp:  # the engine said its files lie under /tmp (it logged why)
+        return
     uid, gid = os.geteuid(), os.getegid()
     if libc.unshare(_CLONE_NEWNS if uid == 0 else _CLONE_NEWNS | _CLONE_NEWUSER) != 0:
         SHARED_TMP = f"unshare: {os.strerror(ctypes.get_errno())}"
@@ -288,11 +292,13 @@ def _sandbox() -> None:
         or libc.mount(b"tmpfs", b"/tmp", b"tmpfs", _MS_NOSUID | _MS_NODEV, b"size=512m,mode=1777") != 0
     ):
         SHARED_TMP = f"mount: {os.strerror(ctypes.get_errno())}"
+        return
+    PRIVATE_TMP = True
 
 
 def _size_tmp(megabytes: int) -> None:
     """The environment's /tmp holds what its function's EphemeralStorage says (512 to 10,240 MB)."""
-    if SHARED_TMP or not megabytes:
+    if not PRIVATE_TMP or not megabytes:  # never the machine's own /tmp
         return
     import ctypes
 
@@ -302,8 +308,8 @@ def _size_tmp(megabytes: int) -> None:
 
 def main() -> None:
     global PATHS
-    in_fd, out_fd, lifeline_fd = (int(value) for value in sys.argv[1:4])  # argv[4]: the folder it started in
-    _sandbox()
+    in_fd, out_fd, lifeline_fd = (int(value) for value in sys.argv[1:4])  # argv[5]: the folder it started in
+    _sandbox(private_tmp=sys.argv[4] == "private-tmp")
     threading.Thread(target=_watch_lifeline, args=(lifeline_fd,), daemon=True).start()
     # Started unbound (possibly ahead of need): the function comes in the first message.
     init = read_frame(in_fd)

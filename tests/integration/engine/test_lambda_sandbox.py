@@ -6,6 +6,7 @@ environment (setsid, exec'd or double-forked). AWS's behaviour is the Lambda API
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -148,3 +149,43 @@ def test_each_environment_has_its_own_tmp_of_its_ephemeral_storage_size(
     assert note in invoke(aws, writer)["body"]["files"], "/tmp lasts as long as its environment"
     assert invoke(aws, writer, {"crash": True})["body"]["errorType"] == "Runtime.ExitError"
     assert note not in invoke(aws, writer)["body"]["files"], "a new environment starts with an empty /tmp"
+
+
+@pytest.mark.embedded_only(reason="starts an embedded engine of its own")
+def test_an_engine_whose_folder_lies_under_tmp_shares_it_and_says_so(tmp_path: Path, unique: Callable[[str], str]):
+    """Covering /tmp would hide the engine's own files from its workers: they keep the machine's."""
+    import os
+
+    from serverless_testbed.engine.embedded import EmbeddedEngine
+    from serverless_testbed.packaging import zip_files
+    from serverless_testbed.settings import Settings
+
+    from tests.integration.engine.own_engine import TRUST
+
+    if not tmp_path.resolve().is_relative_to("/tmp"):
+        pytest.skip(f"pytest's folders are not under /tmp here ({tmp_path})")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("TESTBED_RUN_DIR", str(tmp_path / "run"))
+        engine = EmbeddedEngine(Settings(target="embedded")).start()
+    note = Path("/tmp") / (unique("shared") + ".txt")
+    try:
+        role = engine.client("iam").create_role(RoleName="tmp-probe", AssumeRolePolicyDocument=json.dumps(TRUST))
+        lam = engine.client("lambda")
+        lam.create_function(
+            FunctionName="tmp-probe",
+            Runtime="python3.12",
+            Role=role["Role"]["Arn"],
+            Handler="sandbox.use_tmp",
+            Code={"ZipFile": zip_files({FUNCTIONS.name: FUNCTIONS.read_bytes()})},
+        )
+        lam.get_waiter("function_active_v2").wait(FunctionName="tmp-probe")
+        answer = lam.invoke(FunctionName="tmp-probe", Payload=json.dumps({"write": note.name}).encode())
+        assert "FunctionError" not in answer, answer["Payload"].read()
+        assert note.exists(), "the function's /tmp is the machine's here"
+        log = engine.log_path.read_text(errors="replace")
+        assert log.count("functions share the machine's /tmp") == 1, log[-2000:]
+        assert "lies under /tmp" in log
+    finally:
+        engine.stop()
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(note)
