@@ -38,13 +38,17 @@ def is_running(pid: int) -> bool:
     return start_time(pid) is not None
 
 
+def environment(pid: int) -> list[bytes] | None:
+    """`pid`'s environment as it was exec'd, NAME=value entries; None if unreadable (not ours, gone)."""
+    try:
+        return Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+    except OSError:
+        return None
+
+
 def has_variable(pid: int, name: str, value: str) -> bool:
     """True when `pid`'s environment holds NAME=value (False if unreadable: not ours)."""
-    try:
-        environ = Path(f"/proc/{pid}/environ").read_bytes()
-    except OSError:
-        return False
-    return f"{name}={value}".encode() in environ.split(b"\0")
+    return f"{name}={value}".encode() in (environment(pid) or [])
 
 
 def parents() -> dict[int, int]:

@@ -90,13 +90,15 @@ def orphans(except_engine: str | None = None) -> list[EngineRecord]:
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
+        environ = procfs.environment(int(entry))
+        if environ is None or marker not in environ:
+            continue
         try:
-            environ = Path(f"/proc/{entry}/environ").read_bytes().split(b"\0")
             cmdline = Path(f"/proc/{entry}/cmdline").read_bytes()
             root = os.readlink(f"/proc/{entry}/cwd")
         except OSError:
             continue
-        if marker not in environ or b"serverless_testbed.engine.supervisor" not in cmdline:
+        if b"serverless_testbed.engine.supervisor" not in cmdline:
             continue
         variables = dict(item.decode(errors="replace").split("=", 1) for item in environ if b"=" in item)
         engine_id = variables.get(ENGINE_ID_VAR, "")

@@ -301,12 +301,12 @@ def engine_processes(engine_id: str, root: str | None) -> list[int]:
     for entry in os.listdir("/proc"):
         if not entry.isdigit() or int(entry) == os.getpid():
             continue
+        environ = procfs.environment(int(entry))
         try:
-            environ = Path(f"/proc/{entry}/environ").read_bytes()
             cmdline = Path(f"/proc/{entry}/cmdline").read_bytes()
         except OSError:
             continue
-        if marker in environ.split(b"\0") or (root_marker is not None and root_marker in cmdline):
+        if (environ is not None and marker in environ) or (root_marker is not None and root_marker in cmdline):
             found.append(int(entry))
     return found
 

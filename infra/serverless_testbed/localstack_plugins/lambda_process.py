@@ -223,7 +223,7 @@ def _strays(command_line: bytes, variable: bytes | None, besides: int) -> list[i
             continue
         with contextlib.suppress(OSError):
             if Path(f"/proc/{entry}/cmdline").read_bytes() == command_line or (
-                variable is not None and variable in Path(f"/proc/{entry}/environ").read_bytes().split(b"\0")
+                variable is not None and variable in (procfs.environment(int(entry)) or [])
             ):
                 found.append(int(entry))
     return found
