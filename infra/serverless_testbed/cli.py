@@ -195,13 +195,10 @@ PortOption = Annotated[
 
 def stack_for(workflows: list[str] | None = None) -> Stack:
     """One stack of the chosen workflows (all of the project's by default), from the registry;
-    NoWorkflows, in one line, when the project declares none."""
-    from serverless_testbed.registry import NoWorkflows, no_workflows_message
+    NoWorkflows, in one line, when the project declares none (imported here: the registry loads
+    the stack model, which `testbed --help` does without)."""
     from serverless_testbed.registry import stack_for as joined
-    from serverless_testbed.registry import workflows as declared
 
-    if not workflows and not declared():
-        raise NoWorkflows(no_workflows_message())
     return joined(workflows)
 
 

@@ -107,16 +107,6 @@ def workflows(root: Path | None = None) -> dict[str, Workflow]:
     return found
 
 
-def stack_for_project(root: Path) -> Stack:
-    """Every workflow of the project at `root` as one stack (its resources read in that project)."""
-    config = project_config(root)
-    declared = workflows(root)
-    if config is None or not declared:
-        return Stack.of()
-    with project_imports(Path(os.path.abspath(root)), config.workflows):
-        return Stack.of(*(item.resources() for item in declared.values()))
-
-
 def no_workflows_message(root: Path | None = None) -> str:
     """What to tell a user whose project declares no workflow."""
     root = root or find_root()
@@ -136,7 +126,17 @@ def workflow(name: str) -> Workflow:
     return known[name]
 
 
-def stack_for(chosen: Sequence[str] | None = None) -> Stack:
-    """One stack holding the chosen workflows (all of the project's by default)."""
-    declared = [workflow(name) for name in chosen] if chosen else list(workflows().values())
-    return Stack.of(*(item.resources() for item in declared))
+def stack_for(chosen: Sequence[str] | None = None, root: Path | None = None) -> Stack:
+    """One stack holding the chosen workflows of the project at `root` (default: `find_root()`;
+    all of its workflows by default); NoWorkflows, in one line, when it declares none."""
+    root = Path(os.path.abspath(root or find_root()))
+    declared = workflows(root)
+    if not declared:
+        raise NoWorkflows(no_workflows_message(root))
+    for name in chosen or []:
+        if name not in declared:
+            raise UnknownWorkflow(f"unknown workflow {name!r}; choose from {', '.join(declared)}")
+    config = project_config(root)
+    assert config is not None  # it declares workflows
+    with project_imports(root, config.workflows):  # their resources are read in that project
+        return Stack.of(*(declared[name].resources() for name in (chosen or declared)))

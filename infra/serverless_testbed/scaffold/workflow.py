@@ -153,12 +153,12 @@ def package_inits(root: Path, config: ProjectConfig) -> dict[str, str]:
 
 def check_free(names: WorkflowNames, root: Path, config: ProjectConfig) -> None:
     """Refuse a name that is taken: a workflow, a resource of the stack, a file under `root`."""
-    from serverless_testbed.registry import stack_for_project, workflows
+    from serverless_testbed.registry import stack_for, workflows
 
     existing_workflows = workflows(root)
     if names.name in existing_workflows:
         raise ScaffoldRefused(f"a workflow named {names.name!r} exists already ({', '.join(existing_workflows)} do)")
-    existing = {resource.name for resource in stack_for_project(root).resources}
+    existing = {resource.name for resource in stack_for(root=root).resources} if existing_workflows else set()
     taken = sorted(f"{what} {logical}" for what, logical in names.resources.items() if logical in existing)
     if taken:
         raise ScaffoldRefused(
