@@ -47,7 +47,7 @@ import threading
 import urllib.error
 import urllib.request
 import uuid
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any, Literal, get_args
 
@@ -201,22 +201,15 @@ class FaultRule:
     def exhausted(self) -> bool:
         return self.count is not None and self.fired >= self.count
 
-    def matches_service(
-        self, service: str, operation: str, region: str, resources: Iterable[str] | Callable[[str], bool]
-    ) -> bool:
-        """Whether this service rule applies to a request (`resources`: the names it is about, or
-        a function telling whether a pattern matches one of them)."""
+    def matches_service(self, service: str, operation: str, region: str, resources: Iterable[str]) -> bool:
+        """Whether this service rule applies to a request about `resources` (their names)."""
         if self.service is None or self.service != service.lower():
             return False
         if self.operation is not None and self.operation.lower() != operation.lower():
             return False
         if self.region is not None and self.region != region:
             return False
-        if self.resource is None:
-            return True
-        if callable(resources):
-            return resources(self.resource)
-        return any(_matches(self.resource, name) for name in resources)
+        return self.resource is None or any(_matches(self.resource, name) for name in resources)
 
     def matches_function(self, function_name: str) -> bool:
         return self.function is not None and _matches(self.function, function_name)
@@ -302,25 +295,30 @@ def parse_rules(document: Any) -> list[FaultRule]:
 
 
 class _Bucket:
-    """The service rules of one (service, operation): those naming one resource exactly, by that
-    name, so thousands of them cost a request a look-up; the rest (patterns, no resource) in a list."""
+    """The service rules of one (service, operation), indexed by their `resource`: by the name a
+    rule names exactly, by the pattern it names (each distinct pattern matched once per request),
+    and the rules that name none. Thousands of rules for other resources cost a request little."""
 
     def __init__(self) -> None:
         self.exact: dict[str, list[tuple[int, FaultRule]]] = {}
-        self.rest: list[tuple[int, FaultRule]] = []
+        self.patterns: dict[str, list[tuple[int, FaultRule]]] = {}
+        self.anywhere: list[tuple[int, FaultRule]] = []
 
     def add(self, number: int, rule: FaultRule) -> None:
-        if rule.resource is not None and not any(char in rule.resource for char in "*?["):
-            self.exact.setdefault(rule.resource, []).append((number, rule))
+        if rule.resource is None:
+            self.anywhere.append((number, rule))
+        elif any(char in rule.resource for char in "*?["):
+            self.patterns.setdefault(rule.resource, []).append((number, rule))
         else:
-            self.rest.append((number, rule))
+            self.exact.setdefault(rule.resource, []).append((number, rule))
 
     def candidates(self, names: list[str]) -> list[list[tuple[int, FaultRule]]]:
-        """The rules that may match a request about `names` (each list in the order added)."""
-        found = [self.rest]
+        """The rules whose resource matches one of `names` (each list in the order added)."""
+        found = [self.anywhere]
         for name in {*names, *(short_name(name) for name in names)}:
             if name in self.exact:
                 found.append(self.exact[name])
+        found += [rules for pattern, rules in self.patterns.items() if any(_matches(pattern, n) for n in names)]
         return found
 
 
@@ -403,20 +401,13 @@ class FaultBook:
     def service_fault(self, service: str, operation: str, region: str, resources: Iterable[str]) -> FaultRule | None:
         """The service rule that fires for this request, if any (counted as fired)."""
         names = list(resources)
-        seen: dict[str, bool] = {}  # each distinct pattern is matched once per request
-
-        def matches(pattern: str) -> bool:
-            if pattern not in seen:
-                seen[pattern] = any(_matches(pattern, name) for name in names)
-            return seen[pattern]
-
         service = service.lower()
         lists: list[list[tuple[int, FaultRule]]] = []
         for key in ((service, operation.lower()), (service, None)):
             if (bucket := self._by_service.get(key)) is not None:
                 lists += bucket.candidates(names)
         ordered = _unique(rule for _, rule in heapq.merge(*lists, key=lambda entry: entry[0]))
-        return self._fire(r for r in ordered if r.matches_service(service, operation, region, matches))
+        return self._fire(r for r in ordered if r.matches_service(service, operation, region, names))
 
     def function_fault(self, function_name: str, faults: Iterable[str]) -> FaultRule | None:
         """The function rule of one of `faults` that fires for this invocation, if any."""
