@@ -1,23 +1,33 @@
 """Run workflow 1 (customer orders) on generated orders and check every outcome.
 
 The run's id is in every order id, so the run's notifications are told apart from any
-other run's (or anyone else's) on the same topic by their orderID attribute.
+other run's (or anyone else's) on the same topic by their orderID attribute. Each approved
+order must also be marked confirmed in the table, through the confirmations queue and
+its event source mapping, within CONFIRMED_WITHIN seconds.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 from serverless_testbed.deploy import Deployer
+from serverless_testbed.errors import WaitTimeout
 from serverless_testbed.executions import Execution, start, wait_execution
 from serverless_testbed.observe import collect, sns_messages, topic_capture
 from serverless_testbed.runs import RunOptions, RunResult
 from serverless_testbed.stack.stack import Stack
+from serverless_testbed.waiting import wait_for
 
 from fixtures.orders import generate_orders
 from infra.workflows import orders as workflow
+
+# How long a confirmation may take from the topic to the table (SNS, SQS, the mapping's poll, the
+# Lambda): AWS's SQS pollers hand a message over within a second or two.
+CONFIRMED_WITHIN = 30.0
 
 
 def run(deployer: Deployer, stack: Stack, options: RunOptions) -> RunResult:
@@ -34,9 +44,16 @@ def run(deployer: Deployer, stack: Stack, options: RunOptions) -> RunResult:
         wanted = {item.record["orderID"] for item in approved}
         captured = collect(clients, capture, count=len(wanted), keep=lambda m: _order_of(m) in wanted)
         notices = sns_messages(captured.messages)
+    dynamodb = clients("dynamodb")
+    confirmed = _confirmed(dynamodb, table, [item.record for item in approved])
     seconds = time.monotonic() - started
     problems: list[str] = []
-    dynamodb = clients("dynamodb")
+    unconfirmed = sorted({item.record["orderID"] for item in approved} - confirmed)
+    if unconfirmed:
+        problems.append(
+            f"confirmations: {len(unconfirmed)} approved orders not marked confirmed in {table} "
+            f"within {CONFIRMED_WITHIN:.0f} s (through the {workflow.CONFIRMATIONS} queue), e.g. {unconfirmed[0]}"
+        )
     for item, execution in zip(generated, executions, strict=True):
         order = item.record
         key = {"customerID": {"S": order["customerID"]}, "orderID": {"S": order["orderID"]}}
@@ -67,12 +84,32 @@ def run(deployer: Deployer, stack: Stack, options: RunOptions) -> RunResult:
             "approved": sum(e.status == "SUCCEEDED" for e in executions),
             "declined": sum(e.error == "TransactionDeclined" for e in executions),
             "notified": len(notified),
+            "confirmed": len(confirmed),
             **({"other_messages": captured.foreign} if captured.foreign else {}),
         },
         seconds=seconds,
         problems=problems,
         run_id=options.run_id,
     )
+
+
+def _confirmed(dynamodb: Any, table: str, orders: list[dict[str, object]]) -> set[str]:
+    """The order ids of `orders` marked confirmed in `table`, once all are or the time is up."""
+    confirmed: set[str] = set()
+
+    def all_confirmed() -> bool:
+        for order in orders:
+            if order["orderID"] in confirmed:
+                continue
+            key = {"customerID": {"S": str(order["customerID"])}, "orderID": {"S": str(order["orderID"])}}
+            item = dynamodb.get_item(TableName=table, Key=key, ConsistentRead=True).get("Item", {})
+            if "confirmedAt" in item:
+                confirmed.add(str(order["orderID"]))
+        return len(confirmed) == len(orders)
+
+    with contextlib.suppress(WaitTimeout):  # the problems name the orders left unconfirmed
+        wait_for(all_confirmed, timeout=CONFIRMED_WITHIN, interval=0.2, what="every approved order confirmed")
+    return confirmed
 
 
 def _order_of(message: dict[str, object]) -> str | None:

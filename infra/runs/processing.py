@@ -34,7 +34,6 @@ from serverless_testbed.project import src_dir
 from serverless_testbed.records import Generated
 from serverless_testbed.runs import RunOptions, RunResult
 from serverless_testbed.stack.model import RestApi
-from serverless_testbed.stack.remote import rest_api_url
 from serverless_testbed.stack.stack import Stack
 from serverless_testbed.waiting import wait_for
 
@@ -50,7 +49,7 @@ def api_url(deployer: Deployer, stack: Stack, endpoint_url: str | None) -> str:
     """The invoke URL of the deployed `POST /process-data` (for `testbed status`)."""
     api = stack.get(workflow.API)
     assert isinstance(api, RestApi)
-    url = rest_api_url(deployer.clients, api, deployer.ctx, endpoint_url)
+    url = api.url(deployer.clients, deployer.ctx, endpoint_url)
     if url is None:
         raise TestbedError(f"the API {api.physical(deployer.ctx)} is not deployed; run `testbed deploy` first")
     return url

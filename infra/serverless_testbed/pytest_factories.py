@@ -118,7 +118,7 @@ def make_queue(aws: Clients, unique: Callable[[str], str], cleanup: Cleanup) -> 
 @pytest.fixture
 def make_bucket(aws: Clients, unique: Callable[[str], str], cleanup: Cleanup) -> Callable[[], str]:
     """`make_bucket()` -> bucket name; emptied and deleted after the test."""
-    from serverless_testbed.stack.executor import empty_bucket
+    from serverless_testbed.stack.kinds.bucket import empty_bucket
 
     s3 = aws("s3")
 

@@ -25,6 +25,7 @@ NOTHING = {
     "batching": False,
     "task_clients": False,
     "fidelity": False,
+    "lambda_layers": False,
     "network": False,
     "faults": False,
     "lambda_limits": False,
@@ -50,7 +51,7 @@ before["sfn_describe"] = refs.VariableReferencesStaticAnalyser.process_and_get
 for entry in importlib.metadata.entry_points(group="localstack.hooks.on_infra_start"):
     if entry.name in names:
         entry.load()()
-from serverless_testbed.localstack_plugins.fidelity import DYNAMODB_TASK_MODULE
+from serverless_testbed.localstack_plugins.fidelity import DYNAMODB_TASK_MODULE, LAMBDA_PROVIDER_MODULE
 from serverless_testbed.localstack_plugins.network import TWISTED_SERVER_MODULE
 dynamodb_task = importlib.import_module(DYNAMODB_TASK_MODULE)
 twisted_server = importlib.import_module(TWISTED_SERVER_MODULE)
@@ -66,6 +67,7 @@ print(json.dumps({
     "batching": version_manager.record_cw_metric_invocation is not before["batching"],
     "task_clients": boto_client.boto_client_for is not before["task_clients"],
     "fidelity": ours(dynamodb_task.StateTaskServiceDynamoDB._eval_service_task),
+    "lambda_layers": ours(importlib.import_module(LAMBDA_PROVIDER_MODULE).LambdaProvider.list_layers),
     "network": ours(twisted_server.TwistedRuntimeServer.register),
     "faults": any(h.__module__ == "serverless_testbed.localstack_plugins.faults" for h in chain),
     "lambda_limits": any(h.__module__ == "serverless_testbed.localstack_plugins.lambda_limits" for h in chain),
@@ -136,7 +138,14 @@ ENGINE = {**dict.fromkeys(NOTHING, True), "sfn_retry": False}
         # and JSONata (answered as by a stock container that could download Java).
         (
             {"TESTBED_ENGINE_ID": "e1", "TESTBED_ENGINE_MODE": "stock"},
-            {**ENGINE, "fidelity": False, "function_urls": False, "iam": False, "lambda_limits": False},
+            {
+                **ENGINE,
+                "fidelity": False,
+                "lambda_layers": False,
+                "function_urls": False,
+                "iam": False,
+                "lambda_limits": False,
+            },
         ),
         # The mode alone does not make a process a testbed engine.
         ({"TESTBED_ENGINE_MODE": "full"}, NOTHING),
@@ -174,6 +183,7 @@ def test_every_hook_carries_the_guard():
         "testbed_network": "engine",
         "testbed_faults": "engine",
         "testbed_fidelity": "fidelity",
+        "testbed_lambda_layers": "fidelity",
         "testbed_function_urls": "fidelity",
         "testbed_iam": "fidelity",
         "testbed_lambda_limits": "fidelity",

@@ -65,3 +65,50 @@ def _patch_dynamodb_task(module: ModuleType) -> None:
 
     module.StateTaskServiceDynamoDB._eval_service_task = _eval_service_task
     LOG.debug("dynamodb task responses now carry SdkHttpMetadata")
+
+
+LAMBDA_PROVIDER_MODULE = "localstack.services.lambda_.provider"
+
+
+@hooks.on_infra_start()
+@only_in_testbed_engine(fidelity=True)  # off in stock mode: the engine answers as stock LocalStack
+def lambda_layer_listing() -> None:
+    """ListLayers lists the layers that have a version, each with its latest version.
+
+    LocalStack 4.14.0 answers InternalError ("list index out of range") once any layer has
+    had all its versions deleted (as `testbed destroy` does), and takes the latest version
+    in insertion order. AWS's ListLayers "lists Lambda layers and shows information about
+    the latest version of each" (Lambda API reference, ListLayers): a layer with no version
+    left is not listed."""
+    after_import(LAMBDA_PROVIDER_MODULE, _patch_list_layers)
+
+
+def _patch_list_layers(module: ModuleType) -> None:
+    from localstack.aws.api.lambda_ import LayersListItem, ListLayersResponse
+    from localstack.services.lambda_ import api_utils
+    from localstack.utils.collections import PaginatedList
+
+    original = module.LambdaProvider.list_layers
+
+    def list_layers(
+        self: Any,
+        context: Any,
+        compatible_runtime: Any = None,
+        marker: Any = None,
+        max_items: Any = None,
+        compatible_architecture: Any = None,
+        **kwargs: Any,
+    ) -> Any:
+        state = module.lambda_stores[context.account_id][context.region]
+        if all(layer.layer_versions for layer in state.layers.values()):  # its own validation and answer
+            return original(self, context, compatible_runtime, marker, max_items, compatible_architecture, **kwargs)
+        listed = []
+        for name, layer in list(state.layers.items()):
+            versions = sorted(layer.layer_versions.values(), key=lambda version: version.version)
+            if versions:
+                latest = api_utils.map_layer_out(versions[-1])
+                listed.append(LayersListItem(LayerName=name, LayerArn=layer.arn, LatestMatchingVersion=latest))
+        page, token = PaginatedList(listed).get_page(lambda item: item["LayerName"], marker, max_items)
+        return ListLayersResponse(NextMarker=token, Layers=page)
+
+    module.LambdaProvider.list_layers = list_layers

@@ -19,7 +19,7 @@ def graphs(stack: Stack, ctx: Context = DRAWING_CONTEXT) -> dict[str, MachineGra
     """Every state machine of `stack` as a graph, by its name in the stack model."""
     machines = stack.of_kind(StateMachine)
     arns = {machine.arn(ctx): machine.name for machine in machines}
-    return {machine.name: machine_graph(machine.name, stack.definition(machine, ctx), arns) for machine in machines}
+    return {machine.name: machine_graph(machine.name, machine.definition(stack, ctx), arns) for machine in machines}
 
 
 def machine_of(execution_arn: str, stack: Stack, ctx: Context) -> str | None:

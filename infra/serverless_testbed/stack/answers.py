@@ -108,3 +108,27 @@ def answer_failures(service: str, operation: str, response: Mapping[str, Any]) -
     if counted and not failures:  # a count without entries still says something was refused
         failures.append(Failure("entries", "Failed", f"the answer counts {counted} failed entries without naming them"))
     return failures
+
+
+# What a read may meet for a resource that is not there ("InvalidArn": some emulators
+# answer it for a state machine ARN they do not know).
+ABSENT_CODES = GONE_CODES | {"InvalidArn"}
+
+
+def absent(err: Any) -> bool:
+    """Whether a botocore ClientError says the resource read is not there."""
+    return err.response.get("Error", {}).get("Code") in ABSENT_CODES
+
+
+def operation_name(operation: str) -> str:
+    """botocore's operation name of a method name (`delete_objects` -> DeleteObjects)."""
+    return "".join(part.capitalize() for part in operation.split("_"))
+
+
+def refused_in_answer(operation: str, failures: list[Failure]) -> Any:
+    """A ClientError naming the entries an answer reports as not done."""
+    from botocore.exceptions import ClientError
+
+    listed = "; ".join(str(failure) for failure in failures)
+    message = f"the answer reports {len(failures)} entr{'y' if len(failures) == 1 else 'ies'} not done: {listed}"
+    return ClientError({"Error": {"Code": failures[0].code, "Message": message}}, operation_name(operation))

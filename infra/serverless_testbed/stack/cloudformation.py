@@ -24,26 +24,10 @@ import re
 from pathlib import Path
 from typing import Any
 
+from serverless_testbed.packaging import code_sha256
 from serverless_testbed.settings import DEFAULT_PREFIX, MAX_PREFIX, PREFIX_PATTERN
-from serverless_testbed.stack.desired import desired_state, notification_config, table_state
-from serverless_testbed.stack.model import (
-    Bucket,
-    Context,
-    Function,
-    Permission,
-    Queue,
-    Resource,
-    RestApi,
-    Role,
-    Rule,
-    RuntimeTopic,
-    StateMachine,
-    Stream,
-    Table,
-    Topic,
-)
-from serverless_testbed.stack.policies import policy_document, trust_policy
-from serverless_testbed.stack.stack import Stack, must_exist_first
+from serverless_testbed.stack.resource import Context, Resource
+from serverless_testbed.stack.stack import Stack
 
 CFN_CONTEXT = Context(
     prefix="${Prefix}", account="${AWS::AccountId}", region="${AWS::Region}", partition="${AWS::Partition}"
@@ -66,22 +50,24 @@ LINT_IGNORED = {
     "generated filler: the Description, the Outputs' descriptions and README.md say what the stack is",
 }
 # Only in the template as exported, gone once `aws cloudformation package` has replaced the code paths.
-LINT_BEFORE_PACKAGE = {"W3002": "a function's Code is a local path, for `aws cloudformation package`"}
+LINT_BEFORE_PACKAGE = {"W3002": "function Code and layer Content are local paths, for `aws cloudformation package`"}
 
 
-def artifact_key(function: Function) -> str:
-    """Where a function's zip file lies, relative to the template (`aws cloudformation package` uploads it)."""
-    return f"functions/{function.name}-{function.code_sha256.replace('/', '_').replace('+', '-')[:16]}.zip"
+def artifact_key(resource: Any) -> str:
+    """Where a function's or layer's zip file lies, relative to the template (`aws cloudformation
+    package` uploads it)."""
+    folder = "functions" if resource.kind == "function" else f"{resource.kind}s"
+    return f"{folder}/{resource.name}-{code_sha256(resource.artifact()).replace('/', '_').replace('+', '-')[:16]}.zip"
 
 
 def artifacts(stack: Stack) -> dict[str, bytes]:
-    """Artifact path -> zip bytes of every function, written beside the template."""
-    return {artifact_key(f): f.package for f in stack.of_kind(Function)}
+    """Artifact path -> zip bytes of every function and layer, written beside the template."""
+    return {artifact_key(r): r.artifact() for r in stack.resources if hasattr(r, "artifact")}
 
 
 def made_at_run_time(resource: Resource) -> bool:
     """Made by a workflow when it runs (the router's stream and topic), so not in the template."""
-    return isinstance(resource, RuntimeTopic) or (isinstance(resource, Stream) and resource.created_by_workflow)
+    return resource.made_at_run_time
 
 
 def stack_name(prefix: str) -> str:
@@ -94,7 +80,7 @@ def template(stack: Stack, prefix: str = DEFAULT_PREFIX, description: str = "ser
     ctx = CFN_CONTEXT
     resources: dict[str, Any] = {}
     for resource in stack.resources:
-        if not made_at_run_time(resource):
+        if not resource.made_at_run_time:
             resources.update(_resource(resource, stack, ctx))
     return {
         "AWSTemplateFormatVersion": "2010-09-09",
@@ -118,37 +104,9 @@ def outputs(stack: Stack, ctx: Context) -> dict[str, Any]:
     the API's URL, and the names of what the workflows create at run time."""
     found: dict[str, Any] = {}
     for resource in stack.resources:
-        key = logical_id(resource)
-        match resource:
-            case Bucket():
-                found[f"{key}Name"] = {"Description": f"S3 bucket {resource.name}", "Value": {"Ref": key}}
-            case Table():
-                found[f"{key}Name"] = {"Description": f"DynamoDB table {resource.name}", "Value": {"Ref": key}}
-            case Queue():
-                found[f"{key}Url"] = {"Description": f"SQS queue {resource.name}", "Value": {"Ref": key}}
-            case StateMachine():
-                found[f"{key}Arn"] = {"Description": f"state machine {resource.name}", "Value": {"Ref": key}}
-            case RuntimeTopic():
-                found[f"{key}Arn"] = {
-                    "Description": f"SNS topic {resource.name}, made at run time, NOT in this stack: "
-                    "delete it yourself (aws sns delete-topic --topic-arn VALUE)",
-                    "Value": _sub(resource.arn(ctx)),
-                }
-            case Topic():
-                found[f"{key}Arn"] = {"Description": f"SNS topic {resource.name}", "Value": {"Ref": key}}
-            case Stream() if resource.created_by_workflow:
-                found[f"{key}Name"] = {
-                    "Description": f"Kinesis stream {resource.name}, made at run time, NOT in this stack: "
-                    "delete it yourself (aws kinesis delete-stream --enforce-consumer-deletion --stream-name VALUE)",
-                    "Value": _sub(resource.physical(ctx)),
-                }
-            case RestApi():
-                url = f"https://${{{key}}}.execute-api.${{AWS::Region}}.${{AWS::URLSuffix}}/{resource.stage}/{resource.path}"
-                found[f"{key}Url"] = {
-                    "Description": f"{resource.method} here ({resource.name})",
-                    "Value": {"Fn::Sub": url},
-                }
-    return found
+        found.update(resource.outputs(ctx, logical_id(resource)))
+    subbed: dict[str, Any] = _sub(found)
+    return subbed
 
 
 def write(stack: Stack, path: Path) -> Path:
@@ -198,193 +156,39 @@ def teardown_commands(stack: Stack, prefix: str = DEFAULT_PREFIX) -> list[str]:
         query = f"Stacks[0].Outputs[?OutputKey==`{key}`].OutputValue"
         return f"$(aws cloudformation describe-stacks --stack-name {name} --query '{query}' --output text)"
 
-    lines: list[str] = []
-    for resource in stack.resources:
-        key = logical_id(resource)
-        if isinstance(resource, RuntimeTopic):
-            lines.append(f'aws sns delete-topic --topic-arn "{output(key + "Arn")}"')
-        elif isinstance(resource, Stream) and resource.created_by_workflow:
-            lines.append(
-                f'aws kinesis delete-stream --enforce-consumer-deletion --stream-name "{output(key + "Name")}"'
-            )
-        elif isinstance(resource, Bucket):
-            lines.append(f'aws s3 rm "s3://{output(key + "Name")}" --recursive')
+    lines = [line for resource in stack.resources for line in resource.teardown(output, logical_id(resource))]
     lines.append(f"aws cloudformation delete-stack --stack-name {name}")
     lines.append(f"aws cloudformation wait stack-delete-complete --stack-name {name}")
     return lines
 
 
 def _resource(resource: Resource, stack: Stack, ctx: Context) -> dict[str, Any]:
-    body = _properties(resource, stack, ctx)
+    body = resource.cloudformation(stack, ctx)
     extra = body.pop("_extra", {})
     entry: dict[str, Any] = {"Type": body.pop("Type"), "Properties": _sub(body)}
-    if isinstance(resource, Table | Queue | Bucket | Stream):
+    if resource.stateful:
         entry.update(STATEFUL_POLICY)
-    if depends := _depends_on(resource, stack):
+    if depends := _depends_on(resource, stack, _referenced(entry)):
         entry["DependsOn"] = depends
-    return {logical_id(resource): entry, **extra}
+    return {logical_id(resource): entry, **_sub(extra)}
 
 
-def _depends_on(resource: Resource, stack: Stack) -> list[str]:
-    """Names are plain strings in the template, so CloudFormation cannot infer the order."""
-    return sorted(logical_id(stack.get(name)) for name in must_exist_first(resource, stack))
+def _depends_on(resource: Resource, stack: Stack, referenced: set[str]) -> list[str]:
+    """Names are mostly plain strings in the template, so CloudFormation cannot infer the
+    order; what a Ref or GetAtt names it orders itself (cfn-lint W3005)."""
+    return sorted({logical_id(stack.get(name)) for name in resource.depends_on(stack)} - referenced)
 
 
-def _properties(resource: Resource, stack: Stack, ctx: Context) -> dict[str, Any]:
-    name = resource.physical(ctx)
-    match resource:
-        case Role():
-            return {
-                "Type": "AWS::IAM::Role",
-                "RoleName": name,
-                "AssumeRolePolicyDocument": trust_policy(stack, resource, ctx),
-                "Policies": [{"PolicyName": "testbed", "PolicyDocument": policy_document(stack, resource, ctx)}],
-            }
-        case Table():
-            state = table_state(resource)
-            props: dict[str, Any] = {
-                "Type": "AWS::DynamoDB::Table",
-                "TableName": name,
-                "BillingMode": "PAY_PER_REQUEST",
-                "KeySchema": state["KeySchema"],
-                "AttributeDefinitions": state["AttributeDefinitions"],
-            }
-            if state["GlobalSecondaryIndexes"]:
-                props["GlobalSecondaryIndexes"] = state["GlobalSecondaryIndexes"]
-            if resource.stream:
-                props["StreamSpecification"] = {"StreamViewType": resource.stream}
-            return props
-        case Bucket():
-            config = notification_config(resource, stack, ctx)
-            notifications: dict[str, Any] = {}
-            if "EventBridgeConfiguration" in config:
-                notifications["EventBridgeConfiguration"] = {"EventBridgeEnabled": True}
-            lambdas = []
-            for entry in config.get("LambdaFunctionConfigurations", []):
-                for event in entry["Events"]:
-                    item: dict[str, Any] = {"Event": event, "Function": entry["LambdaFunctionArn"]}
-                    rules = entry.get("Filter", {}).get("Key", {}).get("FilterRules", [])
-                    if rules:
-                        item["Filter"] = {"S3Key": {"Rules": rules}}
-                    lambdas.append(item)
-            if lambdas:
-                notifications["LambdaConfigurations"] = lambdas
-            props = {"Type": "AWS::S3::Bucket", "BucketName": name}
-            if notifications:
-                props["NotificationConfiguration"] = notifications
-            return props
-        case Queue():
-            return {
-                "Type": "AWS::SQS::Queue",
-                "QueueName": name,
-                "VisibilityTimeout": resource.visibility_timeout,
-                "MessageRetentionPeriod": resource.retention_seconds,
-            }
-        case Topic():
-            return {"Type": "AWS::SNS::Topic", "TopicName": name}
-        case Stream():
-            return {"Type": "AWS::Kinesis::Stream", "Name": name, "ShardCount": resource.shards}
-        case Function():
-            state = desired_state(resource, stack, ctx)
-            props = {
-                "Type": "AWS::Lambda::Function",
-                "FunctionName": name,
-                "Runtime": resource.runtime,
-                "Architectures": resource.architectures(ctx),
-                "Handler": resource.handler,
-                "Role": state["Role"],
-                "Timeout": resource.timeout,
-                "MemorySize": resource.memory,
-                "Code": artifact_key(resource),  # a local path: `aws cloudformation package` uploads it
-            }
-            if state["Environment"]:
-                props["Environment"] = {"Variables": state["Environment"]}
-            return props
-        case Permission():
-            props = {
-                "Type": "AWS::Lambda::Permission",
-                "FunctionName": ctx.name(resource.function),
-                "Action": "lambda:InvokeFunction",
-                "Principal": resource.principal,
-                "SourceArn": stack.resolve(resource.source_arn, ctx),
-            }
-            if resource.principal == "s3.amazonaws.com":
-                props["SourceAccount"] = ctx.account
-            return props
-        case StateMachine():
-            return {
-                "Type": "AWS::StepFunctions::StateMachine",
-                "StateMachineName": name,
-                "StateMachineType": resource.type,
-                "RoleArn": stack.get(resource.role_name).arn(ctx),
-                "DefinitionString": _partitioned(json.dumps(stack.definition(resource, ctx), indent=1)),
-            }
-        case Rule():
-            return {
-                "Type": "AWS::Events::Rule",
-                "Name": name,
-                "State": "ENABLED",
-                "EventPattern": stack.resolve_all(resource.pattern, ctx),
-                "Targets": [
-                    {
-                        "Id": "target",
-                        "Arn": stack.get(resource.target).arn(ctx),
-                        "RoleArn": stack.get(resource.role_name).arn(ctx),
-                    }
-                ],
-            }
-        case RestApi():
-            return _rest_api(resource, stack, ctx)
-    raise TypeError(f"no CloudFormation form for {resource!r}")
-
-
-def _rest_api(api: RestApi, stack: Stack, ctx: Context) -> dict[str, Any]:
-    api_id = logical_id(api)
-    function = stack.get(api.function)
-    uri = (
-        f"arn:{ctx.partition}:apigateway:{ctx.region}:lambda:path/2015-03-31/functions/{function.arn(ctx)}/invocations"
-    )
-    extra = {
-        f"{api_id}Resource": {
-            "Type": "AWS::ApiGateway::Resource",
-            "Properties": {
-                "RestApiId": {"Ref": api_id},
-                "ParentId": {"Fn::GetAtt": [api_id, "RootResourceId"]},
-                "PathPart": api.path,
-            },
-        },
-        f"{api_id}Method": {
-            "Type": "AWS::ApiGateway::Method",
-            "Properties": {
-                "RestApiId": {"Ref": api_id},
-                "ResourceId": {"Ref": f"{api_id}Resource"},
-                "HttpMethod": api.method,
-                "AuthorizationType": "NONE",
-                "Integration": {"Type": "AWS_PROXY", "IntegrationHttpMethod": "POST", "Uri": {"Fn::Sub": uri}},
-            },
-        },
-        f"{api_id}Deployment": {
-            "Type": "AWS::ApiGateway::Deployment",
-            "DependsOn": [f"{api_id}Method"],
-            "Properties": {"RestApiId": {"Ref": api_id}, "StageName": api.stage},
-        },
-        f"{api_id}Permission": {
-            "Type": "AWS::Lambda::Permission",
-            "DependsOn": [logical_id(function)],
-            "Properties": {
-                "FunctionName": {"Fn::Sub": function.physical(ctx)},
-                "Action": "lambda:InvokeFunction",
-                "Principal": "apigateway.amazonaws.com",
-                "SourceArn": {"Fn::Sub": ctx.arn("execute-api", f"${{{api_id}}}/*/{api.method}/{api.path}")},
-            },
-        },
-    }
-    return {"Type": "AWS::ApiGateway::RestApi", "Name": api.physical(ctx), "_extra": extra}
-
-
-def _partitioned(text: str) -> str:
-    """The ASL's own ARNs (`arn:aws:states:::lambda:invoke`) in the deploying partition (cfn-lint I3042)."""
-    return text.replace('"arn:aws:', '"arn:${AWS::Partition}:')
+def _referenced(value: Any) -> set[str]:
+    """The logical ids `value` names in a Ref or Fn::GetAtt."""
+    if isinstance(value, dict):
+        found = {str(value["Ref"])} if "Ref" in value else set()
+        if "Fn::GetAtt" in value:
+            found.add(str(value["Fn::GetAtt"][0]))
+        return found.union(*(_referenced(item) for item in value.values()))
+    if isinstance(value, list):
+        return set().union(*(_referenced(item) for item in value))
+    return set()
 
 
 def _sub(value: Any) -> Any:

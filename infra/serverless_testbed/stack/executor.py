@@ -24,8 +24,8 @@ from serverless_testbed.errors import (
     DeployError as DeployError,  # defined with the other errors; imported from here too
 )
 from serverless_testbed.errors import WaitTimeout
-from serverless_testbed.stack.answers import GONE_CODES, Failure, answer_failures, not_yet
-from serverless_testbed.stack.calls import Call, Saved
+from serverless_testbed.stack.answers import GONE_CODES, answer_failures, not_yet, operation_name, refused_in_answer
+from serverless_testbed.stack.calls import Call, Deferred, Saved
 from serverless_testbed.stack.planner import Change
 from serverless_testbed.waiting import wait_for
 
@@ -77,14 +77,17 @@ def apply(
 
 def _run(call: Call, clients: Clients, saved: Mapping[str, Any], where: str, notify: Callable[[str], None]) -> Any:
     client = clients(call.service)
-    params = _fill(call.params, saved)
-    if call.operation == "empty_bucket":
-        return empty_bucket(client, params["Bucket"])
+    params = _fill(call.params, saved, clients)
+    run = call.run
+    if run is not None:  # a step of the deployer's own (empty a bucket, wait for a mapping)
+        return call_until_accepted(
+            lambda: run(client, **params), call.service, call.operation, call.gone_ok, where, notify
+        )
     response = call_until_accepted(
         lambda: getattr(client, call.operation)(**params), call.service, call.operation, call.gone_ok, where, notify
     )
     if call.waiter:
-        wait_until(client, call.waiter, _fill(call.waiter_params, saved), where)
+        wait_until(client, call.waiter, _fill(call.waiter_params, saved, clients), where)
     return response
 
 
@@ -163,7 +166,7 @@ def call_until_accepted(
             response = invoke()
             failures = answer_failures(service, operation, response)
             if failures and not (gone_ok and all(f.code in GONE_CODES for f in failures)):
-                raise _refused_in_answer(operation, failures)
+                raise refused_in_answer(operation, failures)
             return _Outcome(response)
         except ClientError as err:
             error = err.response.get("Error", {})
@@ -196,52 +199,22 @@ def call_until_accepted(
     return outcome.response
 
 
-def _refused_in_answer(operation: str, failures: list[Failure]) -> ClientError:
-    listed = "; ".join(str(failure) for failure in failures)
-    message = f"the answer reports {len(failures)} entr{'y' if len(failures) == 1 else 'ies'} not done: {listed}"
-    return ClientError({"Error": {"Code": failures[0].code, "Message": message}}, _operation_name(operation))
-
-
 def _gave_up(err: ClientError, operation: str, code: str, why: str, waited: float) -> ClientError:
     message = (
         f"still {code} after {waited:.0f} s of retries ({why}): {err.response.get('Error', {}).get('Message', '')}"
     )
-    return ClientError({"Error": {"Code": code, "Message": message}}, _operation_name(operation))
+    return ClientError({"Error": {"Code": code, "Message": message}}, operation_name(operation))
 
 
-def _operation_name(operation: str) -> str:
-    return "".join(part.capitalize() for part in operation.split("_"))
-
-
-def _fill(value: Any, saved: Mapping[str, Any]) -> Any:
+def _fill(value: Any, saved: Mapping[str, Any], clients: Clients) -> Any:
     if isinstance(value, Saved):
         if value.key not in saved:
             raise DeployError(f"no value saved for {value.key}")
         return value.render(saved[value.key])
+    if isinstance(value, Deferred):
+        return value.lookup(clients)
     if isinstance(value, Mapping):
-        return {key: _fill(item, saved) for key, item in value.items()}
+        return {key: _fill(item, saved, clients) for key, item in value.items()}
     if isinstance(value, list | tuple):
-        return [_fill(item, saved) for item in value]
+        return [_fill(item, saved, clients) for item in value]
     return value
-
-
-def empty_bucket(s3: Any, bucket: str) -> dict[str, int]:
-    """Delete every object version and delete marker of `bucket` (a bucket already gone
-    has none); an object S3 reports as not deleted is an error naming it."""
-    deleted = 0
-    try:
-        for page in s3.get_paginator("list_object_versions").paginate(Bucket=bucket):
-            keys = [
-                {"Key": item["Key"], "VersionId": item["VersionId"]}
-                for item in page.get("Versions", []) + page.get("DeleteMarkers", [])
-            ]
-            for start in range(0, len(keys), 1000):
-                answer = s3.delete_objects(Bucket=bucket, Delete={"Objects": keys[start : start + 1000], "Quiet": True})
-                failures = answer_failures("s3", "delete_objects", answer)  # Quiet: the answer lists only failures
-                if failures:
-                    raise _refused_in_answer("delete_objects", failures)
-                deleted += len(keys[start : start + 1000])
-    except ClientError as err:
-        if err.response.get("Error", {}).get("Code") not in GONE_CODES:
-            raise
-    return {"deleted": deleted}

@@ -4,8 +4,9 @@ A physical name is `<prefix>-<logical>` (buckets add `-<account>-<region>`, S3 n
 being global). The prefix is checked when settings are read (`serverless_testbed.settings.check_prefix`),
 so that every name derived from it keeps to the strictest service's characters (S3:
 lower-case letters, digits, hyphens) and, for the registered workflows, fits every limit
-(`tests/unit/stack/test_names.py` checks the longest prefix in the longest region);
-`check_names` checks the names of any stack where it is deployed (`Deployer.plan`).
+(`tests/unit/stack/test_names.py` checks the longest prefix in the longest region).
+Each kind's `name_limit` is its service's limit; `check_names` checks the names of any
+stack where it is deployed (`Deployer.plan`).
 """
 
 from __future__ import annotations
@@ -15,27 +16,12 @@ from typing import Any, Protocol
 
 from serverless_testbed.errors import BadInput
 
-# The longest name each service accepts, by the model's resource kind.
-NAME_LIMITS: dict[str, tuple[str, int]] = {
-    "bucket": ("S3 bucket", 63),
-    "role": ("IAM role", 64),
-    "function": ("Lambda function", 64),
-    "state-machine": ("Step Functions state machine", 80),
-    "queue": ("SQS queue", 80),
-    "topic": ("SNS topic", 256),
-    "runtime-topic": ("SNS topic", 256),
-    "table": ("DynamoDB table", 255),
-    "stream": ("Kinesis stream", 128),
-    "rule": ("EventBridge rule", 64),
-    "rest-api": ("API Gateway REST API", 1024),
-}
-
 
 class Named(Protocol):
     """A resource of the model, as far as naming goes."""
 
     @property
-    def kind(self) -> str: ...
+    def name_limit(self) -> tuple[str, int] | None: ...
 
     def physical(self, ctx: Any) -> str: ...
 
@@ -44,9 +30,9 @@ def name_problems(resources: Iterable[Named], ctx: Any) -> list[str]:
     """Each deployed name longer than its service allows, in words."""
     problems = []
     for resource in resources:
-        if resource.kind not in NAME_LIMITS:
+        if resource.name_limit is None:
             continue
-        service, limit = NAME_LIMITS[resource.kind]
+        service, limit = resource.name_limit
         name = resource.physical(ctx)
         if len(name) > limit:
             problems.append(f"{service} name {name!r} is {len(name)} characters long, more than {limit}")

@@ -1,34 +1,21 @@
 """A stack: the resources of one or more workflows, checked and expanded.
 
-Expansion adds what every resource implies, so workflows declare only what they mean:
-each function, state machine and rule gets a role of its own, and each S3 notification
-a Lambda permission for the bucket. Refs are resolved and ASL is filled in here.
+Expansion adds what every resource implies (each kind's `implied_by`), so workflows
+declare only what they mean: each function, state machine and rule gets a role of its
+own, each S3 notification a Lambda permission for the bucket. Refs are resolved here, and the
+order of creation comes from the references between resources (`creation_order`).
 """
 
 from __future__ import annotations
 
-import json
-import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from serverless_testbed.errors import StackError as StackError  # defined with the other errors; imported from here too
-from serverless_testbed.stack.model import (
-    Bucket,
-    Context,
-    Function,
-    Permission,
-    Ref,
-    Resource,
-    Role,
-    Rule,
-    StateMachine,
-    Value,
-)
+from serverless_testbed.stack.resource import Context, Ref, Resource, Value
 
 R = TypeVar("R", bound=Resource)
-_PLACEHOLDER = re.compile(r"\$\{([A-Za-z][A-Za-z0-9_]*)\}")
 
 
 @dataclass(frozen=True)
@@ -39,8 +26,11 @@ class Stack:
 
     @classmethod
     def of(cls, *groups: Iterable[Resource]) -> Stack:
+        from serverless_testbed.stack.kinds import KINDS
+
         declared = [resource for group in groups for resource in group]
-        stack = cls(tuple(declared + list(_derived(declared))))
+        implied = [made for resource in declared for kind in KINDS for made in kind.implied_by(resource)]
+        stack = cls(tuple(declared + implied))
         stack.check()
         return stack
 
@@ -83,26 +73,6 @@ class Stack:
             return [self.resolve_all(item, ctx) for item in value]
         return value
 
-    def environment(self, function: Function, ctx: Context) -> dict[str, str]:
-        return {key: self.resolve(value, ctx) for key, value in sorted(function.environment.items())}
-
-    def definition(self, machine: StateMachine, ctx: Context) -> dict[str, Any]:
-        """The ASL of `machine` with every `${Key}` filled in."""
-        values = {key: self.resolve(value, ctx) for key, value in machine.substitutions.items()}
-        text = machine.template()
-
-        def fill(match: re.Match[str]) -> str:
-            key = match.group(1)
-            if key not in values:
-                raise StackError(f"{machine.asl}: no substitution for ${{{key}}} in {machine.name}")
-            return values[key]
-
-        unused = sorted(set(values) - set(_PLACEHOLDER.findall(text)))
-        if unused:
-            raise StackError(f"{machine.asl}: substitutions {', '.join(unused)} of {machine.name} are never used")
-        definition: dict[str, Any] = json.loads(_PLACEHOLDER.sub(fill, text))
-        return definition
-
 
 @dataclass(frozen=True)
 class Deployed:
@@ -124,48 +94,36 @@ class Deployed:
         return self.stack.get(logical).attribute(self.ctx, attr)
 
 
-def _derived(declared: list[Resource]) -> Iterable[Resource]:
-    for resource in declared:
-        if isinstance(resource, Function):
-            yield Role(resource.role_name, service="lambda.amazonaws.com")
-        elif isinstance(resource, StateMachine):
-            yield Role(resource.role_name, service="states.amazonaws.com")
-        elif isinstance(resource, Rule):
-            yield Role(resource.role_name, service="events.amazonaws.com")
-        elif isinstance(resource, Bucket):
-            for notification in resource.notifications:
-                yield Permission(
-                    f"{resource.name}-invokes-{notification.function}",
-                    function=notification.function,
-                    principal="s3.amazonaws.com",
-                    source_arn=Ref(resource.name),
-                )
-
-
-def role_owner(stack: Stack, role: Role) -> Resource | None:
-    """The function, state machine or rule a derived role belongs to."""
+def role_owner(stack: Stack, role: str) -> Resource | None:
+    """The function, state machine or rule the derived role named `role` belongs to."""
     for resource in stack.resources:
-        if getattr(resource, "role_name", None) == role.name:
+        if resource.role_service and resource.role_name == role:
             return resource
     return None
 
 
-def must_exist_first(resource: Resource, stack: Stack) -> set[str]:
-    """The logical names that must exist before `resource` can be created: its role, the
-    function a permission is for, the permissions of the functions a bucket notifies (S3
-    refuses a notification it cannot deliver), the state machine a rule starts. Other
-    Refs are plain names and ARNs (in policies, environment, ASL) and order nothing."""
-    needed: set[str] = set()
-    if isinstance(resource, Function | StateMachine | Rule):
-        needed.add(resource.role_name)
-    if isinstance(resource, Permission):
-        needed.add(resource.function)
-    if isinstance(resource, Rule):
-        needed.add(resource.target)
-    if isinstance(resource, Bucket):
-        needed |= {
-            p.name
-            for p in stack.of_kind(Permission)
-            if isinstance(p.source_arn, Ref) and p.source_arn.resource == resource.name
-        }
-    return needed
+def creation_order(stack: Stack) -> list[Resource]:
+    """Every resource after those it depends on (`depends_on`, which AWS checks on creation)
+    and, where they form no cycle, after those it refers to (`refs`: names and ARNs in
+    environments, ASL and policies, which AWS does not check); otherwise in the stack's
+    order. Destroy goes the other way. A cycle of `depends_on` is a StackError."""
+    hard = {r.name: r.depends_on(stack) for r in stack.resources}
+    soft = {r.name: {ref.resource for ref in r.refs()} - {r.name} for r in stack.resources}
+    for name, needed in hard.items():
+        unknown = needed - set(hard)
+        if unknown:
+            raise StackError(f"{stack.get(name).kind} {name} needs {', '.join(sorted(unknown))}, not in the stack")
+    done: set[str] = set()
+    order: list[Resource] = []
+    remaining = list(stack.resources)
+    while remaining:
+        ready = [r for r in remaining if hard[r.name] <= done]
+        if not ready:
+            names = ", ".join(sorted(r.name for r in remaining))
+            raise StackError(f"these resources each need another of them to exist first: {names}")
+        # The first whose references all exist; with none (a cycle of references), the first ready.
+        chosen = next((r for r in ready if soft[r.name] <= done), ready[0])
+        order.append(chosen)
+        done.add(chosen.name)
+        remaining.remove(chosen)
+    return order

@@ -34,7 +34,7 @@ def test_every_machine_of_the_stack_is_drawn() -> None:
 
 @pytest.mark.parametrize("machine", [m.name for m in STACK.of_kind(StateMachine)])
 def test_each_state_and_each_transition_of_the_definition_is_in_the_graph(machine: str) -> None:
-    definition = STACK.definition(STACK.get(machine), DRAWING_CONTEXT)  # type: ignore[arg-type]
+    definition = STACK.get(machine).definition(STACK, DRAWING_CONTEXT)  # type: ignore[attr-defined]
     states = all_states(definition["States"])
     graph = GRAPHS[machine]
     assert set(graph.states) == set(states)

@@ -6,10 +6,10 @@ from typing import Any
 
 import pytest
 from serverless_testbed.registry import stack_for, workflows
-from serverless_testbed.stack.desired import State, desired_state
 from serverless_testbed.stack.model import Context, Function, Resource, host_architecture
 from serverless_testbed.stack.planner import Change, destroy_plan, plan
-from serverless_testbed.stack.stack import Stack, must_exist_first
+from serverless_testbed.stack.resource import State
+from serverless_testbed.stack.stack import Stack
 
 CTX = Context(prefix="tb", account="123456789012", region="eu-west-1")
 
@@ -26,9 +26,7 @@ class FakeRemote:
     @classmethod
     def holding(cls, stack: Stack, **overrides: State) -> FakeRemote:
         """A target that already has the whole stack as planned (some states overridden)."""
-        existing = {
-            r.name: desired_state(r, stack, CTX) | {"_id": "api0", "_url": "https://q"} for r in stack.resources
-        }
+        existing = {r.name: r.desired(stack, CTX) | {"_id": "api0", "_url": "https://q"} for r in stack.resources}
         existing.update(overrides)
         return cls(existing)
 
@@ -47,7 +45,7 @@ def test_a_fresh_account_gets_every_resource_created_in_a_valid_order(workflow: 
     assert sorted(created) == sorted(r.physical(CTX) for r in stack.resources if _deployable(r))
     position = {name: index for index, name in enumerate(created)}
     for resource in stack.resources:
-        for needed in must_exist_first(resource, stack):
+        for needed in resource.depends_on(stack):
             assert position[stack.bind(CTX).name(needed)] < position[resource.physical(CTX)], (
                 f"{resource.name} is created before {needed}, which must exist first"
             )
@@ -60,7 +58,7 @@ def test_an_account_that_has_everything_plans_nothing() -> None:
 
 def test_a_changed_function_is_updated_not_recreated() -> None:
     stack = stack_for(["orders"])
-    current = desired_state(stack.get("check-transaction"), stack, CTX) | {"CodeSha256": "old", "Timeout": 3}
+    current = stack.get("check-transaction").desired(stack, CTX) | {"CodeSha256": "old", "Timeout": 3}
     changes = plan(stack, FakeRemote.holding(stack, **{"check-transaction": current}), CTX)
 
     assert [(c.action, c.name) for c in changes] == [("update", "tb-check-transaction")]
@@ -70,14 +68,14 @@ def test_a_changed_function_is_updated_not_recreated() -> None:
 
 def test_a_changed_definition_updates_the_state_machine() -> None:
     stack = stack_for(["orders"])
-    current = desired_state(stack.get("customer-orders"), stack, CTX) | {"definition": "{}"}
+    current = stack.get("customer-orders").desired(stack, CTX) | {"definition": "{}"}
     changes = plan(stack, FakeRemote.holding(stack, **{"customer-orders": current}), CTX)
     assert operations(changes) == ["stepfunctions.update_state_machine"]
 
 
 def test_a_changed_table_key_is_refused_with_what_to_do() -> None:
     stack = stack_for(["orders"])
-    current: dict[str, Any] = desired_state(stack.get("orders-table"), stack, CTX) | {"KeySchema": []}
+    current: dict[str, Any] = stack.get("orders-table").desired(stack, CTX) | {"KeySchema": []}
     with pytest.raises(ValueError, match="testbed destroy"):
         plan(stack, FakeRemote.holding(stack, **{"orders-table": current}), CTX)
 
@@ -103,11 +101,15 @@ def test_destroy_deletes_only_what_exists_in_reverse_order() -> None:
     assert "tb-sales-dead-letters" not in [c.name for c in changes]
     ops = operations(changes)
     assert ops.index("s3.empty_bucket") < ops.index("s3.delete_bucket")
-    assert ops.index("lambda.delete_function") < ops.index("iam.delete_role")
+    deleted = [c.name for c in changes]
+    for resource in stack.resources:
+        if resource.role_service and resource.physical(CTX) in deleted:  # what assumes a role goes before it
+            role = stack.get(resource.role_name).physical(CTX)
+            assert deleted.index(resource.physical(CTX)) < deleted.index(role), f"{role} is deleted first"
 
 
 def _deployable(resource: Resource) -> bool:
-    return not getattr(resource, "created_by_workflow", False) and resource.kind != "runtime-topic"
+    return not resource.made_at_run_time
 
 
 def test_a_substitution_the_asl_never_uses_is_an_error() -> None:
@@ -121,15 +123,15 @@ def test_a_substitution_the_asl_never_uses_is_an_error() -> None:
     assert isinstance(machine, StateMachine)
     stale = replace(machine, substitutions={**machine.substitutions, "Forgotten": Ref("orders-table", "name")})
     with pytest.raises(StackError, match="Forgotten"):
-        stack.definition(stale, CTX)
+        stale.definition(stack, CTX)
 
 
 def test_functions_run_on_the_targets_architecture_unless_they_declare_one() -> None:
     local = Context(prefix="tb", account="123456789012", region="eu-west-1", architecture="arm64")
     stack = stack_for(["orders"])
     function = stack.get("check-transaction")
-    assert desired_state(function, stack, CTX)["Architectures"] == ["x86_64"]  # AWS: explicit default
-    assert desired_state(function, stack, local)["Architectures"] == ["arm64"]
+    assert function.desired(stack, CTX)["Architectures"] == ["x86_64"]  # AWS: explicit default
+    assert function.desired(stack, local)["Architectures"] == ["arm64"]
     pinned = Function("pinned", source="check_transaction", architecture="x86_64")
     assert pinned.architectures(local) == ["x86_64"]
 
@@ -138,7 +140,7 @@ def test_a_new_architecture_updates_the_code_package() -> None:
     local = Context(prefix="tb", account="123456789012", region="eu-west-1", architecture="arm64")
     stack = stack_for(["orders"])
     function = stack.get("check-transaction")
-    current = desired_state(function, stack, CTX)  # deployed on x86_64 with the same code
+    current = function.desired(stack, CTX)  # deployed on x86_64 with the same code
     changes = plan(stack, FakeRemote(existing={function.name: current}), local)
     [change] = [c for c in changes if c.name == function.physical(local)]
     [call] = [c for c in change.calls if c.operation == "update_function_code"]

@@ -78,7 +78,7 @@ def expected_actions(definition: dict[str, Any]) -> set[str]:
 def test_each_state_machine_policy_covers_exactly_its_integrations(workflow: str) -> None:
     stack = stack_for([workflow])
     for machine in stack.of_kind(StateMachine):
-        definition = stack.definition(machine, CTX)
+        definition = machine.definition(stack, CTX)
         document = policy_document(stack, stack.get(machine.role_name), CTX)  # type: ignore[arg-type]
         granted = {action for statement in document["Statement"] for action in statement["Action"]}
         assert granted == expected_actions(definition), f"{machine.name}: granted {sorted(granted)}"

@@ -18,24 +18,21 @@ from botocore.parsers import create_parser
 from serverless_testbed.errors import DeployError
 from serverless_testbed.registry import stack_for
 from serverless_testbed.stack import executor
-from serverless_testbed.stack.answers import answer_failures
-from serverless_testbed.stack.calls import CREATE, DELETE, UPDATE, Call
-from serverless_testbed.stack.desired import desired_state
+from serverless_testbed.stack.answers import answer_failures, operation_name
+from serverless_testbed.stack.calls import Call
 from serverless_testbed.stack.model import (
     Bucket,
     Context,
+    EventSourceMapping,
     Function,
-    Permission,
+    Layer,
     Queue,
     Resource,
     RestApi,
     Role,
     Rule,
-    RuntimeTopic,
     StateMachine,
-    Stream,
-    Table,
-    Topic,
+    Subscription,
 )
 from serverless_testbed.stack.planner import Change
 from serverless_testbed.stack.remote import BotoRemote
@@ -120,6 +117,15 @@ GONE_ANSWERS: dict[str, tuple[str, int, str, str, dict[str, str]]] = {
         {},
     ),
     "delete_rule": ("events", 400, "ResourceNotFoundException", "Rule {name} does not exist on EventBus default.", {}),
+    "delete_event_source_mapping": (
+        "lambda",
+        404,
+        "ResourceNotFoundException",
+        "The resource you requested does not exist.",
+        {},
+    ),
+    "delete_layer_version": ("lambda", 404, "ResourceNotFoundException", "Layer version {name} does not exist.", {}),
+    "unsubscribe": ("sns", 404, "NotFound", "Subscription does not exist", {}),
     "delete_rest_api": (
         "apigateway",
         404,
@@ -196,21 +202,27 @@ def change(action: str, resource: Resource, calls: list[Call]) -> Change:
     return Change(action, resource.kind, resource.physical(CTX), tuple(calls))  # type: ignore[arg-type]
 
 
+# Every kind the workflows' stack holds (each has one of its resources tested).
+KINDS_USED = sorted({type(resource) for resource in STACK.resources}, key=lambda kind: kind.__name__)
+
 # What the reader found before the interruption, per kind (only what the deleters use).
 CURRENT: dict[type[Resource], dict[str, Any]] = {
     Role: {"policy": "{}"},
     Queue: {"_url": QUEUE_URL},
     RestApi: {"_id": API_ID},
+    EventSourceMapping: {"_uuid": "6f1c3d1e-1b2a-4c3d-8e9f-0a1b2c3d4e5f"},
+    Subscription: {"_arn": f"arn:aws:sns:eu-west-1:{ACCOUNT}:tb-order-notifications:0f1e2d3c"},
+    Layer: {"_versions": [1, 2]},
 }
 
 
 # --- deleting something already gone is success, for every kind --------------------------------
 
 
-@pytest.mark.parametrize("kind", list(DELETE), ids=lambda kind: kind.__name__)
+@pytest.mark.parametrize("kind", KINDS_USED, ids=lambda kind: kind.__name__)
 def test_deleting_what_is_already_gone_succeeds_for_every_kind(account: Account, kind: type[Resource]):
     resource = the(kind)
-    calls = DELETE[kind](resource, CTX, CURRENT.get(kind, {}))
+    calls = resource.delete(CTX, CURRENT.get(kind, {}))
     expected = []
     for call in calls:
         if call.operation == "empty_bucket":
@@ -219,7 +231,7 @@ def test_deleting_what_is_already_gone_succeeds_for_every_kind(account: Account,
             continue
         name = call.params.get("FunctionName") if call.operation == "remove_permission" else resource.physical(CTX)
         account.gone(call.operation, str(name))
-        expected.append(executor._operation_name(call.operation))
+        expected.append(operation_name(call.operation))
         if call.waiter:  # the waiter's first look finds it gone too
             account.gone(
                 {"table_not_exists": "describe_table", "stream_not_exists": "describe_stream"}[call.waiter], name
@@ -232,10 +244,8 @@ def test_deleting_what_is_already_gone_succeeds_for_every_kind(account: Account,
 
 
 def test_every_kind_has_a_deleter_that_tolerates_gone():
-    kinds = {Role, Table, Queue, Topic, RuntimeTopic, Stream, Bucket, Function, Permission, StateMachine, Rule, RestApi}
-    assert set(DELETE) == kinds
-    for kind in kinds:
-        for call in DELETE[kind](the(kind), CTX, CURRENT.get(kind, {})):
+    for kind in KINDS_USED:
+        for call in the(kind).delete(CTX, CURRENT.get(kind, {})):
             assert call.gone_ok, f"{kind.__name__}: {call} would stop on a resource already gone"
 
 
@@ -256,7 +266,7 @@ def test_a_deletion_refused_for_another_reason_still_fails(account: Account):
         service_message="User is not authorized to perform: lambda:DeleteFunction",
         http_status_code=403,
     )
-    calls = DELETE[Function](function, CTX, {})
+    calls = function.delete(CTX, {})
     with pytest.raises(DeployError, match="AccessDeniedException"):
         account.apply(change("delete", function, calls))
 
@@ -267,7 +277,7 @@ def test_a_deletion_refused_for_another_reason_still_fails(account: Account):
 def half_made_api(account: Account) -> tuple[RestApi, dict[str, Any]]:
     """The reader's look at an API whose creation stopped before lambda.add_permission."""
     api: RestApi = the(RestApi)
-    uri = desired_state(api, STACK, CTX)["integration"]
+    uri = api.desired(STACK, CTX)["integration"]
     account.answer("apigateway", "get_rest_apis", {"items": [{"id": API_ID, "name": api.physical(CTX)}]})
     account.answer(
         "apigateway",
@@ -291,14 +301,14 @@ def test_an_interrupted_api_creation_is_destroyed(account: Account):
     api, current = half_made_api(account)
     account.gone("remove_permission", CTX.name(api.function))
     account.answer("apigateway", "delete_rest_api")
-    account.apply(change("delete", api, DELETE[RestApi](api, CTX, current)))
+    account.apply(change("delete", api, api.delete(CTX, current)))
     account.done()
     assert account.calls == ["RemovePermission", "DeleteRestApi"]
 
 
 def test_an_interrupted_api_creation_is_deployed_again(account: Account):
     api, current = half_made_api(account)
-    desired = desired_state(api, STACK, CTX)
+    desired = api.desired(STACK, CTX)
     account.gone("remove_permission", CTX.name(api.function))
     account.answer("apigateway", "delete_rest_api")
     account.answer("apigateway", "create_rest_api", {"id": "newapi0001", "name": api.physical(CTX)})
@@ -308,7 +318,7 @@ def test_an_interrupted_api_creation_is_deployed_again(account: Account):
     account.answer("apigateway", "put_integration", {"type": "AWS_PROXY"})
     account.answer("lambda", "add_permission", {"Statement": "{}"})
     account.answer("apigateway", "create_deployment", {"id": "dep1"})
-    account.apply(change("update", api, UPDATE[RestApi](api, STACK, CTX, desired, current)))
+    account.apply(change("update", api, api.update(STACK, CTX, desired, current)))
     account.done()
     assert account.calls == [
         "RemovePermission",
@@ -345,7 +355,7 @@ def test_sqs_query_compatible_error_parses_to_the_code_recorded_here():
 
 def test_a_queue_recreated_within_60_s_of_its_deletion_waits_and_says_why(account: Account):
     queue = the(Queue)
-    calls = CREATE[Queue](queue, STACK, CTX, desired_state(queue, STACK, CTX))
+    calls = queue.create(STACK, CTX, queue.desired(STACK, CTX))
     account.refuse("sqs", "create_queue", **QUEUE_DELETED_RECENTLY)
     account.refuse("sqs", "create_queue", **QUEUE_DELETED_RECENTLY)
     account.answer("sqs", "create_queue", {"QueueUrl": QUEUE_URL})
@@ -365,7 +375,7 @@ def test_a_queue_recreated_within_60_s_of_its_deletion_waits_and_says_why(accoun
 def test_the_wait_is_bounded_and_its_failure_says_what_was_seen(account: Account, monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setattr(executor, "RETRY_FOR_SECONDS", 0.05)
     queue = the(Queue)
-    calls = CREATE[Queue](queue, STACK, CTX, desired_state(queue, STACK, CTX))
+    calls = queue.create(STACK, CTX, queue.desired(STACK, CTX))
     for _ in range(200):  # more than the bound lets it try
         account.refuse("sqs", "create_queue", **QUEUE_DELETED_RECENTLY)
     with pytest.raises(DeployError) as raised:
@@ -378,7 +388,7 @@ def test_the_wait_is_bounded_and_its_failure_says_what_was_seen(account: Account
 
 def test_a_state_machine_recreated_while_the_old_one_is_deleting_waits(account: Account):
     machine = the(StateMachine)
-    calls = CREATE[StateMachine](machine, STACK, CTX, desired_state(machine, STACK, CTX))
+    calls = machine.create(STACK, CTX, machine.desired(STACK, CTX))
     deleting = dict(STATE_MACHINE_DELETING)
     deleting["service_message"] = deleting["service_message"].format(account=ACCOUNT, name=machine.physical(CTX))
     account.refuse("stepfunctions", "create_state_machine", **deleting)
@@ -414,7 +424,7 @@ def test_a_state_machine_still_deleting_counts_as_absent(account: Account):
 
 def test_a_bucket_name_still_being_released_by_s3_is_retried(account: Account):
     bucket = the(Bucket)
-    calls = CREATE[Bucket](bucket, STACK, CTX, desired_state(bucket, STACK, CTX))[:1]  # create_bucket and its waiter
+    calls = bucket.create(STACK, CTX, bucket.desired(STACK, CTX))[:1]  # create_bucket and its waiter
     account.refuse(
         "s3",
         "create_bucket",
@@ -436,7 +446,7 @@ def test_a_bucket_name_still_being_released_by_s3_is_retried(account: Account):
 
 def rule_calls() -> tuple[Rule, list[Call]]:
     rule: Rule = the(Rule)
-    return rule, CREATE[Rule](rule, STACK, CTX, desired_state(rule, STACK, CTX))
+    return rule, rule.create(STACK, CTX, rule.desired(STACK, CTX))
 
 
 def test_put_targets_refusing_the_target_in_its_answer_fails_the_deploy(account: Account):
@@ -489,7 +499,7 @@ def test_objects_s3_did_not_delete_fail_the_bucket_deletion(account: Account):
         {"Errors": [{"Key": "raw/b.csv", "VersionId": "v2", "Code": "AccessDenied", "Message": "Access Denied"}]},
     )
     with pytest.raises(DeployError) as raised:
-        account.apply(change("delete", bucket, DELETE[Bucket](bucket, CTX, {})))
+        account.apply(change("delete", bucket, bucket.delete(CTX, {})))
     assert f"delete bucket {name}: s3.empty_bucket failed" in str(raised.value)
     assert "raw/b.csv: AccessDenied: Access Denied" in str(raised.value)
     assert "DeleteBucket" not in account.calls

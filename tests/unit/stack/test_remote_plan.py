@@ -15,6 +15,7 @@ from serverless_testbed.registry import stack_for
 from serverless_testbed.stack.model import Context
 from serverless_testbed.stack.planner import plan
 from serverless_testbed.stack.remote import BotoRemote
+from serverless_testbed.stack.stack import creation_order
 
 CTX = Context(prefix="tb", account="123456789012", region="eu-west-1")
 NOT_FOUND = {
@@ -28,6 +29,12 @@ NOT_FOUND = {
     "get_policy": ("lambda", "ResourceNotFoundException", 404),
     "describe_state_machine": ("stepfunctions", "StateMachineDoesNotExist", 400),
     "describe_rule": ("events", "ResourceNotFoundException", 400),
+    "list_subscriptions_by_topic": ("sns", "NotFound", 404),
+}
+# Listings that answer an empty list where nothing is there.
+EMPTY = {
+    "list_layer_versions": ("lambda", {"LayerVersions": []}),
+    "list_event_source_mappings": ("lambda", {"EventSourceMappings": []}),
 }
 
 
@@ -54,8 +61,13 @@ class EmptyAccount:
         self.calls.append(model.name)
 
     def expect(self, operation: str, times: int) -> None:
-        service, code, status = NOT_FOUND[operation]
         for _ in range(times):
+            if operation in EMPTY:
+                service, answer = EMPTY[operation]
+                self(service)
+                self.stubbers[service].add_response(operation, answer)
+                continue
+            service, code, status = NOT_FOUND[operation]
             self(service)
             self.stubbers[service].add_client_error(operation, service_error_code=code, http_status_code=status)
 
@@ -67,23 +79,31 @@ def account() -> EmptyAccount:
 
 def test_a_fresh_account_plans_every_create_in_a_valid_order(account: EmptyAccount) -> None:
     stack = stack_for(["orders", "sales"])
-    kinds = [r.kind for r in stack.resources]
-    account.expect("get_role", kinds.count("role"))
-    account.expect("describe_table", kinds.count("table"))
-    account.expect("get_queue_url", kinds.count("queue"))
-    account.expect("get_topic_attributes", kinds.count("topic"))
-    account.expect("head_bucket", kinds.count("bucket"))
-    account.expect("get_function_configuration", kinds.count("function"))
-    account.expect("describe_state_machine", kinds.count("state-machine"))
-    account.expect("describe_rule", kinds.count("rule"))
+    first_read = {
+        "role": "get_role",
+        "table": "describe_table",
+        "queue": "get_queue_url",
+        "topic": "get_topic_attributes",
+        "bucket": "head_bucket",
+        "function": "get_function_configuration",
+        "state-machine": "describe_state_machine",
+        "rule": "describe_rule",
+        "subscription": "list_subscriptions_by_topic",
+        "layer": "list_layer_versions",
+        "event-source-mapping": "list_event_source_mappings",
+    }
+    for resource in creation_order(stack):  # a stubbed client answers in the order it is asked
+        account.expect(first_read[resource.kind], 1)
 
     changes = plan(stack, BotoRemote(account), CTX)
 
     assert all(change.action == "create" for change in changes)
     assert len(changes) == len(stack.resources)
-    order = [change.kind for change in changes]
-    assert order.index("function") > max(i for i, kind in enumerate(order) if kind == "role")
-    assert order.index("rule") > max(i for i, kind in enumerate(order) if kind == "state-machine")
+    position = {change.name: index for index, change in enumerate(changes)}
+    for resource in stack.resources:  # every function after its role, every rule after its state machine...
+        for needed in resource.depends_on(stack):
+            first = stack.get(needed).physical(CTX)
+            assert position[first] < position[resource.physical(CTX)], f"{resource.name} is created before {needed}"
     for stubber in account.stubbers.values():
         stubber.assert_no_pending_responses()
-    assert set(account.calls) <= set(NOT_FOUND), f"only reads were made: {sorted(set(account.calls))}"
+    assert set(account.calls) <= set(NOT_FOUND) | set(EMPTY), f"only reads were made: {sorted(set(account.calls))}"
