@@ -69,6 +69,12 @@ TABLE = "arn:aws:dynamodb:eu-west-1:123456789012:table/t"
             [("kinesis:PutRecord", "arn:aws:kinesis:eu-west-1:123456789012:stream/s")],
         ),
         ("kinesis", "ListStreams", {}, [("kinesis:ListStreams", "arn:aws:kinesis:eu-west-1:123456789012:*")]),
+        (  # GetRecords names no stream: the iterator's stream, as an event source mapping's poller reads it
+            "dynamodb",  # DynamoDB Streams signs as dynamodb
+            "GetRecords",
+            {"ShardIterator": "arn:aws:dynamodb:eu-west-1:1:table/t/stream/2026-12-07T03:08:30.360|1|c2Vj"},
+            [("dynamodb:GetRecords", "arn:aws:dynamodb:eu-west-1:1:table/t/stream/2026-12-07T03:08:30.360")],
+        ),
         (
             "lambda",
             "Invoke",

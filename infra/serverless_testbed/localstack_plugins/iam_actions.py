@@ -158,6 +158,14 @@ def _dynamodb(action: str, operation: str, params: Params, where: Where) -> Iter
     if stream := params.get("StreamArn"):
         yield Authorization(action, str(stream))
         return
+    if iterator := params.get("ShardIterator"):
+        # GetRecords names no stream: AWS authorizes it on the stream the iterator was issued
+        # for (dynamodb:GetRecords' resource type is "stream"), which the engine's iterators
+        # (moto's) spell out ahead of a "|".
+        stream = str(iterator).split("|", 1)[0]
+        if stream.startswith("arn:") and "/stream/" in stream:
+            yield Authorization(action, stream)
+        return
     table = params.get("TableName")
     if not table:
         return
