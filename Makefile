@@ -8,7 +8,7 @@ demo: setup
 	.venv/bin/testbed demo
 
 # The workflow suites run twice: as they are, then on the embedded engine in stock mode (no
-# fidelity patch), which answers as a stock LocalStack 4.14.0 container does (README, Targets).
+# fidelity patch), which answers as a stock LocalStack 4.14.0 container does (docs/targets.md).
 WORKFLOW_TESTS = tests/integration/orders tests/integration/sales tests/integration/processing \
 	tests/integration/router tests/integration/csv_etl
 

@@ -157,7 +157,7 @@ def test_the_healthcheck_is_unhealthy_when_localstack_does_not_answer(compose: d
 
 
 def test_there_is_one_service_and_no_floci_profile(compose: dict[str, Any]):
-    # Floci was removed (README, Targets): nothing here may promise what was never shown to work.
+    # Floci is not a target (docs/targets.md): nothing here may promise what was never shown to work.
     assert set(compose["services"]) == {"localstack"}
     assert "profiles" not in compose["services"]["localstack"]
     assert "floci" not in (ROOT / "compose.yaml").read_text().lower()

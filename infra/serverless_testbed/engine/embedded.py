@@ -331,7 +331,7 @@ class EmbeddedEngine(Engine):
         super().__init__(settings or Settings(target="embedded"))
         # Whose `testbed up` this engine is (state.scope_marker): found by it when its record is lost.
         self.scope = scope
-        # `stock`: no fidelity patch, answers as a stock LocalStack container (README, Targets).
+        # `stock`: no fidelity patch, answers as a stock LocalStack container (docs/targets.md).
         self.mode: EngineMode = mode or engine_mode()
         # LocalStack settings for this engine only, e.g. {"SFN_MOCK_CONFIG": "/path/MockConfigFile.json"}.
         self.extra_env = dict(extra_env or {})

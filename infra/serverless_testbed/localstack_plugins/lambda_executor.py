@@ -58,7 +58,7 @@ _shared_tmp_said = threading.Event()
 
 def _say_shared_tmp_once(reason: str) -> None:
     """Once per engine: the machine refused the namespaces a private /tmp needs, so functions
-    share the machine's /tmp (README, fidelity notes)."""
+    share the machine's /tmp (docs/fidelity.md)."""
     if not _shared_tmp_said.is_set():
         _shared_tmp_said.set()
         LOG.warning("functions share the machine's /tmp: no mount namespace for their own (%s)", reason)

@@ -353,7 +353,7 @@ def test_an_expression_returning_nothing_fails_with_query_evaluation_error(run_m
 
 
 def test_a_failing_expression_is_states_runtime_here_where_aws_answers_query_evaluation_error(run_machine):
-    """A difference that remains (README, Engine fidelity notes): on AWS an expression that
+    """A difference that remains (docs/fidelity.md): on AWS an expression that
     raises (here: casting a non-number) fails the state with States.QueryEvaluationError, which
     a Catch can name. LocalStack 4.14.0 (with Java too) fails the execution with States.Runtime,
     the evaluator's message in the cause."""
@@ -376,7 +376,7 @@ def test_a_failing_expression_is_states_runtime_here_where_aws_answers_query_eva
 
 
 def test_uuid_and_hash_are_placeholders_here_where_aws_computes_them(run_machine):
-    """A difference that remains (README, Engine fidelity notes): AWS's own JSONata functions
+    """A difference that remains (docs/fidelity.md): AWS's own JSONata functions
     `$uuid()` (a v4 UUID) and `$hash(value, algorithm)` are declared by LocalStack 4.14.0 as
     functions returning a 'not supported' text, whatever evaluates the expressions."""
     definition = {

@@ -148,9 +148,9 @@ def test_policy_documents_are_valid_json_iam() -> None:
 
 # parliament's findings accepted, each with its reason: (role, issue, action) -> why; "*" is any role.
 ACCEPTED_FINDINGS = {
-    # The streaming branch creates its SNS topic when it first runs (the seed's design, README
-    # "The workflows"); parliament ranks sns:CreateTopic as permissions management because a
-    # topic can be created with a policy. The grant names that one topic's ARN only.
+    # The streaming branch creates its SNS topic when it first runs (docs/workflows.md); parliament
+    # ranks sns:CreateTopic as permissions management because a topic can be created with a policy.
+    # The grant names that one topic's ARN only.
     ("streaming-branch-role", "PERMISSIONS_MANAGEMENT_ACTIONS", "sns:createtopic"): "run-time topic",
     # AWS lists two resource types for DescribeExecution, `execution` (Standard workflows) and
     # `express`; parliament wants both matched. Every machine here is Standard: granting
