@@ -44,7 +44,8 @@ section.workflow,section.summary{background:#fff;border:1px solid #dde1e6;border
 margin:18px 0;padding:6px 18px 14px}h2{margin:10px 0 4px}h3{margin:18px 0 6px;font-size:16px}
 h4{margin:12px 0 4px;font-size:14px}.ok{color:#1d7a2e}.bad{color:#c0261b}.expected{color:#8a5a00}
 table{border-collapse:collapse;margin:6px 0;max-width:100%}td,th{border:1px solid #dde1e6;padding:3px 8px;
-text-align:left;vertical-align:top;overflow-wrap:anywhere}th{background:#f0f2f5}td.n{text-align:right}
+text-align:left;vertical-align:top;overflow-wrap:break-word}th{background:#f0f2f5}td.n{text-align:right}
+table.summary td,table.summary th{white-space:nowrap}table.summary td.ended{white-space:normal}
 figure.picture{margin:10px 0;overflow:auto;border:1px solid #eceef1;border-radius:6px;padding:8px;
 background:#fff;text-align:center}figure.picture svg{display:block;margin:0 auto;max-width:100%;
 height:auto}
@@ -122,7 +123,7 @@ def _summary(results: list[RunResult]) -> str:
         rows.append(
             "<tr>"
             f'<td><a href="#workflow-{_slug(result.workflow)}">{_e(result.workflow)}</a></td><td>{verdict}</td>'
-            f"<td>{_e(went_in)}</td><td>{_e(ended)}</td>"
+            f'<td>{_e(went_in)}</td><td class="ended">{_e(ended)}</td>'
             f'<td class="n">{len(result.executions)}</td><td class="n">{result.seconds:.1f} s</td></tr>'
         )
     head = "".join(f"<th>{h}</th>" for h in ("workflow", "verdict", "in", "where they ended", "executions", "time"))

@@ -34,6 +34,7 @@ pytestmark = pytest.mark.skipif(
 
 
 WIDTHS = (1400, 800)
+WORKFLOWS = ("orders", "sales", "processing", "router", "csv-etl")
 
 
 def open_report(path: Path, shots: Path) -> dict[str, Any]:
@@ -95,7 +96,8 @@ def test_the_report_of_real_runs_renders_every_state_machine_in_chromium(
     deploy: Any, deployer: Deployer, tmp_path: Path
 ) -> None:
     results = []
-    for name in ("orders", "router", "sales"):  # router: nested executions, three machines; sales: a Distributed Map
+    # Every workflow: router has nested executions (three machines), sales a Distributed Map.
+    for name in WORKFLOWS:
         stack = deploy(name)
         results.append(
             workflows()[name].load_runner()(deployer, stack, RunOptions(records=6, invalid_rate=0.3, seed=3))
@@ -105,9 +107,17 @@ def test_the_report_of_real_runs_renders_every_state_machine_in_chromium(
     seen = open_report(report, SHOTS)
 
     assert seen["errors"] == [], f"expected no errors logged by the page, saw {seen['errors']}"
-    assert seen["summary"] == ["orders", "router", "sales"], "a summary row per workflow at the top"
+    assert seen["summary"] == list(WORKFLOWS), "a summary row per workflow at the top"
     machines = {p["machine"] for p in seen["pictures"]}
-    assert machines == {"customer-orders", "etl-or-streaming", "streaming-branch", "etl-branch", "sales-ingest"}
+    assert machines == {
+        "customer-orders",
+        "sales-ingest",
+        "data-processing",
+        "etl-or-streaming",
+        "streaming-branch",
+        "etl-branch",
+        "csv-etl",
+    }
     for picture in seen["pictures"]:
         assert picture["nodes"] == picture["states"], f"expected a node per state, saw {picture}"
         assert picture["drawn"] == picture["states"], f"expected every state drawn with a size, saw {picture}"
