@@ -75,9 +75,11 @@ def write_report(path: Path, results: list[RunResult], deployer: Deployer | None
         except (TestbedError, OSError, ValueError, BotoCoreError, ClientError) as err:  # the parents still show
             notes.append(f"nested executions could not be read: {err}")
         if iterations.untraced:
+            from serverless_testbed.settings import LOCALSTACK_VERSION
+
             notes.append(
                 "this engine does not list the child executions of Distributed Map runs (a stock LocalStack "
-                "4.14.0): the states inside those maps are marked not traced"
+                f"{LOCALSTACK_VERSION}): the states inside those maps are marked not traced"
             )
     page = render_page(results, ctx, nested, notes, iterations)
     path.write_text(page, encoding="utf-8")
