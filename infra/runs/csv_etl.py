@@ -27,6 +27,7 @@ from serverless_testbed.clients import Clients
 from serverless_testbed.deploy import Deployer
 from serverless_testbed.executions import Execution, known_executions, started_after, wait_execution
 from serverless_testbed.observe import collect, sns_messages, topic_capture
+from serverless_testbed.records import REJECTED, rejected_record
 from serverless_testbed.runs import RunOptions, RunResult
 from serverless_testbed.stack.stack import Stack
 
@@ -82,11 +83,33 @@ def run(deployer: Deployer, stack: Stack, options: RunOptions) -> RunResult:
         seconds=seconds,
         problems=problems,
         details={
-            key: f"{csv_file.kind}: {execution.status} {execution.error or ''}".strip()
-            for csv_file, key, execution in uploads
+            **{
+                key: f"{csv_file.kind}: {execution.status} {execution.error or ''}".strip()
+                for csv_file, key, execution in uploads
+            },
+            REJECTED: rejected_rows(deployer, stack, uploads),
         },
         run_id=run_id,
     )
+
+
+def rejected_rows(
+    deployer: Deployer, stack: Stack, uploads: list[tuple[CsvFile, str, Execution]]
+) -> list[dict[str, str]]:
+    """What the run saw rejected: each invalid file (moved to the error prefix, with the
+    execution's cause) and each row of the rejected rows report of a loaded file."""
+    found: list[dict[str, str]] = []
+    bucket = bucket_name(deployer, stack)
+    for _csv_file, key, execution in uploads:
+        if execution.error == "CsvFileInvalid":
+            moved = workflow.ERROR + key.removeprefix(workflow.SOURCE)
+            found.append(rejected_record(f"file {key}", execution.cause or "", moved))
+            continue
+        report = workflow.ERROR + key.removeprefix(workflow.SOURCE).removesuffix(".csv") + ".rejected-rows.jsonl"
+        body = read_object(deployer.clients, bucket, report)
+        for entry in map(json.loads, (body or b"").decode().splitlines()):
+            found.append(rejected_record(f"{key} line {entry.get('line')}", entry.get("reasons") or [], report))
+    return found
 
 
 def upload(deployer: Deployer, stack: Stack, csv_file: CsvFile, key: str | None = None) -> tuple[str, Execution]:

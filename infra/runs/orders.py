@@ -18,6 +18,7 @@ from serverless_testbed.deploy import Deployer
 from serverless_testbed.errors import WaitTimeout
 from serverless_testbed.executions import Execution, start, wait_execution
 from serverless_testbed.observe import collect, sns_messages, topic_capture
+from serverless_testbed.records import REJECTED, rejected_record
 from serverless_testbed.runs import RunOptions, RunResult
 from serverless_testbed.stack.stack import Stack
 from serverless_testbed.waiting import wait_for
@@ -89,6 +90,13 @@ def run(deployer: Deployer, stack: Stack, options: RunOptions) -> RunResult:
         },
         seconds=seconds,
         problems=problems,
+        details={
+            REJECTED: [
+                rejected_record(f"order {item.record['orderID']}", execution.cause or execution.error or "", "declined")
+                for item, execution in zip(generated, executions, strict=True)
+                if execution.error == "TransactionDeclined"
+            ]
+        },
         run_id=options.run_id,
     )
 

@@ -31,7 +31,7 @@ from serverless_testbed.deploy import Deployer
 from serverless_testbed.errors import TestbedError
 from serverless_testbed.executions import Execution, start, wait_execution
 from serverless_testbed.project import src_dir
-from serverless_testbed.records import Generated
+from serverless_testbed.records import REJECTED, Generated, rejected_record
 from serverless_testbed.runs import RunOptions, RunResult
 from serverless_testbed.stack.model import RestApi
 from serverless_testbed.stack.stack import Stack
@@ -195,6 +195,7 @@ def run(deployer: Deployer, stack: Stack, options: RunOptions) -> RunResult:
     started = time.monotonic()
     problems: list[str] = []
     counts = {"requests": len(generated)}
+    rejected: list[dict[str, str]] = []
     with serve_app(url) as app_base, ThreadPoolExecutor(max_workers=8) as pool:
         for entry, target in (("api", url), ("app", f"{app_base}/process-data/")):
             with http_client(target) as http:
@@ -208,6 +209,11 @@ def run(deployer: Deployer, stack: Stack, options: RunOptions) -> RunResult:
                 problems += [
                     f"{entry} {_label(request)}: {p}" for p in answer_problems(request, answer.status_code, body)
                 ]
+            rejected += [
+                rejected_record(f"{entry} {_label(request)}", _reasons_of(answer), f"{entry}: HTTP 400")
+                for request, answer in zip(generated, answers, strict=True)
+                if answer.status_code == 400
+            ]
             counts[f"{entry}_accepted"] = sum(a.status_code == 200 for a in answers)
             counts[f"{entry}_rejected"] = sum(a.status_code == 400 for a in answers)
         inputs = [(item.record, item.expected.valid, _label(item)) for item in generated if item.is_json]
@@ -228,9 +234,19 @@ def run(deployer: Deployer, stack: Stack, options: RunOptions) -> RunResult:
         "retried": retried,
         "logged": logged,
     }
-    return RunResult(
-        "processing", executions, counts, time.monotonic() - started, problems, {"api_url": url}, options.run_id
-    )
+    seconds = time.monotonic() - started
+    details = {"api_url": url, REJECTED: rejected}
+    return RunResult("processing", executions, counts, seconds, problems, details, options.run_id)
+
+
+def _reasons_of(answer: httpx.Response) -> str:
+    """The reasons a 400 answer gives (its JSON `reasons`, else its text)."""
+    try:
+        body = answer.json()
+    except ValueError:
+        return str(answer.text)[:200]
+    reasons = body.get("reasons") if isinstance(body, dict) else None
+    return ", ".join(map(str, reasons)) if isinstance(reasons, list) else json.dumps(body)[:200]
 
 
 def _label(item: Generated) -> str:

@@ -18,7 +18,7 @@ from typing import Any
 from serverless_testbed.clients import Clients
 from serverless_testbed.deploy import Deployer
 from serverless_testbed.executions import Execution, execution_history, start, wait_execution
-from serverless_testbed.records import Generated
+from serverless_testbed.records import REJECTED, Generated, rejected_record
 from serverless_testbed.runs import RunOptions, RunResult
 from serverless_testbed.stack.stack import Stack
 
@@ -34,12 +34,15 @@ def run(deployer: Deployer, stack: Stack, options: RunOptions) -> RunResult:
     country = COUNTRIES[options.seed % len(COUNTRIES)]
     streaming, stream_problems = run_streaming(deployer, stack, country, options.seed)
     generated = generate_subscriptions(options.records, options.invalid_rate, options.seed, run_id=options.run_id)
-    etl, etl_problems = run_etl(deployer, stack, generated, name=f"subscriptions-{options.run_id}")
-    counts = {"streamed": int(streaming.succeeded and not stream_problems), "rows": len(generated)}
+    rejected: list[dict[str, str]] = []
+    etl, etl_problems = run_etl(deployer, stack, generated, name=f"subscriptions-{options.run_id}", rejected=rejected)
+    counts = {"rows": len(generated), "streamed": int(streaming.succeeded and not stream_problems)}
     if etl.succeeded:
         counts |= {name: int(etl.output["output"]["counts"][name]) for name in ("curated", "rejected")}
     problems = stream_problems + etl_problems
-    return RunResult("router", [streaming, etl], counts, time.monotonic() - started, problems, run_id=options.run_id)
+    seconds = time.monotonic() - started
+    details = {REJECTED: rejected}
+    return RunResult("router", [streaming, etl], counts, seconds, problems, details, run_id=options.run_id)
 
 
 def machine(deployer: Deployer, stack: Stack) -> str:
@@ -128,19 +131,29 @@ def upload_raw(
 
 
 def run_etl(
-    deployer: Deployer, stack: Stack, generated: list[Generated], fmt: str = "jsonl", name: str | None = None
+    deployer: Deployer,
+    stack: Stack,
+    generated: list[Generated],
+    fmt: str = "jsonl",
+    name: str | None = None,
+    rejected: list[dict[str, str]] | None = None,
 ) -> tuple[Execution, list[str]]:
     """Upload the rows (as `name`, see `upload_raw`), route them to the ETL branch, check
-    every row's outcome."""
+    every row's outcome (`rejected` gets a row per rejected line)."""
     raw_key = upload_raw(deployer, stack, generated, fmt, name)
     execution = route(deployer, stack, {"branch": "etl", "rawKey": raw_key})
     if not execution.succeeded:
         return execution, [f"etl: {execution.status} {execution.error}: {execution.cause}"]
-    return execution, check_etl(deployer, stack, generated, execution.output["output"]["counts"], fmt)
+    return execution, check_etl(deployer, stack, generated, execution.output["output"]["counts"], fmt, rejected)
 
 
 def check_etl(
-    deployer: Deployer, stack: Stack, generated: list[Generated], counts: dict[str, Any], fmt: str = "jsonl"
+    deployer: Deployer,
+    stack: Stack,
+    generated: list[Generated],
+    counts: dict[str, Any],
+    fmt: str = "jsonl",
+    rejected_rows: list[dict[str, str]] | None = None,
 ) -> list[str]:
     """Row by row: curated rows as expected in S3 and DynamoDB, rejected rows with their reasons."""
     clients, ctx = deployer.clients, deployer.ctx
@@ -152,6 +165,9 @@ def check_etl(
 
     curated = {row["sourceLine"]: row for row in lines(counts["curatedKey"])}
     rejected = {row["line"]: row for row in lines(counts["rejectedKey"])}
+    if rejected_rows is not None:
+        for line, entry in sorted(rejected.items()):
+            rejected_rows.append(rejected_record(f"line {line}", entry.get("reasons") or [], counts["rejectedKey"]))
     table = stack.bind(ctx).name(workflow.TABLE)
     problems = []
     for index, item in enumerate(generated):

@@ -22,7 +22,7 @@ from serverless_testbed.clients import Clients
 from serverless_testbed.deploy import Deployer
 from serverless_testbed.executions import Execution, known_executions, started_after, wait_execution
 from serverless_testbed.observe import collect
-from serverless_testbed.records import Generated
+from serverless_testbed.records import REJECTED, Generated, rejected_record
 from serverless_testbed.runs import RunOptions, RunResult
 from serverless_testbed.stack.stack import Stack
 
@@ -38,11 +38,12 @@ def run(deployer: Deployer, stack: Stack, options: RunOptions, formats: tuple[st
     problems: list[str] = []
     counts = {"records": 0, "stored": 0, "rejected": 0}
     others: set[str] = set()
+    rejected: list[dict[str, str]] = []
     for fmt in formats:
         run_id = f"{options.run_id}-{fmt}"
         generated = generate_sales(options.records, options.invalid_rate, options.seed, run_id=run_id)
         execution, file_problems, summary = ingest_file(
-            deployer, stack, generated, fmt, name=f"sales-{options.run_id}", others=others
+            deployer, stack, generated, fmt, name=f"sales-{options.run_id}", others=others, rejected=rejected
         )
         executions.append(execution)
         problems.extend(f"{fmt}: {problem}" for problem in file_problems)
@@ -51,7 +52,8 @@ def run(deployer: Deployer, stack: Stack, options: RunOptions, formats: tuple[st
         counts["rejected"] += int(summary.get("rejected", 0))
     if others:
         counts["other_messages"] = len(others)
-    return RunResult("sales", executions, counts, time.monotonic() - started, problems, run_id=options.run_id)
+    seconds = time.monotonic() - started
+    return RunResult("sales", executions, counts, seconds, problems, {REJECTED: rejected}, run_id=options.run_id)
 
 
 def upload(deployer: Deployer, stack: Stack, body: str, fmt: str, name: str | None = None) -> tuple[str, Execution]:
@@ -92,9 +94,11 @@ def ingest_file(
     fmt: str,
     name: str | None = None,
     others: set[str] | None = None,
+    rejected: list[dict[str, str]] | None = None,
 ) -> tuple[Execution, list[str], dict[str, Any]]:
     """Upload `generated` as one file and check where each record ended; `others` gets the
-    ids of the other messages met (and left) in the dead-letter queue."""
+    ids of the other messages met (and left) in the dead-letter queue, `rejected` a row per
+    dead letter of this file."""
     _clients, ctx = deployer.clients, deployer.ctx
     bucket = stack.bind(ctx).name(workflow.BUCKET)
     key, execution = upload(deployer, stack, render_sales(generated, fmt), fmt, name)
@@ -102,7 +106,7 @@ def ingest_file(
     summary = execution.output if isinstance(execution.output, dict) else {}
     if not execution.succeeded:
         return execution, [f"execution {execution.status} {execution.error}: {execution.cause}"], summary
-    problems = check_outcome(deployer, stack, generated, source, execution, others=others)
+    problems = check_outcome(deployer, stack, generated, source, execution, others=others, rejected=rejected)
     if summary.get("total") != len(generated):
         problems.append(f"summary counts {summary.get('total')} records, the file has {len(generated)}")
     return execution, problems, summary
@@ -115,10 +119,12 @@ def check_outcome(
     source: str,
     execution: Execution,
     others: set[str] | None = None,
+    rejected: list[dict[str, str]] | None = None,
 ) -> list[str]:
     """Every record of `source`, as ingested by `execution`, in exactly one place with the
     expected reasons. (Uploading a file twice is two ingests: each dead-letters its own.)
-    Other messages in the dead-letter queue are left there; `others` gets their ids."""
+    Other messages in the dead-letter queue are left there; `others` gets their ids;
+    `rejected` a row per dead letter (line, order and reasons)."""
     clients, ctx = deployer.clients, deployer.ctx
     problems: list[str] = []
     invalid = {line: item for line, item in enumerate(generated, start=1) if not item.expected.valid}
@@ -138,8 +144,13 @@ def check_outcome(
     if others is not None:
         others |= first.others | extra.others
     by_line: dict[int, list[dict[str, Any]]] = {}
-    for letter in letters:
+    fmt = source.rsplit(".", 1)[-1]
+    for letter in sorted(letters, key=lambda letter: int(letter["line"])):
         by_line.setdefault(int(letter["line"]), []).append(letter)
+        if rejected is not None:
+            order = (letter.get("record") or {}).get("orderId") if isinstance(letter.get("record"), dict) else None
+            what = f"{fmt} line {letter['line']}" + (f", order {order}" if order else "")
+            rejected.append(rejected_record(what, letter.get("reasons") or [], "dead-letter queue"))
     for line, item in invalid.items():
         seen = by_line.pop(line, [])
         if len(seen) != 1:

@@ -472,11 +472,23 @@ def deploy(
     workflow: WorkflowOption = None,
     plan_only: Annotated[bool, typer.Option("--plan", help="print the calls it would make, make none")] = False,
     account_id: AccountOption = None,
+    template: Annotated[
+        Path | None, typer.Option(help="a SAM or CloudFormation template: sam build, then sam deploy (docs/sam.md)")
+    ] = None,
+    stack_name: Annotated[str | None, typer.Option(help="the stack's name, with --template")] = None,
 ) -> None:
     """Deploy the workflows' stack; a second deploy of an unchanged stack changes nothing."""
     from serverless_testbed.deploy import describe
 
     settings = Settings.from_env(target=target, account_id=account_id, prefix=prefix)
+    if template is not None or stack_name is not None:
+        from serverless_testbed.errors import BadInput
+        from serverless_testbed.sam import deploy_template
+
+        if template is None or not stack_name:
+            raise BadInput("--template and --stack-name go together: testbed deploy --template T --stack-name NAME")
+        deploy_template(template, stack_name, connected_engine(settings).exports(), say=console.print)
+        return
     stack = stack_for(workflow)  # first: a project without workflows is told so before any engine is asked
     deployer = deployer_for(connected_engine(settings), settings.prefix)
     changes = deployer.plan(stack)

@@ -404,38 +404,41 @@ def collect(
                 continue
             history = _history(sfn, execution["executionArn"])
             coverage.add_history(history)
-            for event in history:
-                run_arn = (event.get("mapRunStartedEventDetails") or {}).get("mapRunArn")
-                if run_arn:
-                    _collect_map_run(sfn, run_arn, coverage, max_children)
+            for run_arn in map_run_arns(history):
+                listed = map_run_children(sfn, run_arn)
+                if listed is None:
+                    coverage.unlisted_map_runs += 1
+                    continue
+                for child in listed[:max_children]:
+                    coverage.add_history(_history(sfn, child["executionArn"]), top_level=False)
 
 
-# Endpoints that answered a map run's listing with an error: LocalStack 4.14.0 lists no map
-# run's executions (and keeps no history of them). Each attempt costs the SDK's retries with
+def map_run_arns(history: Iterable[Mapping[str, Any]]) -> list[str]:
+    """The ARNs of the Distributed Map runs an execution's history started, in order."""
+    found = ((event.get("mapRunStartedEventDetails") or {}).get("mapRunArn") for event in history)
+    return [arn for arn in found if arn]
+
+
+# Endpoints that answered a map run's listing with an error: a stock LocalStack 4.14.0 lists no
+# map run's executions (and keeps no history of them). Each attempt costs the SDK's retries with
 # backoff (1 to 5 s), so an endpoint is asked once per process.
 _UNLISTING_ENDPOINTS: set[str] = set()
 
 
-def _collect_map_run(sfn: Any, run_arn: str, coverage: Coverage, max_children: int) -> None:
+def map_run_children(sfn: Any, run_arn: str) -> list[dict[str, Any]] | None:
+    """The child executions (`ListExecutions` items) of a Distributed Map run, or None where
+    the engine cannot list them (the embedded engine can; a stock LocalStack cannot)."""
     from botocore.exceptions import ClientError, ParamValidationError
 
-    seen = 0
     endpoint = str(getattr(getattr(sfn, "meta", None), "endpoint_url", ""))
     if endpoint in _UNLISTING_ENDPOINTS:
-        coverage.unlisted_map_runs += 1
-        return
+        return None
     try:
         pages = list(sfn.get_paginator("list_executions").paginate(mapRunArn=run_arn))
     except (ClientError, ParamValidationError):
         _UNLISTING_ENDPOINTS.add(endpoint)
-        coverage.unlisted_map_runs += 1
-        return
-    for page in pages:
-        for child in page["executions"]:
-            if seen >= max_children:
-                return
-            seen += 1
-            coverage.add_history(_history(sfn, child["executionArn"]), top_level=False)
+        return None
+    return [dict(child) for page in pages for child in page["executions"]]
 
 
 def _history(sfn: Any, arn: str) -> list[dict[str, Any]]:

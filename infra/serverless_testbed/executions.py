@@ -62,9 +62,23 @@ def wait_execution(clients: Clients, arn: str, timeout: float = 120) -> Executio
     described: dict[str, Any] = wait_for(
         finished, timeout=timeout, interval=0.05, max_interval=0.5, what=f"execution {arn} to finish"
     )
+    execution = _execution(clients, arn, described)
+    for listener in list(_LISTENERS):
+        listener(clients, execution)
+    return execution
+
+
+def read_execution(clients: Clients, arn: str) -> Execution:
+    """An execution as it stands now (finished or not), without telling the listeners: what
+    the report reads of a Distributed Map's child executions."""
+    described = dict(clients("stepfunctions").describe_execution(executionArn=arn))
+    return _execution(clients, arn, described)
+
+
+def _execution(clients: Clients, arn: str, described: dict[str, Any]) -> Execution:
     history = execution_history(clients, arn)
     output = described.get("output")
-    execution = Execution(
+    return Execution(
         arn=arn,
         status=described["status"],
         path=state_path(history),
@@ -74,9 +88,6 @@ def wait_execution(clients: Clients, arn: str, timeout: float = 120) -> Executio
         seconds=(described["stopDate"] - described["startDate"]).total_seconds() if described.get("stopDate") else 0.0,
         history=history,
     )
-    for listener in list(_LISTENERS):
-        listener(clients, execution)
-    return execution
 
 
 def execution_history(clients: Clients, arn: str) -> list[dict[str, Any]]:

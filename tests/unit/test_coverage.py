@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from serverless_testbed.coverage import KINDS, Coverage, Model, evaluate, path_value, report, table
+from serverless_testbed.coverage import KINDS, Coverage, Model, collect, evaluate, path_value, report, table
 
 ROOT = Path(__file__).resolve().parents[2]
 RECORDED = json.loads((Path(__file__).parent / "coverage_histories" / "parallel_map_retry_catch.json").read_text())
@@ -166,8 +166,60 @@ def test_the_table_has_one_line_per_machine_and_the_report_names_what_is_uncover
     assert document["task"]["uncovered"]["states"] == ["Work", "Done", "Rejected", "Broken"]
 
 
+def test_the_child_executions_of_a_map_run_are_covered_but_not_counted_as_executions() -> None:
+    """An engine that lists a map run's children (the embedded one): their histories count
+    toward the states inside the map, the executions stay the parents'."""
+    definition = {
+        "StartAt": "Each",
+        "States": {
+            "Each": {
+                "Type": "Map",
+                "ItemProcessor": {
+                    "ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"},
+                    "StartAt": "Inner",
+                    "States": {"Inner": {"Type": "Pass", "End": True}},
+                },
+                "End": True,
+            }
+        },
+    }
+    parent = [
+        {"id": 1, "type": "ExecutionStarted"},
+        {"id": 2, "previousEventId": 0, "type": "MapStateEntered", "stateEnteredEventDetails": {"name": "Each"}},
+        {"id": 3, "previousEventId": 2, "type": "MapRunStarted", "mapRunStartedEventDetails": {"mapRunArn": "run"}},
+    ]
+    child = [
+        {"id": 1, "type": "ExecutionStarted"},
+        {"id": 2, "previousEventId": 0, "type": "PassStateEntered", "stateEnteredEventDetails": {"name": "Inner"}},
+    ]
+
+    class Paginator:
+        def __init__(self, operation: str) -> None:
+            self.operation = operation
+
+        def paginate(self, **request: Any) -> list[dict[str, Any]]:
+            if self.operation == "get_execution_history":
+                return [{"events": child if request["executionArn"].startswith("child") else parent}]
+            if "mapRunArn" in request:
+                return [{"executions": [{"executionArn": f"child-{n}"} for n in range(2)]}]
+            return [{"executions": [{"executionArn": "parent", "startDate": 0}]}]
+
+    class StepFunctions:
+        class meta:  # botocore's attribute name
+            endpoint_url = "http://127.0.0.1:4570"
+
+        def get_paginator(self, operation: str) -> Paginator:
+            return Paginator(operation)
+
+    coverage = Coverage(Model.from_asl(definition))
+    collect(lambda service: StepFunctions(), "machine", coverage)
+    assert coverage.executions == 1
+    assert coverage.to_json()["states"]["items"] == {"Each": 1, "Inner": 2}
+    assert coverage.unlisted_map_runs == 0
+
+
 def test_an_engine_that_cannot_list_map_runs_is_asked_once(monkeypatch: pytest.MonkeyPatch) -> None:
-    """LocalStack 4.14.0 answers every map run listing with an error, after the SDK's retries
+    """A stock LocalStack 4.14.0 answers every map run listing with an error, after the SDK's retries
     (1 to 5 s each): the second and later map runs of that endpoint are counted unlisted
     without asking. A stand-in client counts the listings."""
     from botocore.exceptions import ClientError

@@ -34,6 +34,7 @@ NOTHING = {
     "jsonata": False,
     "sfn_describe": False,
     "sfn_retry": False,
+    "sfn_map_runs": False,
 }
 HOOK_GROUP = "localstack.hooks.on_infra_start"
 
@@ -61,6 +62,8 @@ from serverless_testbed.localstack_plugins.jsonata import JSONATA_MODULE
 jsonata_module = importlib.import_module(JSONATA_MODULE)
 from localstack.aws import handlers
 from localstack.services.stepfunctions.asl.component.common.retry import retrier_decl
+from serverless_testbed.localstack_plugins.sfn_map_runs import COMPONENT_MODULE
+map_runs = importlib.import_module(COMPONENT_MODULE)
 ours = lambda fn: fn.__module__.startswith("serverless_testbed.localstack_plugins")
 chain = handlers.serve_custom_service_request_handlers.handlers
 print(json.dumps({
@@ -77,6 +80,7 @@ print(json.dumps({
     == "serverless_testbed.localstack_plugins.jsonata",
     "sfn_describe": refs.VariableReferencesStaticAnalyser.process_and_get is not before["sfn_describe"],
     "sfn_retry": type(retrier_decl.time).__name__ == "ScaledSleep",
+    "sfn_map_runs": ours(map_runs.DistributedIterationComponent._map_run),
 }))
 """
 
@@ -119,6 +123,7 @@ def test_the_probe_covers_every_registered_hook():
         "jsonata",
         "sfn_describe",
         "sfn_retry_hook",
+        "sfn_map_runs",
     }, f"a hook was added or removed ({modules}): teach PROBE what it patches"
 
 
@@ -145,6 +150,7 @@ ENGINE = {**dict.fromkeys(NOTHING, True), "sfn_retry": False}
                 "function_urls": False,
                 "iam": False,
                 "lambda_limits": False,
+                "sfn_map_runs": False,
             },
         ),
         # The mode alone does not make a process a testbed engine.
@@ -190,6 +196,7 @@ def test_every_hook_carries_the_guard():
         "testbed_jsonata": "engine",
         "testbed_sfn_describe": "engine",
         "testbed_sfn_retry_scale": "engine",
+        "testbed_sfn_map_runs": "fidelity",
     }
 
 

@@ -63,7 +63,7 @@ def test_a_failed_build_says_where_its_log_is_and_leaves_nothing(
 ):
     if sys.version_info[:2] < venv.ENGINE_PYTHON:
         pytest.skip("this interpreter cannot stand in for the engine's")
-    monkeypatch.setattr(venv, "_uv", lambda: "/bin/false")
+    cache[venv.UV_VAR] = "/bin/false"
     said: list[str] = []
     with pytest.raises(EngineError, match=r"could not build the engine's environment .* the whole log: .*\.log"):
         venv.engine_venv(cache, say=said.append)
@@ -84,7 +84,7 @@ def test_an_interrupted_build_leaves_nothing(cache: dict[str, str], monkeypatch:
             raise KeyboardInterrupt
         return real_run(command, *args, **kwargs)
 
-    monkeypatch.setattr(venv, "_uv", lambda: "/bin/true")
+    cache[venv.UV_VAR] = "/bin/true"
     monkeypatch.setattr(venv.subprocess, "run", interrupted)
     with pytest.raises(KeyboardInterrupt):
         venv.engine_venv(cache, say=lambda line: None)

@@ -11,7 +11,6 @@ from typing import Any
 import pytest
 from serverless_testbed.localstack_plugins.lambda_executor import worker_environment
 from serverless_testbed.localstack_plugins.lambda_process import Standby, Worker
-from serverless_testbed.localstack_plugins.lambda_python import link_sdk
 
 ENDPOINT = "http://127.0.0.1:45123"
 
@@ -156,7 +155,7 @@ def test_the_worker_process_sees_exactly_that_environment(
     (tmp_path / "tmp").mkdir()
     code.mkdir()
     (code / "handler.py").write_text("import os\n\ndef main(event, context):\n    return dict(os.environ)\n")
-    layout = {"layers": [], "sdk": [str(link_sdk(tmp_path / "sdk")), "/var/lang/lib/python3.12/site-packages"]}
+    layout = {"layers": [], "sdk": [str(tmp_path), "/var/lang/lib/python3.12/site-packages"]}
     reply = invoke_once(bound_worker(how, code, layout, env, tmp_path / "worker.log"))
     seen = json.loads(reply["payload"])
     seen.pop("LC_CTYPE", None)  # Python's C locale coercion may add it

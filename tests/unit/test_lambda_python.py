@@ -13,7 +13,6 @@ from serverless_testbed.localstack_plugins import lambda_python
 from serverless_testbed.localstack_plugins.lambda_python import (
     find_interpreter,
     interpreter_for,
-    link_sdk,
     runtime_version,
 )
 from serverless_testbed.localstack_plugins.lambda_worker import Paths, to_json
@@ -46,11 +45,6 @@ def test_a_missing_version_runs_on_the_engines_python_with_one_warning(caplog: p
     warnings = [record.getMessage() for record in caplog.records if runtime in record.getMessage()]
     assert len(warnings) == 1
     assert f"running it on Python {sys.version_info[0]}.{sys.version_info[1]}" in warnings[0]
-
-
-def test_the_sdk_folder_holds_boto3_and_its_dependencies_only(tmp_path: Path):
-    names = {path.name for path in link_sdk(tmp_path / "sdk").iterdir()}
-    assert names == {"boto3", "botocore", "s3transfer", "jmespath", "dateutil", "urllib3", "six.py"}
 
 
 def test_results_are_encoded_as_awslambdaric_does(monkeypatch: pytest.MonkeyPatch):

@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pytest
 from serverless_testbed.localstack_plugins.lambda_process import STANDBY_ENVIRONMENT, Standby, can_take_standby
-from serverless_testbed.localstack_plugins.lambda_python import link_sdk
 from serverless_testbed.waiting import wait_for
 
 from tests.unit.test_lambda_environment import bound_worker, invoke_once
@@ -30,7 +29,7 @@ def function(tmp_path: Path) -> tuple[Path, dict, dict[str, str]]:
     code = tmp_path / "code"
     code.mkdir()
     (code / "handler.py").write_text(HANDLER)
-    layout = {"layers": [], "sdk": [str(link_sdk(tmp_path / "sdk")), "/var/lang/lib/python3.12/site-packages"]}
+    layout = {"layers": [], "sdk": [str(tmp_path), "/var/lang/lib/python3.12/site-packages"]}
     env = {**STANDBY_ENVIRONMENT, "_HANDLER": "handler.main", "TZ": "America/New_York", "ORDERS_TABLE": "orders"}
     return code, layout, env
 

@@ -34,7 +34,15 @@ from typing import Self
 from serverless_testbed import procfs
 from serverless_testbed.engine.base import Engine
 from serverless_testbed.engine.service_catalog import link_catalog, shared_catalog
-from serverless_testbed.engine.venv import EngineVenv, engine_venv, plugin_path
+from serverless_testbed.engine.venv import (
+    CACHE_VAR,
+    UV_VAR,
+    EngineVenv,
+    cache_root,
+    engine_venv,
+    plugin_path,
+    uv_binary,
+)
 from serverless_testbed.errors import BadInput, EngineError, WaitTimeout
 from serverless_testbed.localstack_plugins.iam_mode import IAM_ENFORCE_VAR, iam_enforcement_on
 from serverless_testbed.localstack_plugins.lambda_environments import (
@@ -368,6 +376,9 @@ class EmbeddedEngine(Engine):
         env = localstack_environment(engine_id, port, root, mode=self.mode, iam_enforce=self.iam_enforce)
         env.update(self.extra_env)
         env["TESTBED_PARENT_PID"] = str(os.getpid())
+        # Functions' AWS SDKs and public layers are installed with uv into the user's cache (lambda_sdk.py).
+        env[CACHE_VAR] = str(cache_root())
+        env[UV_VAR] = uv_binary()
         if self.scope:
             env[SCOPE_VAR] = self.scope
         # The engine sees this package and its entry points, nothing else of this environment.

@@ -36,6 +36,7 @@ from serverless_testbed.settings import LOCALSTACK_VERSION
 
 ENGINE_PYTHON_VAR = "TESTBED_ENGINE_PYTHON"
 CACHE_VAR = "TESTBED_CACHE_DIR"
+UV_VAR = "TESTBED_UV"  # the uv executable, for a process without the uv wheel (the engine)
 ENGINE_PYTHON = (3, 13)  # LocalStack 4.14.0 imports warnings.deprecated, new in 3.13
 DISTRIBUTION = "serverless-testbed"
 PACKAGE = "serverless_testbed"
@@ -139,13 +140,57 @@ def venv_key(interpreter: Interpreter) -> str:
     return f"localstack-{LOCALSTACK_VERSION}-py{interpreter.version}-{digest.hexdigest()[:12]}"
 
 
-def _read_marker(path: Path) -> EngineVenv | None:
+def read_marker(path: Path, marker: str = MARKER) -> dict[str, str] | None:
+    """What a finished build of `path` recorded (its marker file); None while it is absent or half-built."""
     try:
-        recorded = json.loads((path / MARKER).read_text())
-        venv = EngineVenv(path, str(recorded["botocore"]))
-    except (OSError, ValueError, KeyError, TypeError):
+        recorded = json.loads((path / marker).read_text())
+    except (OSError, ValueError):
         return None
-    return venv if venv.python.exists() else None
+    return {str(key): str(value) for key, value in recorded.items()} if isinstance(recorded, dict) else None
+
+
+def built_once(path: Path, build: Callable[[Path], Mapping[str, str]], marker: str = MARKER) -> dict[str, str]:
+    """What `build(path)` recorded, building `path` first when no finished build is there.
+
+    A lock beside `path` makes concurrent callers (pytest-xdist workers, two terminals, two
+    engines) build it once and the others use that work; the marker, written last, makes an
+    interrupted build (Ctrl-C, a full disk) count as absent, and whatever it left is removed."""
+    if (found := read_marker(path, marker)) is not None:
+        return found
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path.parent / f"{path.name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # another process may be building it: wait, then use its work
+        if (found := read_marker(path, marker)) is not None:
+            return found
+        shutil.rmtree(path, ignore_errors=True)  # what a stopped build left
+        try:
+            recorded = {key: str(value) for key, value in build(path).items()}
+            path.mkdir(parents=True, exist_ok=True)
+            partial = path / f".{marker}.partial"
+            partial.write_text(json.dumps(recorded))
+            partial.replace(path / marker)  # last: only a whole build has it
+        except BaseException:
+            shutil.rmtree(path, ignore_errors=True)
+            raise
+        return recorded
+
+
+def run_logged(steps: list[list[str]], log_path: Path, environ: Mapping[str, str], what: str) -> None:
+    """Run each command in turn, their output in `log_path`; EngineError naming `what`, the
+    failed step and the log's last line when one fails."""
+    # The user's uv and pip settings (index, proxy, certificates) apply; which venv is active does not.
+    env = {name: value for name, value in environ.items() if name not in ("VIRTUAL_ENV", "PYTHONPATH", "PYTHONHOME")}
+    env["UV_NO_PROGRESS"] = "1"
+    with open(log_path, "w") as log:
+        for step in steps:
+            log.write(f"$ {' '.join(step)}\n")
+            log.flush()
+            done = subprocess.run(step, stdout=log, stderr=subprocess.STDOUT, env=env, timeout=BUILD_TIMEOUT_S)
+            if done.returncode != 0:
+                raise EngineError(
+                    f"could not build {what} ({' '.join(step[1:3])} exited {done.returncode}: "
+                    f"{_last_line(log_path)}); the whole log: {log_path}"
+                )
 
 
 def _say(line: str) -> None:
@@ -159,22 +204,22 @@ def engine_venv(environ: Mapping[str, str] | None = None, say: Callable[[str], N
     EngineUnavailable names what is missing; EngineError the build's log."""
     env = os.environ if environ is None else environ
     interpreter = find_engine_python(env)
-    folder = cache_root(env) / "engines"
-    path = folder / venv_key(interpreter)
-    if found := _read_marker(path):
-        return found
+    path = cache_root(env) / "engines" / venv_key(interpreter)
     try:
-        folder.mkdir(parents=True, exist_ok=True)
-        with open(folder / f"{path.name}.lock", "w") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)  # another start may be building it: wait, then use its work
-            if found := _read_marker(path):
-                return found
-            return _build(path, interpreter, env, say)
+        recorded = built_once(path, lambda folder: _build(folder, interpreter, env, say))
     except OSError as err:
         raise EngineError(f"cannot build the engine's environment in {path}: {err}") from err
+    if "botocore" not in recorded or not (path / "bin" / "python").exists():
+        shutil.rmtree(path, ignore_errors=True)  # a marker of another shape: build it anew
+        return engine_venv(environ, say)
+    return EngineVenv(path, recorded["botocore"])
 
 
-def _uv() -> str:
+def uv_binary(environ: Mapping[str, str] | None = None) -> str:
+    """The uv executable: $TESTBED_UV (what the engine process is given), else the `uv` wheel's."""
+    env = os.environ if environ is None else environ
+    if env.get(UV_VAR):
+        return env[UV_VAR]
     try:
         from uv import find_uv_bin
     except ImportError as err:
@@ -184,18 +229,16 @@ def _uv() -> str:
     return str(find_uv_bin())
 
 
-def _build(path: Path, interpreter: Interpreter, environ: Mapping[str, str], say: Callable[[str], None]) -> EngineVenv:
+def _build(
+    path: Path, interpreter: Interpreter, environ: Mapping[str, str], say: Callable[[str], None]
+) -> dict[str, str]:
     log_path = path.with_name(f"{path.name}.log")
-    shutil.rmtree(path, ignore_errors=True)  # what a stopped build left
     say(
         f"building the engine's environment once for this machine (LocalStack {LOCALSTACK_VERSION} on Python "
         f"{interpreter.version}, from PyPI with uv) in {path}; log: {log_path}"
     )
     started = time.monotonic()
-    uv = _uv()
-    # The user's uv and pip settings (index, proxy, certificates) apply; which venv is active does not.
-    env = {name: value for name, value in environ.items() if name not in ("VIRTUAL_ENV", "PYTHONPATH", "PYTHONHOME")}
-    env["UV_NO_PROGRESS"] = "1"
+    uv = uv_binary(environ)
     requirements_file = path.with_name(f"{path.name}.requirements.txt")
     requirements_file.write_text(requirements_text())
     steps = [
@@ -203,16 +246,7 @@ def _build(path: Path, interpreter: Interpreter, environ: Mapping[str, str], say
         [uv, "pip", "install", "--python", str(path / "bin" / "python"), "-r", str(requirements_file)],
     ]
     try:
-        with open(log_path, "w") as log:
-            for step in steps:
-                log.write(f"$ {' '.join(step)}\n")
-                log.flush()
-                done = subprocess.run(step, stdout=log, stderr=subprocess.STDOUT, env=env, timeout=BUILD_TIMEOUT_S)
-                if done.returncode != 0:
-                    raise EngineError(
-                        f"could not build the engine's environment ({' '.join(step[1:3])} exited {done.returncode}: "
-                        f"{_last_line(log_path)}); the whole log: {log_path}"
-                    )
+        run_logged(steps, log_path, environ, "the engine's environment")
         botocore = subprocess.run(
             [str(path / "bin" / "python"), "-c", "import botocore; print(botocore.__version__)"],
             capture_output=True,
@@ -220,16 +254,10 @@ def _build(path: Path, interpreter: Interpreter, environ: Mapping[str, str], say
             timeout=60,
             check=True,
         ).stdout.strip()
-        partial = path / f".{MARKER}.partial"
-        partial.write_text(json.dumps({"botocore": botocore, "python": interpreter.version}))
-        partial.replace(path / MARKER)  # last: only a whole environment has it
-    except BaseException:
-        shutil.rmtree(path, ignore_errors=True)
-        raise
     finally:
         requirements_file.unlink(missing_ok=True)
     say(f"the engine's environment is ready ({time.monotonic() - started:.0f} s); later starts reuse it")
-    return EngineVenv(path, botocore)
+    return {"botocore": botocore, "python": interpreter.version}
 
 
 def _last_line(log_path: Path) -> str:

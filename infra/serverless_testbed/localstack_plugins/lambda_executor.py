@@ -48,9 +48,9 @@ from serverless_testbed.localstack_plugins.lambda_process import (
 from serverless_testbed.localstack_plugins.lambda_python import (
     aws_site_packages,
     interpreter_for,
-    link_sdk,
     runtime_version,
 )
+from serverless_testbed.localstack_plugins.lambda_sdk import sdk_folder
 
 LOG = logging.getLogger(__name__)
 _shared_tmp_said = threading.Event()
@@ -126,7 +126,7 @@ class LocalProcessExecutor(RuntimeExecutor):
         work_tmp.mkdir(exist_ok=True)
         self._env = worker_environment(env_vars, user_env, runtime, str(work_tmp))
         self._interpreter = interpreter_for(runtime)
-        sdk = link_sdk(self._tmp_dir / "sdk")
+        sdk = sdk_folder(runtime, self._interpreter)  # the boto3 of the runtime, built when the function was created
         storage = self.function_version.config.ephemeral_storage
         self._layout = {
             "layers": self._layer_dirs(),
@@ -182,11 +182,15 @@ class LocalProcessExecutor(RuntimeExecutor):
         return worker
 
     def _layer_dirs(self) -> list[list[str]]:
-        """Each layer's folders for sys.path, with where AWS extracts them (/opt)."""
+        """Each layer's folders for sys.path, with where AWS extracts them (/opt): python/lib/python3.x/
+        site-packages before python/, as AWS's Python runtimes put them (developer guide, "Layer paths
+        for each Lambda runtime")."""
+        version = runtime_version(self.function_version.config.runtime or "") or sys.version_info[:2]
+        site = f"python/lib/python{version[0]}.{version[1]}/site-packages"
         dirs = []
         for layer in self.function_version.config.layers:
             root = Path(layer.code.get_unzipped_code_location())
-            dirs += [[str(root / "python"), "/opt/python"], [str(root), "/opt"]]
+            dirs += [[str(root / site), f"/opt/{site}"], [str(root / "python"), "/opt/python"], [str(root), "/opt"]]
         return dirs
 
     # invoking
@@ -346,7 +350,12 @@ class LocalProcessExecutor(RuntimeExecutor):
                 " use a python3.x runtime or the container target"
             )
         # Finds it (or warns) when the function is created, and starts its standby interpreter.
-        standby().prepare(interpreter_for(runtime))
+        interpreter = interpreter_for(runtime)
+        standby().prepare(interpreter)
+        try:
+            sdk_folder(runtime, interpreter)  # the runtime's boto3: installed once per machine, here, not at invoke
+        except Exception as err:
+            raise LambdaRuntimeException(f"cannot install the AWS SDK of runtime {runtime}: {err}") from err
         function_version.config.code.prepare_for_execution()
         for layer in function_version.config.layers:
             layer.code.prepare_for_execution()

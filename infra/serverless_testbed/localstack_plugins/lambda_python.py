@@ -4,15 +4,13 @@ AWS runs a `python3.12` function on Python 3.12 with the AWS SDK (boto3 and what
 needs) importable, and nothing else. The local-process executor looks for the declared
 version the way `scripts/setup.sh` looks for the project's: on PATH, then among pyenv's
 versions; when none is installed it runs the function on the engine's own Python and
-warns once per runtime, naming the version used. The SDK comes from the engine's
-environment (pure Python, so any 3.x interpreter imports it) through a directory that
-holds links to those packages only, so a function cannot import LocalStack, moto or
-anything else the engine happens to have.
+warns once per runtime, naming the version used. The SDK is the runtime's own boto3,
+installed for that interpreter (`lambda_sdk.py`), so a function cannot import LocalStack,
+moto or anything else the engine happens to have.
 """
 
 from __future__ import annotations
 
-import importlib.util
 import logging
 import os
 import pwd
@@ -25,9 +23,6 @@ from collections.abc import Mapping
 from pathlib import Path
 
 LOG = logging.getLogger(__name__)
-
-# The AWS SDK as the Python runtimes include it: boto3 and its dependencies.
-SDK_MODULES = ("boto3", "botocore", "s3transfer", "jmespath", "dateutil", "urllib3", "six")
 
 _found: dict[str, str] = {}
 _lock = threading.Lock()
@@ -114,23 +109,6 @@ def interpreter_for(runtime: str, environ: Mapping[str, str] | None = None) -> s
             )
         _found[runtime] = found
         return found
-
-
-def link_sdk(target: Path) -> Path:
-    """Fill `target` with links to the engine's boto3 and its dependencies, and nothing else."""
-    target.mkdir(parents=True, exist_ok=True)
-    for module in SDK_MODULES:
-        spec = importlib.util.find_spec(module)
-        if spec is None or spec.origin is None:
-            LOG.warning("the engine's environment has no %s; functions cannot import it", module)
-            continue
-        origin = Path(spec.origin)
-        # six sets __path__ = [] once imported: a package is what has an __init__.py.
-        source = origin.parent if origin.name == "__init__.py" else origin
-        link = target / source.name
-        if not link.exists():
-            link.symlink_to(source, target_is_directory=source.is_dir())
-    return target
 
 
 def aws_site_packages(version: tuple[int, int]) -> str:

@@ -85,8 +85,8 @@ class MachineGraph:
         return next((c.name for c in self.containers.values() if state in c.starts), None)
 
     def in_distributed_map(self, name: str) -> bool:
-        """Whether `name` runs inside a Distributed Map: its iterations are child executions,
-        which LocalStack 4.14.0 cannot list, so their histories are not traced."""
+        """Whether `name` runs inside a Distributed Map: its iterations are child executions
+        with histories of their own, which a stock LocalStack 4.14.0 cannot list."""
         parent = self.states[name].parent if name in self.states else None
         while parent is not None:
             if self.containers[parent].label == "Distributed Map":

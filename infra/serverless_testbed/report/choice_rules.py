@@ -56,14 +56,25 @@ def shorten(text: str, limit: int = 38) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def wrap(text: str, width: int = 30, lines: int = 3) -> str:
-    """`text` broken into at most `lines` lines of about `width` characters, at spaces."""
+def wrap(text: str, width: int = 30, lines: int = 6) -> str:
+    """`text` broken into at most `lines` lines of about `width` characters, at spaces, and
+    inside a long JSONPath at its dots (`$.putResult.SdkHttpMetadata` / `.HttpStatusCode`)."""
     out: list[str] = []
-    for word in text.split(" "):
-        if out and len(out[-1]) + 1 + len(word) <= width:
+    for word in (piece for token in text.split(" ") for piece in _pieces(token, width)):
+        if out and len(out[-1]) + 1 + len(word) <= width and not word.startswith("."):
             out[-1] += " " + word
+        elif out and word.startswith(".") and len(out[-1]) + len(word) <= width:
+            out[-1] += word
         else:
             out.append(word)
     if len(out) > lines:
         out = [*out[: lines - 1], shorten(" ".join(out[lines - 1 :]), width)]
     return "\n".join(shorten(line, width + 8) for line in out)
+
+
+def _pieces(token: str, width: int) -> list[str]:
+    """A token longer than `width` split before its dots (the first piece keeps no dot)."""
+    if len(token) <= width or "." not in token:
+        return [token]
+    head, *rest = token.split(".")
+    return [head, *(f".{part}" for part in rest)]

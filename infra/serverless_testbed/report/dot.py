@@ -33,7 +33,8 @@ COLOURS = {
     "Fail": ("#fbe2e0", "#b8382b"),
 }
 EDGE_COLOURS = {"catch": "#d0661a", "default": "#6b6b6b"}
-GREY, RED, GREEN = "#c4c4c4", "#d62c1f", "#2e8b3a"
+GREY, RED, GREEN, AMBER = "#c4c4c4", "#d62c1f", "#2e8b3a", "#b7791f"
+PAD = "\u00a0\u00a0"  # before each line of an edge label
 FONT = "Helvetica"  # Graphviz measures text with its Helvetica metrics; the SVG says Helvetica,sans-Serif
 
 
@@ -45,6 +46,7 @@ class Picture:
     overlay: Overlay | None = None
     mode: Mode = "plain"
     id_prefix: str = ""  # keeps SVG ids unique when a page holds several pictures of one machine
+    expected_failures: bool = False  # every failure drawn was expected (a run whose records all ended as expected)
 
 
 def dot_source(picture: Picture) -> str:
@@ -52,10 +54,10 @@ def dot_source(picture: Picture) -> str:
     graph = picture.graph
     lines = [
         f"digraph {_quote(graph.name)} {{",
-        f'  graph [rankdir=TB compound=true nodesep=0.3 ranksep=0.38 pad=0.25 fontname="{FONT}" fontsize=10 '
+        f'  graph [rankdir=TB compound=true nodesep=0.55 ranksep=0.5 pad=0.3 fontname="{FONT}" fontsize=10 '
         f'id={_quote(_id(picture, "machine"))} class="machine" tooltip={_quote(graph.name)} bgcolor="white"];',
         f'  node [shape=box style="rounded,filled" fontname="{FONT}" fontsize=10 margin="0.18,0.06" penwidth=1.2];',
-        f'  edge [fontname="{FONT}" fontsize=9 arrowsize=0.7 color="#404040" fontcolor="#303030"];',
+        f'  edge [fontname="{FONT}" fontsize=9 arrowsize=0.7 color="#404040" fontcolor="#303030" labelfloat=false];',
         f'  {_quote(START)} [shape=circle label="" width=0.22 style=filled fillcolor="#303030" '
         f'id={_quote(_id(picture, "start"))} class="terminal start" tooltip="start"];',
         f'  {_quote(END)} [shape=doublecircle label="" width=0.16 style=filled fillcolor="#303030" '
@@ -84,7 +86,7 @@ def _container(picture: Picture, state: State, indent: str) -> list[str]:
     border = COLOURS[state.type][1]
     lines = [
         f"{indent}subgraph {_quote('cluster_' + state.name)} {{",
-        f'{indent}  graph [label={_quote(container.label)} labeljust=r fontcolor="{border}" style="rounded,dashed" '
+        f'{indent}  graph [label="" style="rounded,dashed" margin=14 '
         f'color="{border}" bgcolor="#fbf9fe" id={_quote(_id(picture, "container-" + state.name))} class="container"];',
         indent + "  " + _node(picture, state),
     ]
@@ -104,6 +106,9 @@ def _node(picture: Picture, state: State) -> str:
     overlay, mode = picture.overlay, picture.mode
     fill, border = COLOURS.get(state.type, COLOURS["Pass"])
     kind = f"{state.type} · {state.action}" if state.action else state.type
+    container = picture.graph.containers.get(state.name)
+    if container is not None:  # the map's mode in its own node: a cluster label would sit where edges enter
+        kind = container.label
     rows = [state.name, shorten(kind, 34)]
     classes = ["state", state.type]
     attributes = {"penwidth": "1.2"}
@@ -115,10 +120,10 @@ def _node(picture: Picture, state: State) -> str:
         entered = overlay.states[state.name]
         if entered:
             classes.append("entered")
-            rows.append(_count_text(overlay, state.name, mode))
+            rows.append(_count_text(overlay, state.name, mode, picture.graph.in_distributed_map(state.name)))
             fill = "#d5efd8" if mode == "path" else fill
         else:
-            untraced = picture.graph.in_distributed_map(state.name)
+            untraced = bool(overlay.untraced_map_runs) and picture.graph.in_distributed_map(state.name)
             red = mode == "coverage" and not untraced
             classes.append("untraced" if untraced else "uncovered" if red else "not-entered")
             fill, border = ("#ffffff", RED) if red else ("#fafafa", GREY)
@@ -135,10 +140,16 @@ def _node(picture: Picture, state: State) -> str:
             errors = ", ".join(
                 f"{error}" + (f" x{n}" if n > 1 else "") for error, n in overlay.failed[state.name].items()
             )
-            rows.append(f"✖ {shorten(errors, 36)}")
-            fill, border = "#fbd3cf", RED
-            attributes["penwidth"] = "2.6"
             classes.append("failed")
+            if picture.expected_failures:  # an expected outcome (a declined order): amber, not alarm red
+                rows.append(f"● expected {shorten(errors, 30)}")
+                fill, border = "#fdf0d5", AMBER
+                attributes["penwidth"] = "2.0"
+                classes.append("expected")
+            else:
+                rows.append(f"✖ {shorten(errors, 36)}")
+                fill, border = "#fbd3cf", RED
+                attributes["penwidth"] = "2.6"
     attributes |= {"fillcolor": _quote(fill), "color": _quote(border)}
     tooltip = f"{state.name} ({kind})" + (f"; retries {', '.join(state.retries)}" if state.retries else "")
     attrs = " ".join(f"{key}={value}" for key, value in attributes.items())
@@ -148,11 +159,13 @@ def _node(picture: Picture, state: State) -> str:
     )
 
 
-def _count_text(overlay: Overlay, name: str, mode: Mode) -> str:
+def _count_text(overlay: Overlay, name: str, mode: Mode, in_distributed_map: bool = False) -> str:
     entries = overlay.entries[name]
     if mode == "path":
         return "entered" + (f" {entries}x" if entries > 1 else "")
     entered = overlay.states[name]
+    if in_distributed_map and overlay.iterations:  # entered by child executions, not by the executions
+        return f"{entered} of {overlay.iterations} children" + (f" ({entries} entries)" if entries > entered else "")
     return f"{entered} of {overlay.executions}" + (f" ({entries} entries)" if entries > entered else "")
 
 
@@ -173,7 +186,7 @@ def _edge(picture: Picture, index: int, edge: Edge) -> str:
         taken = overlay.edges[edge.key]
         if taken:
             classes.append("taken")
-            width = 1.6 + 3.4 * taken / max(overlay.max_edge, 1) if mode != "path" else 2.8
+            width = 1.4 + 2.4 * taken / max(overlay.max_edge, 1) if mode != "path" else 2.4
             colour = EDGE_COLOURS["catch"] if edge.kind == "catch" else GREEN if mode == "path" else "#2b2b2b"
             caught = overlay.caught.get(edge.key)
             if caught:
@@ -181,7 +194,7 @@ def _edge(picture: Picture, index: int, edge: Edge) -> str:
             if mode != "path":
                 label = f"{label}\n{taken}x" if label else f"{taken}x"
         else:
-            untraced = graph.in_distributed_map(edge.target)
+            untraced = bool(overlay.untraced_map_runs) and graph.in_distributed_map(edge.target)
             red = mode == "coverage" and not untraced
             classes.append("untraced" if untraced else "uncovered" if red else "not-taken")
             colour = RED if red else GREY
@@ -194,7 +207,10 @@ def _edge(picture: Picture, index: int, edge: Edge) -> str:
         "class": _quote(" ".join(classes)),
     }
     if label:
-        attributes["label"] = _quote("\n".join(wrap(line) for line in label.split("\n")))
+        # Each line padded with no-break spaces: dot puts a label right beside its edge, and a
+        # wide edge would run over the label's first characters (a count like "45x").
+        lines = "\n".join(wrap(line) for line in label.split("\n")).split("\n")
+        attributes["label"] = _quote("\n".join(f"{PAD}{line}" for line in lines))
         attributes["labeltooltip"] = _quote(full)
         attributes["fontcolor"] = _quote(colour if colour not in (GREY,) else "#8a8a8a")
     if edge.kind == "catch":

@@ -48,10 +48,13 @@ class Overlay:
     caught: dict[EdgeKey, Counter[str]] = field(default_factory=dict)
     failed: dict[str, Counter[str]] = field(default_factory=dict)  # state -> errors it failed executions with
     causes: list[tuple[str, str, str]] = field(default_factory=list)  # (state, error, cause) per failed execution
+    iterations: int = 0  # Distributed Map child executions added
+    untraced_map_runs: int = 0  # executions whose map runs' children the engine could not list
 
     def add(self, trace: Trace, count_execution: bool = True) -> Overlay:
         """Add one execution's trace (`count_execution=False` for a Map iteration's own history)."""
         self.executions += int(count_execution)
+        self.iterations += int(not count_execution)
         self.states.update(set(trace.entries))
         self.entries.update(trace.entries)
         self.edges.update(trace.edges)
@@ -68,11 +71,19 @@ class Overlay:
         return max(self.edges.values(), default=0)
 
 
-def overlay(graph: MachineGraph, histories: Iterable[list[dict[str, Any]]]) -> Overlay:
-    """The aggregate of the executions whose histories are given."""
-    total = Overlay()
+def overlay(
+    graph: MachineGraph,
+    histories: Iterable[list[dict[str, Any]]],
+    iterations: Iterable[list[dict[str, Any]]] = (),
+    untraced_map_runs: int = 0,
+) -> Overlay:
+    """The aggregate of the executions whose histories are given, and of their Distributed
+    Map child executions (`iterations`, not counted as executions)."""
+    total = Overlay(untraced_map_runs=untraced_map_runs)
     for history in histories:
         total.add(trace(graph, history))
+    for history in iterations:
+        total.add(trace(graph, history), count_execution=False)
     return total
 
 

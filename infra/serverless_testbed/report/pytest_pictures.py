@@ -3,8 +3,9 @@
 Loaded with `-p serverless_testbed.report.pytest_pictures` (pyproject's addopts). Every execution a
 test waits for through `serverless_testbed.executions.wait_execution` (the runners and most workflow
 tests) is recorded with its machine's definition, and so are the nested executions it
-started. When a test fails, a picture of the path of each execution it waited for is
-written, and the failure message names the files. At the end of the session, one picture
+started and the child executions of its Distributed Map runs (drawn inside the map).
+When a test fails, a picture of the path of each execution it waited for is written, and
+the failure message names the files. At the end of the session, one picture
 per state machine shows the states and transitions the suite's executions entered, the
 others marked red as not covered. Pictures go under `--testbed-pictures`
 (default `build/test-pictures/` in the project).
@@ -27,6 +28,7 @@ if TYPE_CHECKING:
     from serverless_testbed.clients import Clients
     from serverless_testbed.executions import Execution
     from serverless_testbed.report.asl_graph import MachineGraph
+    from serverless_testbed.report.overlay import Overlay
 
 LOG = logging.getLogger(__name__)
 OPTION = "--testbed-pictures"
@@ -42,6 +44,8 @@ class Recorder:
     by_machine: dict[str, list[Execution]] = field(default_factory=lambda: defaultdict(list))
     graphs: dict[str, MachineGraph] = field(default_factory=dict)
     seen: set[str] = field(default_factory=set)
+    iterations: dict[str, list[Execution]] = field(default_factory=dict)  # Distributed Map children by parent ARN
+    untraced: set[str] = field(default_factory=set)  # parents whose map runs the engine could not list
     unsubscribe: Callable[[], None] | None = None
 
     def finished(self, clients: Clients, execution: Execution) -> None:
@@ -56,7 +60,11 @@ class Recorder:
             self.by_test[self.test].append(execution)
             self.by_machine[machine].append(execution)
             from serverless_testbed.executions import wait_execution
-            from serverless_testbed.report.nested import child_arns
+            from serverless_testbed.report.nested import child_arns, map_run_iterations
+
+            found = map_run_iterations(clients, [execution])
+            self.iterations.update(found.by_parent)
+            self.untraced |= found.untraced
 
             for child in child_arns(execution):
                 if child not in self.seen:
@@ -83,7 +91,6 @@ class Recorder:
     def path_pictures(self, test: str) -> list[Path]:
         """Pictures of the paths of the executions `test` waited for."""
         from serverless_testbed.report.dot import Picture
-        from serverless_testbed.report.overlay import Overlay, trace
         from serverless_testbed.report.svg import render_svg
 
         written = []
@@ -91,7 +98,7 @@ class Recorder:
         for execution in self.by_test.get(test, []):
             name = self._machine_name(execution)
             graph = self.graphs[name]
-            one = Overlay().add(trace(graph, execution.history))
+            one = self.overlay(graph, [execution])
             folder.mkdir(parents=True, exist_ok=True)
             path = folder / f"{_slug(name)}--{_slug(execution.arn.rsplit(':', 1)[-1])}.svg"
             path.write_text(render_svg(Picture(graph, one, "path")), encoding="utf-8")
@@ -101,19 +108,29 @@ class Recorder:
     def coverage_pictures(self) -> list[tuple[Path, int, int]]:
         """One picture per machine: what the session's executions entered; (file, entered, states)."""
         from serverless_testbed.report.dot import Picture
-        from serverless_testbed.report.overlay import overlay
         from serverless_testbed.report.svg import render_svg
 
         folder = self.folder / "coverage"
         written = []
         for name, executions in sorted(self.by_machine.items()):
             graph = self.graphs[name]
-            total = overlay(graph, (execution.history for execution in executions))
+            total = self.overlay(graph, executions)
             folder.mkdir(parents=True, exist_ok=True)
             path = folder / f"{_slug(name)}.svg"
             path.write_text(render_svg(Picture(graph, total, "coverage")), encoding="utf-8")
             written.append((path, sum(1 for state in graph.states if total.states[state]), len(graph.states)))
         return written
+
+    def overlay(self, graph: MachineGraph, executions: list[Execution]) -> Overlay:
+        """What `executions`, and the child executions of their Distributed Map runs, did on `graph`."""
+        from serverless_testbed.report.overlay import overlay
+
+        return overlay(
+            graph,
+            (execution.history for execution in executions),
+            (child.history for execution in executions for child in self.iterations.get(execution.arn, [])),
+            sum(execution.arn in self.untraced for execution in executions),
+        )
 
     def _machine_name(self, execution: Execution) -> str:
         return execution.arn.split(":")[6]

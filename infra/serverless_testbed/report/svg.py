@@ -12,7 +12,7 @@ _PROLOG = re.compile(r"^.*?(?=<svg\b)", re.S)
 _NODE = re.compile(r'(<g id="[^"]*" class="node state[^"]*">)(.*?)(</g>)', re.S)
 _TEXT = re.compile(r"<text ([^>]*)>([^<]*)</text>")
 # The first line of a state's label is its name; the others say what it is and what happened.
-_LINE_COLOURS = (("✖", "#c0261b"), ("↻", "#a05a00"), ("runs ▸", "#7150a8"))
+_LINE_COLOURS = (("✖", "#c0261b"), ("● expected", "#8a5a00"), ("↻", "#a05a00"), ("runs ▸", "#7150a8"))
 
 
 class RenderError(TestbedError):

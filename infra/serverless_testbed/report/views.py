@@ -1,8 +1,9 @@
 """What the report says about one workflow run, worked out from its `RunResult`.
 
-Executions are grouped by the machine they ran (nested children included); per machine
-the aggregate overlay, the distinct paths with one example execution each, the failures
-with their causes, and timings (executions and the states that took longest).
+Executions are grouped by the machine they ran (nested children included, and the child
+executions of its Distributed Map runs, drawn inside the map); per machine the aggregate
+overlay, the distinct paths with one example execution each, the failures with their
+causes, and timings (executions and the states that took longest).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Any
 from serverless_testbed.executions import Execution
 from serverless_testbed.report.asl_graph import MachineGraph
 from serverless_testbed.report.machines import machine_of
+from serverless_testbed.report.nested import Iterations
 from serverless_testbed.report.overlay import Overlay, Trace, overlay, trace
 from serverless_testbed.stack.model import Context, StateMachine
 from serverless_testbed.stack.stack import Stack
@@ -41,10 +43,20 @@ class MachineView:
 
     graph: MachineGraph
     executions: list[Execution] = field(default_factory=list)
+    iterations: Iterations = field(default_factory=Iterations)
 
     @property
     def overlay(self) -> Overlay:
-        return overlay(self.graph, (execution.history for execution in self.executions))
+        return self.overlay_of(self.executions)
+
+    def overlay_of(self, executions: list[Execution]) -> Overlay:
+        """What `executions` and their Distributed Map children did on this machine."""
+        return overlay(
+            self.graph,
+            (execution.history for execution in executions),
+            (child.history for execution in executions for child in self.iterations.of(execution.arn)),
+            sum(execution.arn in self.iterations.untraced for execution in executions),
+        )
 
     def trace(self, execution: Execution) -> Trace:
         return trace(self.graph, execution.history)
@@ -96,10 +108,18 @@ def state_seconds(executions: list[Execution]) -> dict[str, list[float]]:
 
 
 def machine_views(
-    stack: Stack, graphs: dict[str, MachineGraph], ctx: Context, executions: list[Execution]
+    stack: Stack,
+    graphs: dict[str, MachineGraph],
+    ctx: Context,
+    executions: list[Execution],
+    iterations: Iterations | None = None,
 ) -> list[MachineView]:
-    """One view per machine of `stack`, holding the executions that ran it."""
-    views = {machine.name: MachineView(graphs[machine.name]) for machine in stack.of_kind(StateMachine)}
+    """One view per machine of `stack`, holding the executions that ran it (and the child
+    executions of their Distributed Map runs, `iterations`)."""
+    found = iterations or Iterations()
+    views = {
+        machine.name: MachineView(graphs[machine.name], iterations=found) for machine in stack.of_kind(StateMachine)
+    }
     for execution in executions:
         name = machine_of(execution.arn, stack, ctx)
         if name in views:

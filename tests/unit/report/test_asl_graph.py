@@ -134,11 +134,16 @@ def test_choice_rules_in_words(rule: dict, text: str) -> None:
     assert describe(rule) == text
 
 
-def test_long_labels_wrap_at_spaces_and_stop_at_three_lines() -> None:
-    wrapped = wrap("one two three four five six seven eight nine ten eleven twelve", width=10)
+def test_long_labels_wrap_at_spaces_and_stop_at_six_lines() -> None:
+    wrapped = wrap("one two three four five six seven eight nine ten eleven twelve thirteen fourteen", width=10)
     assert wrapped.split("\n")[:2] == ["one two", "three four"]
-    assert len(wrapped.split("\n")) == 3
+    assert len(wrapped.split("\n")) == 6
     assert wrapped.endswith("…")
+
+
+def test_a_long_json_path_wraps_at_its_dots_and_keeps_every_part() -> None:
+    wrapped = wrap("$.put.SdkHttpMetadata.HttpStatusCode == 200", width=22)
+    assert wrapped.split("\n") == ["$.put.SdkHttpMetadata", ".HttpStatusCode == 200"]
 
 
 def test_an_execution_is_matched_to_its_machine_by_its_arn() -> None:

@@ -87,6 +87,55 @@ def test_the_report_page_is_self_contained_and_holds_a_picture_per_machine() -> 
     assert "declined" in page
 
 
+def test_an_expected_failure_is_drawn_as_expected_not_in_alarm_red() -> None:
+    data = json.loads((HISTORIES / "orders_declined.json").read_text())
+    graph = GRAPHS["customer-orders"]
+    one = Overlay().add(trace(graph, data["history"]))
+    expected = render_svg(Picture(graph, one, "path", expected_failures=True))
+    alarm = render_svg(Picture(graph, one, "path"))
+    classes = {
+        g.get("id", "").rsplit("--state-", 1)[1]: (g.get("class") or "").split() for g in groups(expected, "state")
+    }
+    assert {"failed", "expected"} <= set(classes["TransactionDeclined"])
+    assert "● expected TransactionDeclined" in expected
+    assert "✖" not in expected
+    assert "✖ TransactionDeclined" in alarm
+
+
+def test_states_in_a_distributed_map_are_not_traced_only_where_the_engine_could_not_list_its_children() -> None:
+    graph = GRAPHS["sales-ingest"]
+    inside = {name for name in graph.states if graph.in_distributed_map(name)}
+    listed = render_svg(Picture(graph, Overlay(executions=1), "coverage"))
+    unlisted = render_svg(Picture(graph, Overlay(executions=1, untraced_map_runs=1), "coverage"))
+
+    def untraced(svg: str) -> set[str]:
+        return {
+            g.get("id", "").rsplit("--state-", 1)[1] for g in groups(svg, "untraced") if "state" in g.get("class", "")
+        }
+
+    assert untraced(listed) == set()
+    assert "not traced" not in listed
+    assert untraced(unlisted) == inside
+    assert "map run: not traced" in unlisted
+
+
+def test_the_page_opens_with_a_summary_and_lists_rejected_records_with_their_reasons() -> None:
+    rejected = [
+        {"record": f"line {n}", "reason": "missing-field:customerId", "ended": "dead-letter queue"} for n in range(12)
+    ]
+    few = RunResult("orders", [], {"orders": 3, "approved": 2, "declined": 1}, 1.0, details={"rejected": rejected[:1]})
+    many = RunResult(
+        "sales", [], {"records": 40, "stored": 28, "rejected": 12}, 2.0, ["a problem"], {"rejected": rejected}
+    )
+    page = render_page([few, many], DRAWING_CONTEXT, [], [])
+    assert page.index('class="summary"') < page.index('class="workflow"')
+    assert "3 orders" in page
+    assert "28 stored, 12 rejected" in page
+    assert page.count("missing-field:customerId") == 13
+    assert page.count('<details class="rejected">') == 1  # more than ten: collapsed
+    assert "1 problem(s)" in page
+
+
 def test_the_readme_picture_is_what_the_renderer_draws_now() -> None:
     committed = (Path(__file__).resolve().parents[3] / "docs" / "sales-ingest.svg").read_text()
     assert committed == render_svg(Picture(GRAPHS["sales-ingest"])), (
