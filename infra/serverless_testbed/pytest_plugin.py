@@ -142,15 +142,22 @@ def testbed_settings(request: pytest.FixtureRequest, testbed_reused: Reused | No
 
 
 @pytest.fixture(scope="session")
-def testbed_engine(testbed_settings: Settings, testbed_reused: Reused | None) -> Iterator[Engine]:
+def testbed_engine(
+    testbed_settings: Settings, testbed_reused: Reused | None, request: pytest.FixtureRequest
+) -> Iterator[Engine]:
     """The engine for this session, started once and stopped at the end; or the running
-    engine it reuses, left running."""
+    engine it reuses, left running. Before it goes, the coverage of every state machine the
+    session's executions used is recorded (`record_engine_coverage`)."""
+    from datetime import UTC, datetime
+
     from serverless_testbed.engine import engine_for
 
     if testbed_settings.target == "aws":
         pytest.skip("the testbed's fixtures do not run against real AWS")
+    started = datetime.now(UTC)
     if testbed_reused is not None:
         yield testbed_reused.engine
+        record_engine_coverage(request.config, testbed_reused.engine.client, testbed_settings.prefix, started)
         return
     instance = engine_for(testbed_settings)
     try:
@@ -158,6 +165,7 @@ def testbed_engine(testbed_settings: Settings, testbed_reused: Reused | None) ->
     except EngineUnavailable as err:
         pytest.skip(str(err))
     yield instance
+    record_engine_coverage(request.config, instance.client, testbed_settings.prefix, started)
     instance.stop()
 
 
@@ -220,6 +228,8 @@ def deploy(
 
 
 COVERAGE_KEY = pytest.StashKey[dict[str, Any]]()
+# The executions already counted in the session's coverage (each is counted once).
+COUNTED_KEY = pytest.StashKey[set[str]]()
 
 
 def record_coverage(config: pytest.Config, deployer: Deployer, stack: Stack, since: datetime | None = None) -> None:
@@ -239,9 +249,48 @@ def record_coverage(config: pytest.Config, deployer: Deployer, stack: Stack, sin
             if resource.name not in coverages:
                 definition = sfn.describe_state_machine(stateMachineArn=arn)["definition"]
                 coverages[resource.name] = Coverage(Model.from_asl(definition))
-            collect(deployer.clients, arn, coverages[resource.name], since=since)
+            collect(deployer.clients, arn, coverages[resource.name], since=since, seen=counted(config))
         except Exception:
             LOG.exception("state machine coverage of %s not recorded", resource.name)
+
+
+def counted(config: pytest.Config) -> set[str]:
+    """The ARNs of the executions the session's coverage has counted."""
+    return config.stash.setdefault(COUNTED_KEY, set())
+
+
+def record_engine_coverage(config: pytest.Config, clients: Clients, prefix: str, since: datetime) -> None:
+    """Add to the session's coverage every execution started since `since` of any state machine
+    in the engine, not only of the stacks `deploy()` deployed: a SAM or CloudFormation stack's,
+    one a test made itself. A machine of the session's prefix is named as in its stack
+    (`customer-orders`), any other by its name in the engine. Executions already counted
+    (`record_coverage`) are not counted again."""
+    from serverless_testbed.coverage import Coverage, Model, collect
+
+    coverages = config.stash.setdefault(COVERAGE_KEY, {})
+    try:
+        sfn = clients("stepfunctions")
+        machines = [m for page in sfn.get_paginator("list_state_machines").paginate() for m in page["stateMachines"]]
+    except Exception:
+        LOG.exception("the engine's state machines could not be listed for coverage")
+        return
+    for machine in machines:
+        arn, name = machine["stateMachineArn"], machine["name"]
+        key = name.removeprefix(f"{prefix}-")
+        try:
+            executions = [
+                e
+                for page in sfn.get_paginator("list_executions").paginate(stateMachineArn=arn)
+                for e in page["executions"]
+                if e["startDate"] >= since and e["executionArn"] not in counted(config)
+            ]
+            if not executions:
+                continue
+            if key not in coverages:
+                coverages[key] = Coverage(Model.from_asl(sfn.describe_state_machine(stateMachineArn=arn)["definition"]))
+            collect(clients, arn, coverages[key], since=since, seen=counted(config))
+        except Exception:
+            LOG.exception("state machine coverage of %s not recorded", name)
 
 
 def coverage_json_path(config: pytest.Config) -> Path:
