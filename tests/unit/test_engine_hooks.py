@@ -33,6 +33,7 @@ NOTHING = {
     "jsonata": False,
     "sfn_describe": False,
     "sfn_retry": False,
+    "cloudformation": False,
 }
 HOOK_GROUP = "localstack.hooks.on_infra_start"
 
@@ -60,6 +61,8 @@ from serverless_testbed.localstack_plugins.jsonata import JSONATA_MODULE
 jsonata_module = importlib.import_module(JSONATA_MODULE)
 from localstack.aws import handlers
 from localstack.services.stepfunctions.asl.component.common.retry import retrier_decl
+from serverless_testbed.localstack_plugins.cloudformation import EXECUTOR_MODULE
+cfn_executor = importlib.import_module(EXECUTOR_MODULE)
 ours = lambda fn: fn.__module__.startswith("serverless_testbed.localstack_plugins")
 chain = handlers.serve_custom_service_request_handlers.handlers
 print(json.dumps({
@@ -75,6 +78,7 @@ print(json.dumps({
     == "serverless_testbed.localstack_plugins.jsonata",
     "sfn_describe": refs.VariableReferencesStaticAnalyser.process_and_get is not before["sfn_describe"],
     "sfn_retry": type(retrier_decl.time).__name__ == "ScaledSleep",
+    "cloudformation": ours(cfn_executor.ChangeSetModelExecutor.visit_node_output),
 }))
 """
 
@@ -117,6 +121,7 @@ def test_the_probe_covers_every_registered_hook():
         "jsonata",
         "sfn_describe",
         "sfn_retry_hook",
+        "cloudformation",
     }, f"a hook was added or removed ({modules}): teach PROBE what it patches"
 
 
@@ -136,7 +141,14 @@ ENGINE = {**dict.fromkeys(NOTHING, True), "sfn_retry": False}
         # and JSONata (answered as by a stock container that could download Java).
         (
             {"TESTBED_ENGINE_ID": "e1", "TESTBED_ENGINE_MODE": "stock"},
-            {**ENGINE, "fidelity": False, "function_urls": False, "iam": False, "lambda_limits": False},
+            {
+                **ENGINE,
+                "fidelity": False,
+                "function_urls": False,
+                "iam": False,
+                "lambda_limits": False,
+                "cloudformation": False,
+            },
         ),
         # The mode alone does not make a process a testbed engine.
         ({"TESTBED_ENGINE_MODE": "full"}, NOTHING),
@@ -180,6 +192,7 @@ def test_every_hook_carries_the_guard():
         "testbed_jsonata": "engine",
         "testbed_sfn_describe": "engine",
         "testbed_sfn_retry_scale": "engine",
+        "testbed_cloudformation": "fidelity",
     }
 
 

@@ -269,6 +269,9 @@ def localstack_environment(
         "DNS_ADDRESS": "0",
         "SKIP_SSL_CERT_DOWNLOAD": "1",
         "DISABLE_EVENTS": "1",
+        # Queue URLs whose host resolves: http://127.0.0.1:<port>/queue/<region>/<account>/<name>. The
+        # default strategy names sqs.<region>.127.0.0.1, which no resolver knows (curl and requests fail).
+        "SQS_ENDPOINT_STRATEGY": "path",
         # Internal calls (Step Functions to Lambda, Lambda logs, metrics) skip the HTTP hop.
         "IN_MEMORY_CLIENT": "1",
         # Step Functions Local's MockConfigFile, when the user names one (`<arn>#<TestCase>` runs a case).
