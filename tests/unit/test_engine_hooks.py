@@ -34,6 +34,7 @@ NOTHING = {
     "sfn_describe": False,
     "sfn_retry": False,
     "cloudformation": False,
+    "event_source_mappings": False,
 }
 HOOK_GROUP = "localstack.hooks.on_infra_start"
 
@@ -63,6 +64,8 @@ from localstack.aws import handlers
 from localstack.services.stepfunctions.asl.component.common.retry import retrier_decl
 from serverless_testbed.localstack_plugins.cloudformation import EXECUTOR_MODULE
 cfn_executor = importlib.import_module(EXECUTOR_MODULE)
+from serverless_testbed.localstack_plugins.event_source_mappings import WORKER_MODULE
+esm_worker = importlib.import_module(WORKER_MODULE)
 ours = lambda fn: fn.__module__.startswith("serverless_testbed.localstack_plugins")
 chain = handlers.serve_custom_service_request_handlers.handlers
 print(json.dumps({
@@ -79,6 +82,7 @@ print(json.dumps({
     "sfn_describe": refs.VariableReferencesStaticAnalyser.process_and_get is not before["sfn_describe"],
     "sfn_retry": type(retrier_decl.time).__name__ == "ScaledSleep",
     "cloudformation": ours(cfn_executor.ChangeSetModelExecutor.visit_node_output),
+    "event_source_mappings": ours(esm_worker.EsmWorker.poller_loop),
 }))
 """
 
@@ -122,6 +126,7 @@ def test_the_probe_covers_every_registered_hook():
         "sfn_describe",
         "sfn_retry_hook",
         "cloudformation",
+        "event_source_mappings",
     }, f"a hook was added or removed ({modules}): teach PROBE what it patches"
 
 
@@ -148,6 +153,7 @@ ENGINE = {**dict.fromkeys(NOTHING, True), "sfn_retry": False}
                 "iam": False,
                 "lambda_limits": False,
                 "cloudformation": False,
+                "event_source_mappings": False,
             },
         ),
         # The mode alone does not make a process a testbed engine.
@@ -193,6 +199,7 @@ def test_every_hook_carries_the_guard():
         "testbed_sfn_describe": "engine",
         "testbed_sfn_retry_scale": "engine",
         "testbed_cloudformation": "fidelity",
+        "testbed_event_source_mappings": "fidelity",
     }
 
 
