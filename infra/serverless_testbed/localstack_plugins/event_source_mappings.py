@@ -15,8 +15,9 @@ on an idle queue a message waits up to 10 s, each hop of a pipeline as long. AWS
 - Kinesis: "Lambda polls each shard in your Kinesis stream for records at a base rate of once
   per second" (https://docs.aws.amazon.com/lambda/latest/dg/with-kinesis.html); DynamoDB Streams
   "at a base rate of 4 times per second" (https://docs.aws.amazon.com/lambda/latest/dg/with-ddb.html).
-  Here each shard is polled twice a second (STREAM_POLLS_PER_SECOND), with no back-off (LocalStack polls every shard every
-  second after its 1 s poll interval; the interval now belongs to each poller).
+  Here each shard is polled twice a second (STREAM_POLLS_PER_SECOND), with no back-off
+  (LocalStack polls every shard once a second after its 1 s poll interval; the interval now
+  belongs to each poller).
 
 A mapping deleted or disabled during a long poll hands any message that poll receives back to
 the queue (visible at once) instead of invoking the function. Setting any of LocalStack's
