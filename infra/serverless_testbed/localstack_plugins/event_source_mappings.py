@@ -45,10 +45,8 @@ WORKER_MODULE = f"{PACKAGE}.esm_worker"
 SQS_POLLER_MODULE = f"{PACKAGE}.pollers.sqs_poller"
 STREAM_POLLER_MODULE = f"{PACKAGE}.pollers.stream_poller"
 # LocalStack's own pacing; when the engine was given any of them, its pacing stays.
-PACING_SETTINGS = (
-    "LAMBDA_EVENT_SOURCE_MAPPING_POLL_INTERVAL_SEC",
-    "LAMBDA_EVENT_SOURCE_MAPPING_MAX_BACKOFF_ON_EMPTY_POLL_SEC",
-)
+POLL_INTERVAL_SETTING = "LAMBDA_EVENT_SOURCE_MAPPING_POLL_INTERVAL_SEC"
+PACING_SETTINGS = (POLL_INTERVAL_SETTING, "LAMBDA_EVENT_SOURCE_MAPPING_MAX_BACKOFF_ON_EMPTY_POLL_SEC")
 LONG_POLL_SECONDS = 20  # SQS's longest WaitTimeSeconds, what Lambda's pollers use
 # AWS's base rates are 1/s (Kinesis) and 4/s (DynamoDB Streams); a median hop under a second wants
 # more than 1/s here (a Kinesis GetRecords through kinesis-mock takes its own time), and 4/s cost an
@@ -78,7 +76,7 @@ def event_source_mappings_at_aws_pace() -> None:
 
 def _patch_worker(module: ModuleType) -> None:
     # The pollers below pace themselves: no extra wait after a poll that found something.
-    module.LAMBDA_EVENT_SOURCE_MAPPING_POLL_INTERVAL_SEC = 0
+    setattr(module, POLL_INTERVAL_SETTING, 0)  # the worker module's copy, read by poller_loop at each turn
     original = module.EsmWorker.poller_loop
 
     def poller_loop(self: Any, *args: Any, **kwargs: Any) -> Any:
