@@ -876,6 +876,36 @@ def faults_clear(
     console.print(f"cleared {cleared} fault rule(s)")
 
 
+@app.command()
+def reset(
+    stack: Annotated[str | None, typer.Option(help="delete this CloudFormation stack only, not everything")] = None,
+    mock_config: Annotated[
+        Path | None, typer.Option(help="then use this Step Functions Local mock file (SFN_MOCK_CONFIG)")
+    ] = None,
+    target: TargetOption = None,
+) -> None:
+    """Empty the running engine of everything but itself (or of one stack), without restarting it."""
+    from serverless_testbed.engine_reset import delete_stack, reset_engine
+    from serverless_testbed.errors import BadInput
+
+    settings = Settings.from_env(target=target)
+    if settings.target != "embedded":
+        raise BadInput(f"only the embedded engine can be reset; the target is {settings.target}")
+    engine = connected_engine(settings)
+    assert engine.endpoint_url is not None
+    started = time.monotonic()
+    if stack is not None:
+        delete_stack(engine.client("cloudformation"), stack)
+        what = f"stack {stack} deleted"
+        if mock_config is not None:
+            reset_engine(engine.endpoint_url, mock_config, empty=False)
+            what += f", mock config {mock_config}"
+    else:
+        answer = reset_engine(engine.endpoint_url, mock_config)
+        what = f"emptied ({len(answer['reset'])} services)"
+    console.print(f"[green]reset[/green] {what} in {time.monotonic() - started:.1f} s")
+
+
 def main() -> None:
     """The `testbed` entry point."""
     app()

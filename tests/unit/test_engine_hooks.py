@@ -35,6 +35,7 @@ NOTHING = {
     "sfn_retry": False,
     "cloudformation": False,
     "event_source_mappings": False,
+    "reset": False,
 }
 HOOK_GROUP = "localstack.hooks.on_infra_start"
 
@@ -66,6 +67,7 @@ from serverless_testbed.localstack_plugins.cloudformation import EXECUTOR_MODULE
 cfn_executor = importlib.import_module(EXECUTOR_MODULE)
 from serverless_testbed.localstack_plugins.event_source_mappings import WORKER_MODULE
 esm_worker = importlib.import_module(WORKER_MODULE)
+from localstack.services.edge import ROUTER
 ours = lambda fn: fn.__module__.startswith("serverless_testbed.localstack_plugins")
 chain = handlers.serve_custom_service_request_handlers.handlers
 print(json.dumps({
@@ -83,6 +85,7 @@ print(json.dumps({
     "sfn_retry": type(retrier_decl.time).__name__ == "ScaledSleep",
     "cloudformation": ours(cfn_executor.ChangeSetModelExecutor.visit_node_output),
     "event_source_mappings": ours(esm_worker.EsmWorker.poller_loop),
+    "reset": any(rule.rule == "/_testbed/reset" for rule in ROUTER.url_map.iter_rules()),
 }))
 """
 
@@ -127,6 +130,7 @@ def test_the_probe_covers_every_registered_hook():
         "sfn_retry_hook",
         "cloudformation",
         "event_source_mappings",
+        "reset",
     }, f"a hook was added or removed ({modules}): teach PROBE what it patches"
 
 
@@ -200,6 +204,7 @@ def test_every_hook_carries_the_guard():
         "testbed_sfn_retry_scale": "engine",
         "testbed_cloudformation": "fidelity",
         "testbed_event_source_mappings": "fidelity",
+        "testbed_reset": "engine",
     }
 
 
