@@ -97,3 +97,11 @@ def test_a_refused_name_in_the_project_names_the_file(tmp_path: Path) -> None:
     (tmp_path / "pyproject.toml").write_text("[tool.testbed.engine]\nport = 1\n")
     with pytest.raises(ProjectConfigError, match="holds one table, settings"):
         engine_settings_table(tmp_path)
+
+
+def test_the_docs_list_every_setting_taken_and_refused() -> None:
+    from serverless_testbed.engine.localstack_settings import REFUSED
+
+    docs = (Path(__file__).resolve().parents[2] / "docs" / "cloudformation.md").read_text()
+    missing = [name for name in (*ALLOWED, *REFUSED) if f"`{name}`" not in docs]
+    assert missing == [], f"docs/cloudformation.md does not name {missing}"
