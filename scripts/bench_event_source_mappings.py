@@ -5,7 +5,8 @@
 One Python function is mapped to an SQS queue, a Kinesis stream and a DynamoDB table's stream;
 it writes the time it was invoked into a table. A record is sent, one at a time, after a pause
 longer than a poll interval (so every record meets an idle mapping, as a test's first record
-does); its hop is the function's time minus the time it was sent (one clock: same machine).
+does) plus a random fraction of a second (so records meet the pollers at every phase of their
+rate, as a test's do); its hop is the function's time minus the time it was sent (one clock).
 Prints the median and slowest hop per source, and the engine's CPU (all its processes, per
 cent of one core) over `--idle` seconds with no mapping, then with the three mappings idle.
 `--setting` starts the engine with LocalStack settings (e.g. LocalStack's own pacing:
@@ -17,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import random
 import statistics
 import sys
 import time
@@ -147,7 +149,7 @@ def main() -> int:
                     what=f"the {source} record {ident} at the function",
                 )
                 hops.append(float(item["at"]["S"]) - sent)
-                time.sleep(args.pause)  # an idle mapping meets the next record, as a test's does
+                time.sleep(args.pause + random.random())  # an idle mapping meets the next record, at any phase
             results[f"{source}_hop_median_s"] = statistics.median(hops)
             results[f"{source}_hop_max_s"] = max(hops)
         results["cpu_idle_three_mappings_percent"] = idle_cpu_percent(engine, args.idle)

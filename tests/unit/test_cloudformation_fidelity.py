@@ -82,9 +82,9 @@ def test_missing_required_properties_and_awss_message() -> None:
 def test_streams_are_polled_at_a_steady_rate_per_shard() -> None:
     from serverless_testbed.localstack_plugins.event_source_mappings import stream_pause
 
-    assert stream_pause("aws:kinesis", shards=1, elapsed=0.0) == pytest.approx(0.5)
-    assert stream_pause("aws:kinesis", shards=1, elapsed=0.2) == pytest.approx(0.3)
+    assert stream_pause("aws:kinesis", shards=1, elapsed=0.0) == pytest.approx(1.0)
+    assert stream_pause("aws:kinesis", shards=1, elapsed=0.2) == pytest.approx(0.8)
     # Shards are polled in turn: each still at the rate.
-    assert stream_pause("aws:dynamodb", shards=4, elapsed=0.0) == pytest.approx(0.125)
-    assert stream_pause("aws:dynamodb", shards=0, elapsed=0.0) == pytest.approx(0.5)
+    assert stream_pause("aws:dynamodb", shards=4, elapsed=0.0) == pytest.approx(0.25)
+    assert stream_pause("aws:dynamodb", shards=0, elapsed=0.0) == pytest.approx(1.0)
     assert stream_pause("aws:kinesis", shards=1, elapsed=2.0) == 0.0  # a slow poll: the next at once

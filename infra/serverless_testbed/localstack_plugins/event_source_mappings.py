@@ -15,7 +15,7 @@ on an idle queue a message waits up to 10 s, each hop of a pipeline as long. AWS
 - Kinesis: "Lambda polls each shard in your Kinesis stream for records at a base rate of once
   per second" (https://docs.aws.amazon.com/lambda/latest/dg/with-kinesis.html); DynamoDB Streams
   "at a base rate of 4 times per second" (https://docs.aws.amazon.com/lambda/latest/dg/with-ddb.html).
-  Here each shard is polled twice a second (STREAM_POLLS_PER_SECOND), with no back-off
+  Here each shard is polled once a second (STREAM_POLLS_PER_SECOND), with no back-off
   (LocalStack polls every shard once a second after its 1 s poll interval; the interval now
   belongs to each poller).
 
@@ -48,10 +48,10 @@ STREAM_POLLER_MODULE = f"{PACKAGE}.pollers.stream_poller"
 POLL_INTERVAL_SETTING = "LAMBDA_EVENT_SOURCE_MAPPING_POLL_INTERVAL_SEC"
 PACING_SETTINGS = (POLL_INTERVAL_SETTING, "LAMBDA_EVENT_SOURCE_MAPPING_MAX_BACKOFF_ON_EMPTY_POLL_SEC")
 LONG_POLL_SECONDS = 20  # SQS's longest WaitTimeSeconds, what Lambda's pollers use
-# AWS's base rates are 1/s (Kinesis) and 4/s (DynamoDB Streams); a median hop under a second wants
-# more than 1/s here (a Kinesis GetRecords through kinesis-mock takes its own time), and 4/s cost an
-# idle engine 2 % more of a core for a quarter second less: both at 2/s (docs/cloudformation.md).
-STREAM_POLLS_PER_SECOND = {"aws:kinesis": 2.0, "aws:dynamodb": 2.0}
+# AWS's base rates are 1/s (Kinesis) and 4/s (DynamoDB Streams). Once a second for both: measured,
+# twice a second cost an idle engine with three mappings 9.6 % of a core instead of 5.7 %, for a
+# median hop no shorter than the half second a once-a-second poll gives (docs/cloudformation.md).
+STREAM_POLLS_PER_SECOND = {"aws:kinesis": 1.0, "aws:dynamodb": 1.0}
 # Set on a poller by its worker: the worker's shutdown event (set when the mapping is deleted or disabled).
 STOPPED_ATTRIBUTE = "_testbed_stopped"
 
