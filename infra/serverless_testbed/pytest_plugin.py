@@ -13,7 +13,9 @@ Override the settings fixtures in your conftest.py:
   by `testbed_workflows`, all registered ones unless overridden).
 
 Fixtures: `testbed_settings`, `testbed_engine`, `aws`, `deployer`, `deploy`,
-`wait_execution`, `receive_messages`, `unique`, `faults`, and the factories of
+`wait_execution`, `receive_messages`, `unique`, `faults`, `testbed_reset` (an empty engine for
+a module that asks: `pytestmark = pytest.mark.usefixtures("testbed_reset")`, with the mock file
+of `testbed_mock_config`), and the factories of
 `serverless_testbed.pytest_factories` (`cleanup`, `role_arn`, `make_function`, `make_queue`,
 `make_bucket`, `make_state_machine`). boto3 and the engines are imported when a fixture
 is first used, so a session that uses none of them does not pay for them.
@@ -65,6 +67,8 @@ LOG = logging.getLogger(__name__)
 OPTION = "--testbed-target"
 OWN_ENGINE_OPTION = "--testbed-own-engine"
 REUSE_KEY = pytest.StashKey[str]()
+# How many times `testbed_reset` emptied the session's engine: what `deploy()` deployed before is gone.
+RESETS_KEY = pytest.StashKey[int]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -201,23 +205,26 @@ def deploy(
     from serverless_testbed.stack.reset import reset_data
     from serverless_testbed.stack.stack import Stack
 
-    deployed: list[tuple[str, Stack]] = []
+    deployed: list[tuple[str, Stack, int]] = []
 
     def make(what: str | Stack | None = None) -> Stack:
         wanted = testbed_stack if what is None else what
-        for label, stack in deployed:
-            if (isinstance(wanted, str) and label == wanted) or (isinstance(wanted, Stack) and stack == wanted):
+        resets = request.config.stash.get(RESETS_KEY, 0)
+        for label, stack, generation in deployed:
+            same = (isinstance(wanted, str) and label == wanted) or (isinstance(wanted, Stack) and stack == wanted)
+            if same and generation == resets:
                 return stack
         stack = wanted if isinstance(wanted, Stack) else stack_for([wanted])
-        deployer.deploy(stack)
-        if testbed_reused is not None:  # the slot's last session left data: start empty, as when fresh
+        deployer.deploy(stack)  # after a reset: everything again, nothing being left
+        if testbed_reused is not None and not resets:  # the slot's last session left data: start empty
             reset_data(deployer.clients, stack, deployer.ctx)
-        deployed.append((wanted if isinstance(wanted, str) else "a stack", stack))
+        deployed[:] = [entry for entry in deployed if entry[1] != stack]
+        deployed.append((wanted if isinstance(wanted, str) else "a stack", stack, resets))
         return stack
 
     started = datetime.now(UTC)
     yield make
-    for label, stack in reversed(deployed):
+    for label, stack, _ in reversed(deployed):
         record_coverage(request.config, deployer, stack, since=started)
         if testbed_reused is not None:
             continue
@@ -365,6 +372,35 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
         terminalreporter.write_line(f"state machine coverage details not written: {err}")
         return
     terminalreporter.write_line(f"details: {path}")
+
+
+@pytest.fixture(scope="session")
+def testbed_mock_config() -> Path | None:
+    """The Step Functions Local mock file `testbed_reset` gives the engine (None: keep the one it
+    has); override it in a test module (scope "module") to give that module its own."""
+    return None
+
+
+@pytest.fixture(scope="module")
+def testbed_reset(
+    request: pytest.FixtureRequest,
+    testbed_engine: Engine,
+    testbed_settings: Settings,
+    testbed_mock_config: Path | None,
+) -> dict[str, Any]:
+    """An empty engine for the module that asks for it (`pytestmark =
+    pytest.mark.usefixtures("testbed_reset")`): everything deployed before is deleted, in
+    seconds, and the engine takes `testbed_mock_config` when one is given. `deploy()` deploys
+    anew afterwards. On an engine `testbed up` started, other sessions' resources go too. Only
+    the embedded engine can be reset; elsewhere the module is skipped, saying why."""
+    from serverless_testbed.engine_reset import reset_engine
+
+    if testbed_settings.target != "embedded" or not testbed_engine.endpoint_url:
+        pytest.skip(f"an engine reset needs the embedded engine (target is {testbed_settings.target})")
+    answer = reset_engine(testbed_engine.endpoint_url, testbed_mock_config)
+    request.config.stash[RESETS_KEY] = request.config.stash.get(RESETS_KEY, 0) + 1
+    LOG.info("engine reset in %.2f s (%s)", answer["seconds"], ", ".join(answer["reset"]))
+    return answer
 
 
 @pytest.fixture
