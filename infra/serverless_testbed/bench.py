@@ -31,6 +31,7 @@ from serverless_testbed.batch_write import batch_write
 from serverless_testbed.engine.embedded import EmbeddedEngine, engine_processes
 from serverless_testbed.errors import BadInput, TestbedError
 from serverless_testbed.packaging import zip_files
+from serverless_testbed.procfs import children
 from serverless_testbed.settings import LOCALSTACK_VERSION, Settings
 from serverless_testbed.waiting import wait_for
 
@@ -39,6 +40,10 @@ CONCURRENT_CALLERS = 4
 SALES_SIZES = (1000, 10000, 100000)
 RSS_SAMPLE_S = 0.5
 NOOP_SOURCE = "def handler(event, context):\n    return event\n"
+PRINT_SOURCE = (
+    "import sys\n\ndef handler(event, context):\n    sys.stdout.write(('x' * 1023 + '\\n') * 1024 * event['mb'])\n"
+)
+PRINT_MB, PRINT_INVOKES = 4, 30  # the chatty function: MB printed per invoke, invokes
 TRUST_POLICY = {
     "Version": "2012-10-17",
     "Statement": [
@@ -65,6 +70,10 @@ MEASURES: dict[str, tuple[str, str]] = {
     f"invokes_per_s_{CONCURRENT_CALLERS}": (f"invokes/s, {CONCURRENT_CALLERS} concurrent callers", "1/s"),
     "sfn_2_state_median_ms": ("Step Functions 2 states (Pass, Lambda) median", "ms"),
     "sfn_3_state_median_ms": ("Step Functions 3 states (Pass, Lambda, Pass) median", "ms"),
+    "print_rss_before_mb": ("LocalStack process memory (RSS) before a function printing a lot", "MB"),
+    "print_rss_half_mb": (f"  after {PRINT_INVOKES // 2} invokes printing {PRINT_MB} MB each", "MB"),
+    "print_rss_after_mb": (f"  after {PRINT_INVOKES} (log delivery refused: the memory is the engine's own)", "MB"),
+    "print_kept_share": ("  second half's RSS growth / what it printed (levels off: about 0)", "x"),
     "deploy_s": ("deploy every workflow to the fresh engine (plan and apply)", "s"),
     "deploy_resources": ("  resources it created", ""),
     "redeploy_noop_s": ("  deploy again, nothing changed (reads only)", "s"),
@@ -187,6 +196,33 @@ class _Bench:
             what=f"function {name} to be Active",
         )
         return arn
+
+    def print_memory(self, results: dict[str, float | int]) -> None:
+        """The LocalStack process's RSS around PRINT_INVOKES invokes of a function printing
+        PRINT_MB MB each; its role may not write logs, so none of that memory is stored logs."""
+        assert self.engine.record is not None
+        supervisor = self.engine.record.pid
+        pid = next(p for p in children(supervisor) if b"localstack_main" in Path(f"/proc/{p}/cmdline").read_bytes())
+        role = self.client("iam").create_role(RoleName="bench-quiet", AssumeRolePolicyDocument=json.dumps(TRUST_POLICY))
+        lam = self.client("lambda")
+        lam.create_function(
+            FunctionName="bench-print",
+            Runtime="python3.12",
+            Role=role["Role"]["Arn"],
+            Handler="chatty.handler",
+            Code={"ZipFile": zip_files({"chatty.py": PRINT_SOURCE})},
+            Timeout=60,
+        )
+        lam.get_waiter("function_active_v2").wait(FunctionName="bench-print")
+        results["print_rss_before_mb"] = rss_mb([pid])
+        for number in range(PRINT_INVOKES):
+            lam.invoke(FunctionName="bench-print", Payload=json.dumps({"mb": PRINT_MB}))["Payload"].read()
+            if number + 1 == PRINT_INVOKES // 2:
+                results["print_rss_half_mb"] = rss_mb([pid])
+        results["print_rss_after_mb"] = rss_mb([pid])
+        printed = (PRINT_INVOKES - PRINT_INVOKES // 2) * PRINT_MB
+        results["print_kept_share"] = (results["print_rss_after_mb"] - results["print_rss_half_mb"]) / printed
+        lam.delete_function(FunctionName="bench-print")
 
     def cold_invokes(self, role_arn: str, count: int) -> list[float]:
         """Seconds of the first invoke of `count` new no-op functions, each created (and
@@ -403,6 +439,7 @@ def run_benchmarks(
                 role_arn, function_arn, states, sfn_runs
             )
 
+        bench.print_memory(results)
         deploy_times(engine, results)
         if sales_sizes:
             sales_ingest(engine, sales_sizes, results)

@@ -223,10 +223,22 @@ def interrupted_by_termination() -> Iterator[None]:
 
 
 @app.command()
-def up(target: TargetOption = None, port: PortOption = None, account_id: AccountOption = None) -> None:
+def up(
+    target: TargetOption = None,
+    port: PortOption = None,
+    account_id: AccountOption = None,
+    setting: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="a LocalStack setting NAME=VALUE for the engine; repeat for several (docs/cloudformation.md)"
+        ),
+    ] = None,
+) -> None:
     """Start an engine and leave it running (embedded: a background LocalStack process)."""
     from serverless_testbed.engine import engine_for
     from serverless_testbed.engine.embedded import EmbeddedEngine
+    from serverless_testbed.engine.localstack_settings import parse_assignments
+    from serverless_testbed.errors import BadInput
     from serverless_testbed.state import (
         forget_running,
         orphans,
@@ -239,6 +251,9 @@ def up(target: TargetOption = None, port: PortOption = None, account_id: Account
     )
 
     settings = Settings.from_env(target=target, account_id=account_id)
+    given = parse_assignments(setting or [])
+    if given and settings.target != "embedded":
+        raise BadInput(f"--setting is for the embedded engine; the target is {settings.target}")
     if settings.target != "embedded":
         engine = engine_for(settings).start()
         console.print(f"{settings.target} engine answering at {engine.endpoint_url}")
@@ -258,7 +273,7 @@ def up(target: TargetOption = None, port: PortOption = None, account_id: Account
                 f"{describe_orphan(strays[0])} runs without a record; `testbed down` stops it (one engine per project)"
             )
         started = time.monotonic()
-        embedded = EmbeddedEngine(settings, detach=True, port=port, scope=scope_marker())
+        embedded = EmbeddedEngine(settings, detach=True, port=port, scope=scope_marker(), settings_given=given)
         try:
             with interrupted_by_termination():
                 # The record is written as soon as the process exists: nothing can leave it unrecorded.
@@ -886,6 +901,36 @@ def faults_clear(
     """Remove every fault rule (or one)."""
     cleared = faults_client(target).clear(rule_id)
     console.print(f"cleared {cleared} fault rule(s)")
+
+
+@app.command()
+def reset(
+    stack: Annotated[str | None, typer.Option(help="delete this CloudFormation stack only, not everything")] = None,
+    mock_config: Annotated[
+        Path | None, typer.Option(help="then use this Step Functions Local mock file (SFN_MOCK_CONFIG)")
+    ] = None,
+    target: TargetOption = None,
+) -> None:
+    """Empty the running engine of everything but itself (or of one stack), without restarting it."""
+    from serverless_testbed.engine_reset import delete_stack, reset_engine
+    from serverless_testbed.errors import BadInput
+
+    settings = Settings.from_env(target=target)
+    if settings.target != "embedded":
+        raise BadInput(f"only the embedded engine can be reset; the target is {settings.target}")
+    engine = connected_engine(settings)
+    assert engine.endpoint_url is not None
+    started = time.monotonic()
+    if stack is not None:
+        delete_stack(engine.client("cloudformation"), stack)
+        what = f"stack {stack} deleted"
+        if mock_config is not None:
+            reset_engine(engine.endpoint_url, mock_config, empty=False)
+            what += f", mock config {mock_config}"
+    else:
+        answer = reset_engine(engine.endpoint_url, mock_config)
+        what = f"emptied ({len(answer['reset'])} services)"
+    console.print(f"[green]reset[/green] {what} in {time.monotonic() - started:.1f} s")
 
 
 def main() -> None:

@@ -392,16 +392,26 @@ def report(coverages: Mapping[str, Coverage]) -> dict[str, Any]:
 
 
 def collect(
-    clients: Any, machine_arn: str, coverage: Coverage, max_children: int = 2000, since: datetime | None = None
+    clients: Any,
+    machine_arn: str,
+    coverage: Coverage,
+    max_children: int = 2000,
+    since: datetime | None = None,
+    seen: set[str] | None = None,
 ) -> None:
     """Add every execution of a deployed state machine started at `since` or later (all when
     None), and the child executions of its Distributed Map runs (up to `max_children` per
-    run), to `coverage`."""
+    run), to `coverage`; an execution whose ARN is in `seen` is counted already (it is added
+    to `seen` when counted)."""
     sfn = clients("stepfunctions")
     for page in sfn.get_paginator("list_executions").paginate(stateMachineArn=machine_arn):
         for execution in page["executions"]:
             if since is not None and execution["startDate"] < since:
                 continue
+            if seen is not None:
+                if execution["executionArn"] in seen:
+                    continue
+                seen.add(execution["executionArn"])
             history = _history(sfn, execution["executionArn"])
             coverage.add_history(history)
             for run_arn in map_run_arns(history):

@@ -101,6 +101,8 @@ def use_root(root: str | Path | None) -> Iterator[Path]:
 
 
 PYPROJECT = "pyproject.toml"
+# [tool.testbed.engine.settings]: LocalStack settings for the project's engines (engine/localstack_settings.py).
+ENGINE_KEY = "engine"
 PACKAGE_NAME = re.compile(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)*")
 
 
@@ -161,10 +163,12 @@ def project_config(root: Path | None = None) -> ProjectConfig | None:
     where = f"{pyproject} [tool.testbed]"
     if not isinstance(table, dict):
         raise ProjectConfigError(f"{where}: must be a table")
-    unknown = sorted(set(table) - set(ProjectConfig.KEYS))
+    unknown = sorted(set(table) - set(ProjectConfig.KEYS) - {ENGINE_KEY})
+    if not set(table) & set(ProjectConfig.KEYS) and not unknown:
+        return None  # engine settings only ([tool.testbed.engine]): no workflows declared
     if unknown:
         raise ProjectConfigError(
-            f"{where}: unknown key(s) {', '.join(unknown)}; known: {', '.join(ProjectConfig.KEYS)}"
+            f"{where}: unknown key(s) {', '.join(unknown)}; known: {', '.join((*ProjectConfig.KEYS, ENGINE_KEY))}"
         )
     values: dict[str, str] = {}
     for key in ProjectConfig.KEYS:
@@ -173,3 +177,17 @@ def project_config(root: Path | None = None) -> ProjectConfig | None:
             raise ProjectConfigError(f'{where}: {key} must be a dotted Python package name, e.g. "pipelines.{key}"')
         values[key] = value
     return ProjectConfig(**values)
+
+
+def engine_settings_table(root: Path) -> dict[str, object]:
+    """The project's `[tool.testbed.engine.settings]` table ({} when it has none); unchecked."""
+    pyproject = root / PYPROJECT
+    table = _tool_tables(pyproject).get("testbed")
+    engine = table.get(ENGINE_KEY) if isinstance(table, dict) else None
+    if engine is None:
+        return {}
+    settings = engine.get("settings", {}) if isinstance(engine, dict) else None
+    unknown = sorted(set(engine) - {"settings"}) if isinstance(engine, dict) else []
+    if not isinstance(settings, dict) or unknown:
+        raise ProjectConfigError(f"{pyproject} [tool.testbed.engine]: holds one table, settings (NAME = value)")
+    return settings

@@ -13,7 +13,9 @@ Override the settings fixtures in your conftest.py:
   by `testbed_workflows`, all registered ones unless overridden).
 
 Fixtures: `testbed_settings`, `testbed_engine`, `aws`, `deployer`, `deploy`,
-`wait_execution`, `receive_messages`, `unique`, `faults`, and the factories of
+`wait_execution`, `receive_messages`, `unique`, `faults`, `testbed_reset` (an empty engine for
+a module that asks: `pytestmark = pytest.mark.usefixtures("testbed_reset")`, with the mock file
+of `testbed_mock_config`), and the factories of
 `serverless_testbed.pytest_factories` (`cleanup`, `role_arn`, `make_function`, `make_queue`,
 `make_bucket`, `make_state_machine`). boto3 and the engines are imported when a fixture
 is first used, so a session that uses none of them does not pay for them.
@@ -65,6 +67,8 @@ LOG = logging.getLogger(__name__)
 OPTION = "--testbed-target"
 OWN_ENGINE_OPTION = "--testbed-own-engine"
 REUSE_KEY = pytest.StashKey[str]()
+# How many times `testbed_reset` emptied the session's engine: what `deploy()` deployed before is gone.
+RESETS_KEY = pytest.StashKey[int]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -142,15 +146,22 @@ def testbed_settings(request: pytest.FixtureRequest, testbed_reused: Reused | No
 
 
 @pytest.fixture(scope="session")
-def testbed_engine(testbed_settings: Settings, testbed_reused: Reused | None) -> Iterator[Engine]:
+def testbed_engine(
+    testbed_settings: Settings, testbed_reused: Reused | None, request: pytest.FixtureRequest
+) -> Iterator[Engine]:
     """The engine for this session, started once and stopped at the end; or the running
-    engine it reuses, left running."""
+    engine it reuses, left running. Before it goes, the coverage of every state machine the
+    session's executions used is recorded (`record_engine_coverage`)."""
+    from datetime import UTC, datetime
+
     from serverless_testbed.engine import engine_for
 
     if testbed_settings.target == "aws":
         pytest.skip("the testbed's fixtures do not run against real AWS")
+    started = datetime.now(UTC)
     if testbed_reused is not None:
         yield testbed_reused.engine
+        record_engine_coverage(request.config, testbed_reused.engine.client, testbed_settings.prefix, started)
         return
     instance = engine_for(testbed_settings)
     try:
@@ -158,6 +169,7 @@ def testbed_engine(testbed_settings: Settings, testbed_reused: Reused | None) ->
     except EngineUnavailable as err:
         pytest.skip(str(err))
     yield instance
+    record_engine_coverage(request.config, instance.client, testbed_settings.prefix, started)
     instance.stop()
 
 
@@ -193,23 +205,26 @@ def deploy(
     from serverless_testbed.stack.reset import reset_data
     from serverless_testbed.stack.stack import Stack
 
-    deployed: list[tuple[str, Stack]] = []
+    deployed: list[tuple[str, Stack, int]] = []
 
     def make(what: str | Stack | None = None) -> Stack:
         wanted = testbed_stack if what is None else what
-        for label, stack in deployed:
-            if (isinstance(wanted, str) and label == wanted) or (isinstance(wanted, Stack) and stack == wanted):
+        resets = request.config.stash.get(RESETS_KEY, 0)
+        for label, stack, generation in deployed:
+            same = (isinstance(wanted, str) and label == wanted) or (isinstance(wanted, Stack) and stack == wanted)
+            if same and generation == resets:
                 return stack
         stack = wanted if isinstance(wanted, Stack) else stack_for([wanted])
-        deployer.deploy(stack)
-        if testbed_reused is not None:  # the slot's last session left data: start empty, as when fresh
+        deployer.deploy(stack)  # after a reset: everything again, nothing being left
+        if testbed_reused is not None and not resets:  # the slot's last session left data: start empty
             reset_data(deployer.clients, stack, deployer.ctx)
-        deployed.append((wanted if isinstance(wanted, str) else "a stack", stack))
+        deployed[:] = [entry for entry in deployed if entry[1] != stack]
+        deployed.append((wanted if isinstance(wanted, str) else "a stack", stack, resets))
         return stack
 
     started = datetime.now(UTC)
     yield make
-    for label, stack in reversed(deployed):
+    for label, stack, _ in reversed(deployed):
         record_coverage(request.config, deployer, stack, since=started)
         if testbed_reused is not None:
             continue
@@ -220,6 +235,8 @@ def deploy(
 
 
 COVERAGE_KEY = pytest.StashKey[dict[str, Any]]()
+# The executions already counted in the session's coverage (each is counted once).
+COUNTED_KEY = pytest.StashKey[set[str]]()
 
 
 def record_coverage(config: pytest.Config, deployer: Deployer, stack: Stack, since: datetime | None = None) -> None:
@@ -239,9 +256,48 @@ def record_coverage(config: pytest.Config, deployer: Deployer, stack: Stack, sin
             if resource.name not in coverages:
                 definition = sfn.describe_state_machine(stateMachineArn=arn)["definition"]
                 coverages[resource.name] = Coverage(Model.from_asl(definition))
-            collect(deployer.clients, arn, coverages[resource.name], since=since)
+            collect(deployer.clients, arn, coverages[resource.name], since=since, seen=counted(config))
         except Exception:
             LOG.exception("state machine coverage of %s not recorded", resource.name)
+
+
+def counted(config: pytest.Config) -> set[str]:
+    """The ARNs of the executions the session's coverage has counted."""
+    return config.stash.setdefault(COUNTED_KEY, set())
+
+
+def record_engine_coverage(config: pytest.Config, clients: Clients, prefix: str, since: datetime) -> None:
+    """Add to the session's coverage every execution started since `since` of any state machine
+    in the engine, not only of the stacks `deploy()` deployed: a SAM or CloudFormation stack's,
+    one a test made itself. A machine of the session's prefix is named as in its stack
+    (`customer-orders`), any other by its name in the engine. Executions already counted
+    (`record_coverage`) are not counted again."""
+    from serverless_testbed.coverage import Coverage, Model, collect
+
+    coverages = config.stash.setdefault(COVERAGE_KEY, {})
+    try:
+        sfn = clients("stepfunctions")
+        machines = [m for page in sfn.get_paginator("list_state_machines").paginate() for m in page["stateMachines"]]
+    except Exception:
+        LOG.exception("the engine's state machines could not be listed for coverage")
+        return
+    for machine in machines:
+        arn, name = machine["stateMachineArn"], machine["name"]
+        key = name.removeprefix(f"{prefix}-")
+        try:
+            executions = [
+                e
+                for page in sfn.get_paginator("list_executions").paginate(stateMachineArn=arn)
+                for e in page["executions"]
+                if e["startDate"] >= since and e["executionArn"] not in counted(config)
+            ]
+            if not executions:
+                continue
+            if key not in coverages:
+                coverages[key] = Coverage(Model.from_asl(sfn.describe_state_machine(stateMachineArn=arn)["definition"]))
+            collect(clients, arn, coverages[key], since=since, seen=counted(config))
+        except Exception:
+            LOG.exception("state machine coverage of %s not recorded", name)
 
 
 def coverage_json_path(config: pytest.Config) -> Path:
@@ -316,6 +372,35 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
         terminalreporter.write_line(f"state machine coverage details not written: {err}")
         return
     terminalreporter.write_line(f"details: {path}")
+
+
+@pytest.fixture(scope="session")
+def testbed_mock_config() -> Path | None:
+    """The Step Functions Local mock file `testbed_reset` gives the engine (None: keep the one it
+    has); override it in a test module (scope "module") to give that module its own."""
+    return None
+
+
+@pytest.fixture(scope="module")
+def testbed_reset(
+    request: pytest.FixtureRequest,
+    testbed_engine: Engine,
+    testbed_settings: Settings,
+    testbed_mock_config: Path | None,
+) -> dict[str, Any]:
+    """An empty engine for the module that asks for it (`pytestmark =
+    pytest.mark.usefixtures("testbed_reset")`): everything deployed before is deleted, in
+    seconds, and the engine takes `testbed_mock_config` when one is given. `deploy()` deploys
+    anew afterwards. On an engine `testbed up` started, other sessions' resources go too. Only
+    the embedded engine can be reset; elsewhere the module is skipped, saying why."""
+    from serverless_testbed.engine_reset import reset_engine
+
+    if testbed_settings.target != "embedded" or not testbed_engine.endpoint_url:
+        pytest.skip(f"an engine reset needs the embedded engine (target is {testbed_settings.target})")
+    answer = reset_engine(testbed_engine.endpoint_url, testbed_mock_config)
+    request.config.stash[RESETS_KEY] = request.config.stash.get(RESETS_KEY, 0) + 1
+    LOG.info("engine reset in %.2f s (%s)", answer["seconds"], ", ".join(answer["reset"]))
+    return answer
 
 
 @pytest.fixture

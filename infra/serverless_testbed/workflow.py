@@ -31,7 +31,7 @@ class Workflow:
     """One workflow, whole: what `deploy`, `run`, `fixtures` and `demo` need of it."""
 
     name: str  # the one key: `testbed deploy -w NAME`, `testbed run NAME`, `testbed fixtures NAME`
-    summary: str  # one line for `--help` and the README
+    summary: str  # one line for `--help` (the workflows listed under a command that takes one)
     resources: Callable[[], Iterable[Resource]]
     generator: str  # "module:function" (records, invalid_rate, seed, *, run_id) -> list[Generated]
     runner: str  # "module:function" (deployer, stack, options) -> RunResult

@@ -184,3 +184,8 @@ def test_batch_write_and_index_checks():
         checks.check_index({"IndexName": "building"}, schema)
     with pytest.raises(CommonServiceException, match="exactly one of the supported datatypes"):
         checks.check_parameters([{"S": "a"}, {}])
+    keys_only = checks.TableSchema(keys={"id": "S"}, indexes={"k": "ACTIVE"}, partial_global_indexes=frozenset({"k"}))
+    checks.check_index({"IndexName": "k", "Select": "ALL_PROJECTED_ATTRIBUTES"}, keys_only)
+    checks.check_index({"IndexName": "ready", "Select": "ALL_ATTRIBUTES"}, schema)
+    with pytest.raises(CommonServiceException, match="ALL_ATTRIBUTES is not supported for global secondary index k"):
+        checks.check_index({"IndexName": "k", "Select": "ALL_ATTRIBUTES"}, keys_only)

@@ -35,6 +35,9 @@ NOTHING = {
     "sfn_describe": False,
     "sfn_retry": False,
     "sfn_map_runs": False,
+    "cloudformation": False,
+    "event_source_mappings": False,
+    "reset": False,
 }
 HOOK_GROUP = "localstack.hooks.on_infra_start"
 
@@ -64,6 +67,11 @@ from localstack.aws import handlers
 from localstack.services.stepfunctions.asl.component.common.retry import retrier_decl
 from serverless_testbed.localstack_plugins.sfn_map_runs import COMPONENT_MODULE
 map_runs = importlib.import_module(COMPONENT_MODULE)
+from serverless_testbed.localstack_plugins.cloudformation import EXECUTOR_MODULE
+cfn_executor = importlib.import_module(EXECUTOR_MODULE)
+from serverless_testbed.localstack_plugins.event_source_mappings import WORKER_MODULE
+esm_worker = importlib.import_module(WORKER_MODULE)
+from localstack.services.edge import ROUTER
 ours = lambda fn: fn.__module__.startswith("serverless_testbed.localstack_plugins")
 chain = handlers.serve_custom_service_request_handlers.handlers
 print(json.dumps({
@@ -81,6 +89,9 @@ print(json.dumps({
     "sfn_describe": refs.VariableReferencesStaticAnalyser.process_and_get is not before["sfn_describe"],
     "sfn_retry": type(retrier_decl.time).__name__ == "ScaledSleep",
     "sfn_map_runs": ours(map_runs.DistributedIterationComponent._map_run),
+    "cloudformation": ours(cfn_executor.ChangeSetModelExecutor.visit_node_output),
+    "event_source_mappings": ours(esm_worker.EsmWorker.poller_loop),
+    "reset": any(rule.rule == "/_testbed/reset" for rule in ROUTER.url_map.iter_rules()),
 }))
 """
 
@@ -124,6 +135,9 @@ def test_the_probe_covers_every_registered_hook():
         "sfn_describe",
         "sfn_retry_hook",
         "sfn_map_runs",
+        "cloudformation",
+        "event_source_mappings",
+        "reset",
     }, f"a hook was added or removed ({modules}): teach PROBE what it patches"
 
 
@@ -151,6 +165,8 @@ ENGINE = {**dict.fromkeys(NOTHING, True), "sfn_retry": False}
                 "iam": False,
                 "lambda_limits": False,
                 "sfn_map_runs": False,
+                "cloudformation": False,
+                "event_source_mappings": False,
             },
         ),
         # The mode alone does not make a process a testbed engine.
@@ -197,6 +213,9 @@ def test_every_hook_carries_the_guard():
         "testbed_sfn_describe": "engine",
         "testbed_sfn_retry_scale": "engine",
         "testbed_sfn_map_runs": "fidelity",
+        "testbed_cloudformation": "fidelity",
+        "testbed_event_source_mappings": "fidelity",
+        "testbed_reset": "engine",
     }
 
 

@@ -277,10 +277,11 @@ def localstack_environment(
         "DNS_ADDRESS": "0",
         "SKIP_SSL_CERT_DOWNLOAD": "1",
         "DISABLE_EVENTS": "1",
+        # Queue URLs whose host resolves: http://127.0.0.1:<port>/queue/<region>/<account>/<name>. The
+        # default strategy names sqs.<region>.127.0.0.1, which no resolver knows (curl and requests fail).
+        "SQS_ENDPOINT_STRATEGY": "path",
         # Internal calls (Step Functions to Lambda, Lambda logs, metrics) skip the HTTP hop.
         "IN_MEMORY_CLIENT": "1",
-        # Step Functions Local's MockConfigFile, when the user names one (`<arn>#<TestCase>` runs a case).
-        **({"SFN_MOCK_CONFIG": host["SFN_MOCK_CONFIG"]} if host.get("SFN_MOCK_CONFIG") else {}),
         "LAMBDA_RUNTIME_EXECUTOR": "local-process",
         # An idle execution environment is stopped (its worker process ends), as AWS reclaims idle sandboxes.
         "LAMBDA_KEEPALIVE_MS": str(round(lambda_idle_seconds(host) * 1000)),
@@ -335,6 +336,7 @@ class EmbeddedEngine(Engine):
         iam_enforce: bool | None = None,
         extra_env: Mapping[str, str] | None = None,
         scope: str | None = None,
+        settings_given: Mapping[str, str] | None = None,
     ) -> None:
         super().__init__(settings or Settings(target="embedded"))
         # Whose `testbed up` this engine is (state.scope_marker): found by it when its record is lost.
@@ -343,6 +345,8 @@ class EmbeddedEngine(Engine):
         self.mode: EngineMode = mode or engine_mode()
         # LocalStack settings for this engine only, e.g. {"SFN_MOCK_CONFIG": "/path/MockConfigFile.json"}.
         self.extra_env = dict(extra_env or {})
+        # Checked LocalStack settings from the command line (`testbed up --setting`), over the project's.
+        self.settings_given = dict(settings_given or {})
         # Roles' requests checked against their policies (TESTBED_IAM_ENFORCE, on unless 0).
         self.iam_enforce = iam_enforcement_on() if iam_enforce is None else iam_enforce
         self.detach = detach
@@ -367,6 +371,7 @@ class EmbeddedEngine(Engine):
         failing `on_spawn`, Ctrl-C, stops the engine before it propagates."""
         if self.record is not None:
             return self
+        settings = self.localstack_settings()  # a refused setting stops the start before anything runs
         venv = engine_venv()  # LocalStack's own environment, built on the first start
         engine_id = uuid.uuid4().hex[:12]
         root = Path(tempfile.mkdtemp(prefix=f"testbed-{engine_id}-", dir=engines_dir()))
@@ -374,6 +379,7 @@ class EmbeddedEngine(Engine):
         self._prepare_dirs(root, venv)
         (root / ID_FILE).write_text(engine_id)
         env = localstack_environment(engine_id, port, root, mode=self.mode, iam_enforce=self.iam_enforce)
+        env.update(settings)
         env.update(self.extra_env)
         env["TESTBED_PARENT_PID"] = str(os.getpid())
         # Functions' AWS SDKs and public layers are installed with uv into the user's cache (lambda_sdk.py).
@@ -424,6 +430,20 @@ class EmbeddedEngine(Engine):
                 raise failure
             raise EngineError(f"embedded engine did not start: {failure}\n{log_tail}") from failure
         return self
+
+    def localstack_settings(self) -> dict[str, str]:
+        """The LocalStack settings this engine gets: the project's `[tool.testbed.engine.settings]`,
+        $SFN_MOCK_CONFIG, then `settings_given` (engine/localstack_settings.py); SettingRefused
+        for one the engine does not take."""
+        from serverless_testbed.engine.localstack_settings import engine_settings
+        from serverless_testbed.project import ProjectNotFound, engine_settings_table, find_root
+
+        try:
+            root: Path | None = find_root()
+        except ProjectNotFound:
+            root = None
+        table = engine_settings_table(root) if root is not None else {}
+        return engine_settings(root, table, os.environ, self.settings_given)
 
     def _prepare_dirs(self, root: Path, venv: EngineVenv) -> None:
         for sub in ("home", "tmp", "cache", "config", "fs/var/lib/localstack"):

@@ -20,6 +20,7 @@ import logging
 import threading
 import time
 from collections import defaultdict
+from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from queue import Empty
 from typing import Any
@@ -118,7 +119,8 @@ def _lambda_key(account: str, region: str, function: str, metric: str) -> Key:
 
 
 def batched_log_loop(self: Any, *args: Any, **kwargs: Any) -> None:
-    """Replacement for LogHandler.run_log_loop: one PutLogEvents per stream per round."""
+    """Replacement for LogHandler.run_log_loop: per round, one PutLogEvents per stream and
+    batch (PutLogEvents' limits)."""
     from localstack.aws.connect import connect_to
     from localstack.services.lambda_.invocation.logs import QUEUE_SHUTDOWN
     from localstack.utils.aws.client_types import ServicePrincipal
@@ -135,21 +137,52 @@ def batched_log_loop(self: Any, *args: Any, **kwargs: Any) -> None:
                 items.append(self.log_queue.get(timeout=max(window_ends - time.monotonic(), 0)))
             except Empty:
                 break
-        streams: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
-        for item in items:
-            if item is QUEUE_SHUTDOWN:
-                continue
-            stamp = int(time.time() * 1000)
-            streams[(item.log_group, item.log_stream)] += [
-                {"timestamp": stamp, "message": line + "\n"} for line in item.logs.split("\n") if line
-            ]
-        for (group, stream), events in streams.items():
-            _put_events(logs_client, group, stream, events)
+        _store_round(logs_client, items)
         if QUEUE_SHUTDOWN in items:
             return
 
 
-def _put_events(client: Any, group: str, stream: str, events: list[dict[str, Any]]) -> None:
+# PutLogEvents' limits (CloudWatch Logs API reference, PutLogEvents): a batch holds at most
+# 10,000 events and 1,048,576 bytes, counted as each message's UTF-8 size plus 26 bytes.
+MAX_BATCH_EVENTS = 10_000
+MAX_BATCH_BYTES = 1_048_576
+EVENT_OVERHEAD_BYTES = 26
+
+
+def log_batches(lines: Iterable[str], stamp: int) -> Iterator[list[dict[str, Any]]]:
+    """Log events of `lines` in batches within PutLogEvents' limits, made one batch at a time:
+    a function that printed 5 MB never has all its events in memory at once (one call of all of
+    them cost the engine about their size again in memory it did not give back)."""
+    batch: list[dict[str, Any]] = []
+    size = 0
+    for line in lines:
+        message = line + "\n"
+        cost = len(message.encode()) + EVENT_OVERHEAD_BYTES
+        if batch and (size + cost > MAX_BATCH_BYTES or len(batch) == MAX_BATCH_EVENTS):
+            yield batch
+            batch, size = [], 0
+        batch.append({"timestamp": stamp, "message": message})
+        size += cost
+    if batch:
+        yield batch
+
+
+def _store_round(client: Any, items: list[Any]) -> None:
+    """Store one round of queued log items, per stream in the order they came."""
+    streams: dict[tuple[str, str], list[str]] = defaultdict(list)
+    for item in items:
+        if hasattr(item, "logs"):  # not QUEUE_SHUTDOWN
+            streams[(item.log_group, item.log_stream)].append(item.logs)
+    stamp = int(time.time() * 1000)
+    for (group, stream), texts in streams.items():
+        lines = (line for text in texts for line in text.split("\n") if line)
+        for batch in log_batches(lines, stamp):
+            if not _put_events(client, group, stream, batch):
+                break  # the rest would be refused the same way (a role without logs:PutLogEvents)
+
+
+def _put_events(client: Any, group: str, stream: str, events: list[dict[str, Any]]) -> bool:
+    """Store `events`; False (and a warning) when they could not be."""
     try:
         try:
             client.put_log_events(logGroupName=group, logStreamName=stream, logEvents=events)
@@ -160,6 +193,8 @@ def _put_events(client: Any, group: str, stream: str, events: list[dict[str, Any
             client.put_log_events(logGroupName=group, logStreamName=stream, logEvents=events)
     except Exception as err:  # noqa: BLE001 - as LocalStack: log, never break invokes
         LOG.warning("could not store logs in %s/%s: %s", group, stream, err)
+        return False
+    return True
 
 
 class _TimerScheduler:

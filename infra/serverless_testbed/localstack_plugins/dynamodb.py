@@ -50,7 +50,10 @@ def _schema(table: Any) -> checks.TableSchema:
     types = {d["AttributeName"]: d["AttributeType"] for d in table.attr}
     keys = {k["AttributeName"]: types.get(k["AttributeName"], "S") for k in table.schema}
     indexes = {index.name: getattr(index, "status", "ACTIVE") for index in table.all_indexes()}
-    return checks.TableSchema(keys=keys, indexes=indexes)
+    partial = frozenset(
+        index.name for index in table.global_indexes if (index.projection or {}).get("ProjectionType", "ALL") != "ALL"
+    )
+    return checks.TableSchema(keys=keys, indexes=indexes, partial_global_indexes=partial)
 
 
 def _index_stats(table: Any) -> shapes.IndexStats:

@@ -3,8 +3,9 @@
 Moto accepts some requests AWS refuses, or refuses them with other words:
 BatchWriteItem with a wrong key ("Missing the key id in the item"; AWS: "The provided key
 element does not match the schema"), Query/Scan on an index the table does not have
-(AWS: ValidationException), an empty PartiQL parameter, and DescribeTimeToLive on a
-missing table (moto's code `ResourceNotFound`; AWS: `ResourceNotFoundException`), and
+(AWS: ValidationException) or asks a global secondary index that does not project every
+attribute for ALL_ATTRIBUTES (moto answers what the index holds), an empty PartiQL parameter,
+and DescribeTimeToLive on a missing table (moto's code `ResourceNotFound`; AWS: `ResourceNotFoundException`), and
 CreateTable with PAY_PER_REQUEST and a ProvisionedThroughput (moto's words differ). The
 checks are pure functions of the request and a `TableSchema`; the unit tests run them
 without an engine.
@@ -40,6 +41,8 @@ class TableSchema:
 
     keys: dict[str, str]
     indexes: dict[str, str] = field(default_factory=dict)
+    # Global secondary indexes that do not project every attribute (ProjectionType not ALL).
+    partial_global_indexes: frozenset[str] = frozenset()
 
 
 def check_attribute_value(value: Any) -> None:
@@ -93,6 +96,13 @@ def check_index(request: Mapping[str, Any], schema: TableSchema | None) -> None:
         raise validation_error(f"The table does not have the specified index: {name}")
     if status != "ACTIVE":
         raise validation_error(f"Cannot read from backfilling global secondary index: {name}")
+    # A global secondary index holds only what it projects; DynamoDB does not fetch the rest from
+    # the table (Query API reference, Select: ALL_ATTRIBUTES), so it refuses to pretend it can.
+    if request.get("Select") == "ALL_ATTRIBUTES" and name in schema.partial_global_indexes:
+        raise validation_error(
+            "One or more parameter values were invalid: Select type ALL_ATTRIBUTES is not supported for"
+            f" global secondary index {name} because its projection type is not ALL"
+        )
 
 
 def table_not_found(table: str) -> ResourceNotFoundException:

@@ -25,10 +25,13 @@ UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12
 
 @pytest.fixture
 def make_table(aws: Clients, unique: Callable[[str], str], cleanup: Cleanup) -> Callable[..., str]:
-    """A table keyed `id` (S); `stream=` a StreamViewType, `provisioned=True`, `gsi=` an index name on `g`."""
+    """A table keyed `id` (S); `stream=` a StreamViewType, `provisioned=True`, `gsi=` an index name on `g`
+    projecting `projection` (ALL, KEYS_ONLY)."""
     ddb = aws("dynamodb")
 
-    def make(stream: str | None = None, provisioned: bool = False, gsi: str | None = None) -> str:
+    def make(
+        stream: str | None = None, provisioned: bool = False, gsi: str | None = None, projection: str = "ALL"
+    ) -> str:
         name = unique("fidelity")
         extra: dict[str, Any] = {}
         attributes = [{"AttributeName": "id", "AttributeType": "S"}]
@@ -44,7 +47,7 @@ def make_table(aws: Clients, unique: Callable[[str], str], cleanup: Cleanup) -> 
             index: dict[str, Any] = {
                 "IndexName": gsi,
                 "KeySchema": [{"AttributeName": "g", "KeyType": "HASH"}],
-                "Projection": {"ProjectionType": "ALL"},
+                "Projection": {"ProjectionType": projection},
             }
             if provisioned:
                 index["ProvisionedThroughput"] = throughput
@@ -452,3 +455,29 @@ def test_query_on_an_index_the_table_does_not_have(aws, make_table):
         "Code": "ValidationException",
         "Message": "The table does not have the specified index: no-such-index",
     }
+
+
+def test_all_attributes_from_an_index_that_does_not_project_them_is_refused(aws, make_table):
+    """AWS (Query API reference, Select): a global secondary index answers only what it projects,
+    so ALL_ATTRIBUTES from a KEYS_ONLY one is a ValidationException (LocalStack's
+    test_invalid_query_index and test_multiple_update_expressions); from an ALL one it is served."""
+    ddb = aws("dynamodb")
+
+    def query(table: str) -> Any:
+        return ddb.query(
+            TableName=table,
+            IndexName="by-g",
+            KeyConditionExpression="g = :g",
+            ExpressionAttributeValues={":g": {"S": "x"}},
+            Select="ALL_ATTRIBUTES",
+        )
+
+    keys_only = make_table(gsi="by-g", projection="KEYS_ONLY")
+    assert error_of(lambda: query(keys_only)) == {
+        "Code": "ValidationException",
+        "Message": "One or more parameter values were invalid: Select type ALL_ATTRIBUTES is not supported for"
+        " global secondary index by-g because its projection type is not ALL",
+    }
+    full = make_table(gsi="by-g")
+    ddb.put_item(TableName=full, Item={"id": {"S": "1"}, "g": {"S": "x"}, "more": {"N": "2"}})
+    assert query(full)["Items"] == [{"id": {"S": "1"}, "g": {"S": "x"}, "more": {"N": "2"}}]

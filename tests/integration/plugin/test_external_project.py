@@ -84,6 +84,25 @@ def test_greeter_greets(deploy, deployer, aws, wait_execution, unique):
     described = wait_execution(arn)
     assert described["status"] == "SUCCEEDED", described
     assert json.loads(described["output"]) == {"greeting": "hello Ada", "letters": 3}
+
+
+def test_a_machine_made_outside_the_stack(aws, role_arn, wait_execution):
+    # As a SAM or CloudFormation stack's would be: the plugin knows nothing of it, yet its
+    # coverage is in the session's table.
+    definition = {
+        "StartAt": "Which",
+        "States": {
+            "Which": {"Type": "Choice", "Choices": [{"Variable": "$.n", "NumericGreaterThan": 1, "Next": "Big"}],
+                      "Default": "Small"},
+            "Big": {"Type": "Pass", "End": True},
+            "Small": {"Type": "Pass", "End": True},
+        },
+    }
+    machine = aws("stepfunctions").create_state_machine(
+        name="hand-made-machine", definition=json.dumps(definition), roleArn=role_arn
+    )["stateMachineArn"]
+    arn = aws("stepfunctions").start_execution(stateMachineArn=machine, input='{"n": 5}')["executionArn"]
+    assert wait_execution(arn)["status"] == "SUCCEEDED"
 """
 
 
@@ -112,5 +131,11 @@ def test_a_project_of_its_own_deploys_and_runs_through_the_plugin(tmp_path: Path
     )
     output = result.stdout + result.stderr
     assert result.returncode == 0, f"the throw-away project's pytest failed (exit {result.returncode}):\n{output}"
-    assert "1 passed" in result.stdout, f"expected '1 passed' from the throw-away project, saw:\n{output}"
+    assert "2 passed" in result.stdout, f"expected '2 passed' from the throw-away project, saw:\n{output}"
     assert "test_greeter_greets PASSED" in result.stdout, output
+    coverage = result.stdout.split("state machine coverage", 1)[-1]
+    rows = {line.split()[0]: line for line in coverage.splitlines() if line.split()}
+    assert "greeter" in rows, f"the deployed machine is not in the coverage table:\n{coverage}"
+    assert "hand-made-machine" in rows, f"a machine made outside the stack is not in the coverage table:\n{coverage}"
+    executions, states = rows["hand-made-machine"].split()[1:3]
+    assert (executions, states) == ("1", "2/3"), rows["hand-made-machine"]  # Which and Big of three

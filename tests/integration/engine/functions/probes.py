@@ -128,3 +128,11 @@ def own_file(event, context):
         same = relative.read() == by_module.read()
     task_root = os.path.join(os.environ["LAMBDA_TASK_ROOT"], "probes.py")
     return {"same": same, "cwd": os.getcwd(), "task_root_readable": os.path.exists(task_root)}
+
+
+def print_megabytes(event, context):
+    """Print event["mb"] MB, in lines of 1 KB, as a chatty function does."""
+    block = ("x" * 1023 + "\n") * 1024
+    for _ in range(event["mb"]):
+        sys.stdout.write(block)
+    return event["mb"]
