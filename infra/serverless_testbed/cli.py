@@ -802,19 +802,40 @@ def export_command(
 
 @app.command()
 def picture(
-    machine: Annotated[str, typer.Argument(help="a state machine of the stack, as the stack model names it")],
-    out: Annotated[Path, typer.Option(callback=writable_file, help="the SVG file to write")],
+    name: Annotated[
+        str, typer.Argument(help="a workflow (each of its state machines is drawn) or a state machine of the stack")
+    ],
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            callback=writable_file,
+            help="the SVG file to write (default: NAME.svg); a workflow of several state machines writes "
+            "one file per machine beside it, OUT-MACHINE.svg",
+        ),
+    ] = None,
 ) -> None:
-    """Draw a state machine (SVG): its states, Choice rules, Catch edges, Map containers."""
+    """Draw state machines (SVG): their states, Choice rules, Catch edges, Map containers."""
+    from serverless_testbed.registry import workflows
     from serverless_testbed.report.dot import Picture
     from serverless_testbed.report.machines import graphs
     from serverless_testbed.report.svg import render_svg
+    from serverless_testbed.run_reports import shown
 
-    drawn = graphs(stack_for())
-    if machine not in drawn:
-        raise typer.BadParameter(f"unknown state machine {machine!r}; choose from {', '.join(drawn)}")
-    out.write_text(render_svg(Picture(drawn[machine])), encoding="utf-8")
-    console.print(f"wrote {out}", highlight=False)
+    if name in workflows():
+        drawn = graphs(stack_for([name]))
+    else:
+        every = graphs(stack_for())
+        if name not in every:
+            raise typer.BadParameter(
+                f"{name!r} is neither a workflow ({', '.join(workflows())}) "
+                f"nor a state machine ({', '.join(every)})"
+            )
+        drawn = {name: every[name]}
+    out = out or Path(f"{name}.svg")
+    for machine, graph in drawn.items():
+        path = out if len(drawn) == 1 else out.with_name(f"{out.stem}-{machine}{out.suffix or '.svg'}")
+        made_folder(path).write_text(render_svg(Picture(graph)), encoding="utf-8")
+        console.print(f"wrote {shown(path)} (state machine {machine})", highlight=False)
 
 
 @app.command()
@@ -833,13 +854,16 @@ def bench(
     from serverless_testbed.bench import SALES_SIZES, check_examples, render, run_benchmarks
 
     check_examples()
-    # The spinner goes to stderr: the JSON on stdout stays parseable.
-    with Console(stderr=True).status("benchmarking a fresh embedded engine..."):
-        results = run_benchmarks(warm_calls=warm_calls, sfn_runs=sfn_runs, sales_sizes=sales or SALES_SIZES)
+    # Progress goes to stderr: the JSON on stdout stays parseable.
+    with progress_shown(errors) as progress:
+        progress.say("benchmarking a fresh embedded engine (numbers to read, none is checked)")
+        results = run_benchmarks(
+            warm_calls=warm_calls, sfn_runs=sfn_runs, sales_sizes=sales or SALES_SIZES, progress=progress
+        )
     if as_json:
         typer.echo(json.dumps(results, indent=2))
     else:
-        console.print(render(results))
+        console.print(render(results, console))
 
 
 new_app = typer.Typer(

@@ -205,3 +205,24 @@ def test_the_first_line_of_a_run_comes_before_any_engine_is_asked(tmp_path: Path
     )
     assert done.returncode == 3, done.stderr
     assert done.stdout.startswith("run sales: 20,000 record(s), 10% invalid, seed 7"), done.stdout
+
+
+def test_picture_takes_a_workflow_and_draws_each_of_its_machines(tmp_path: Path):
+    out = tmp_path / "pictures" / "router.svg"
+    result = CliRunner().invoke(app, ["picture", "router", "--out", str(out)], prog_name="testbed")
+    assert result.exit_code == 0, result.output
+    drawn = sorted(path.name for path in out.parent.iterdir())
+    assert drawn == ["router-etl-branch.svg", "router-etl-or-streaming.svg", "router-streaming-branch.svg"]
+    assert all("<svg" in (out.parent / name).read_text() for name in drawn)
+
+    one = tmp_path / "orders.svg"
+    assert CliRunner().invoke(app, ["picture", "orders", "--out", str(one)], prog_name="testbed").exit_code == 0
+    assert "<svg" in one.read_text()
+
+
+def test_picture_of_an_unknown_name_lists_the_workflows_and_machines():
+    result = CliRunner().invoke(app, ["picture", "nope", "--out", "x.svg"], prog_name="testbed")
+    assert result.exit_code == 2
+    assert "neither a workflow (csv-etl, orders" in result.output
+    assert "nor a state machine (" in result.output
+    assert "customer-orders" in result.output
