@@ -104,15 +104,18 @@ class _Counted:
     unit: str
     completed: int = 0
     started: float = field(default_factory=time.monotonic)
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False)  # advanced from worker threads
 
     def advance(self, amount: int = 1) -> None:
-        self.completed += amount
+        with self.lock:
+            self.completed += amount
 
     def update(self, *, completed: int | None = None, total: int | None = None) -> None:
-        if completed is not None:
-            self.completed = completed
-        if total is not None:
-            self.total = total
+        with self.lock:
+            if completed is not None:
+                self.completed = completed
+            if total is not None:
+                self.total = total
 
     def line(self, done: bool) -> str:
         """The stage in one line: `sales: records sent 5,000 of 20,000 (2,500 records/s, about 6 s left)`."""
