@@ -827,8 +827,7 @@ def picture(
         every = graphs(stack_for())
         if name not in every:
             raise typer.BadParameter(
-                f"{name!r} is neither a workflow ({', '.join(workflows())}) "
-                f"nor a state machine ({', '.join(every)})"
+                f"{name!r} is neither a workflow ({', '.join(workflows())}) nor a state machine ({', '.join(every)})"
             )
         drawn = {name: every[name]}
     out = out or Path(f"{name}.svg")
