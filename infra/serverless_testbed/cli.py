@@ -279,6 +279,7 @@ def up(target: TargetOption = None, port: PortOption = None, account_id: Account
             raise EngineError(
                 f"{describe_orphan(strays[0])} runs without a record; `testbed down` stops it (one engine per project)"
             )
+        console.print(f"starting an embedded engine (LocalStack {LOCALSTACK_VERSION}, no Docker) for {scope()}")
         started = time.monotonic()
         embedded = EmbeddedEngine(settings, detach=True, port=port, scope=scope_marker())
         try:
@@ -330,6 +331,8 @@ def down() -> None:
             return
         record = found.record
         stopped, removed = record.supervisor_is_ours(), record.root_is_ours()
+        if stopped:
+            console.print(f"stopping engine {record.engine_id} (pid {record.pid})", highlight=False)
         found.engine.stop()
         forget_running()
     if stopped or removed:
@@ -475,11 +478,6 @@ def deployer_for(engine: Engine, prefix: str) -> Deployer:
     return Deployer.for_clients(engine.client, prefix, engine.region, local=engine.settings.is_emulator)
 
 
-def say_waiting(message: str) -> None:
-    """A wait of the deploy (what AWS answered and why it passes with time), as it starts."""
-    console.print(f"  waiting: {message}", highlight=False, markup=False)
-
-
 @contextmanager
 def progress_shown(on: Console | None = None) -> Iterator[Progress]:
     """Progress on `on` (standard output by default): bars on a terminal, plain lines elsewhere."""
@@ -521,12 +519,12 @@ def deploy(
 
     settings = Settings.from_env(target=target, account_id=account_id, prefix=prefix)
     stack = stack_for(workflow)  # first: a project without workflows is told so before any engine is asked
-    if not plan_only:  # a plan's output is the plan alone
-        console.print(
-            f"deploy {', '.join(workflow or ['every workflow'])} (prefix {settings.prefix}, "
-            f"target {settings.target}): reading {len(stack.resources)} resources",
-            highlight=False,
-        )
+    # A plan's standard output is the plan alone: its first line goes to standard error.
+    (errors if plan_only else console).print(
+        f"{'plan' if plan_only else 'deploy'} {', '.join(workflow or ['every workflow'])} (prefix {settings.prefix}, "
+        f"target {settings.target}): reading {len(stack.resources)} resources",
+        highlight=False,
+    )
     deployer = deployer_for(connected_engine(settings), settings.prefix)
     changes = deployer.plan(stack)
     if plan_only or not changes:
@@ -546,12 +544,18 @@ def destroy(
     """Remove everything deploy made (and what the workflows made at run time), nothing else."""
     settings = Settings.from_env(target=target, account_id=account_id, prefix=prefix)
     stack = stack_for(workflow)
+    console.print(
+        f"destroy {', '.join(workflow or ['every workflow'])} (prefix {settings.prefix}, "
+        f"target {settings.target}): reading {len(stack.resources)} resources",
+        highlight=False,
+    )
     deployer = deployer_for(connected_engine(settings), settings.prefix)
     changes = deployer.destroy_plan(stack)
-    deployer.apply(
-        changes, report=lambda c: console.print(f"  [red]deleted[/red] {c.kind} {c.name}"), notify=say_waiting
-    )
-    console.print(f"destroyed {len(changes)} resource(s)")
+    if not changes:
+        console.print("nothing to delete")
+        return
+    with progress_shown() as progress:
+        apply_changes(deployer, changes, progress, each=True)
 
 
 @app.command(cls=ListsKinds)
@@ -621,7 +625,8 @@ def run_command(
         deploy_first(deployer, stack, workflow, progress)
         result = runner(deployer, stack, RunOptions(records, invalid_rate, seed, progress=progress))
     show_run(result)
-    show_report([result], deployer, report)
+    with progress_shown() as progress:
+        show_report([result], deployer, report, progress)
     if not result.ok:
         raise typer.Exit(code=RUN_PROBLEMS_EXIT_CODE)
 
@@ -643,17 +648,19 @@ def deploy_first(deployer: Deployer, stack: Stack, name: str, progress: Progress
     apply_changes(deployer, changes, progress, each=False)
 
 
-def show_report(results: list[RunResult], deployer: Deployer, report: Path | None) -> None:
+def show_report(results: list[RunResult], deployer: Deployer, report: Path | None, progress: Progress) -> None:
     """Write the report (to `report`, else one of its own in the reports folder) and say where."""
     from serverless_testbed.run_reports import FOLDER, INDEX, shown, write_run_report
 
-    if report is not None:
-        from serverless_testbed.report.html import write_report
+    with progress.stage("report written (pictures of every path)"):
+        if report is not None:
+            from serverless_testbed.report.html import write_report
 
-        console.print(f"report: {shown(write_report(made_folder(report), results, deployer))}", highlight=False)
-        return
-    path = write_run_report(results, deployer)
-    console.print(f"report: {shown(path)} (every report: {shown(FOLDER / INDEX)})", highlight=False)
+            line = f"report: {shown(write_report(made_folder(report), results, deployer))}"
+        else:
+            path = write_run_report(results, deployer)
+            line = f"report: {shown(path)} (every report: {shown(FOLDER / INDEX)})"
+    progress.say(line)
 
 
 @app.command()
@@ -690,7 +697,7 @@ def demo(
                 result = workflow.load_runner()(deployer, stack_for([name]), options)
                 progress.say(run_line(result))
                 results.append(result)
-            show_report(results, deployer, report)
+            show_report(results, deployer, report, progress)
         finally:
             with progress.stage("engine stopped"):
                 engine.stop()

@@ -105,6 +105,7 @@ class _Counted:
     completed: int = 0
     started: float = field(default_factory=time.monotonic)
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)  # advanced from worker threads
+    said: float = field(default_factory=time.monotonic)  # when a plain line last told of it
 
     def advance(self, amount: int = 1) -> None:
         with self.lock:
@@ -135,8 +136,8 @@ class _Counted:
 
 
 class PlainLines:
-    """Progress as plain lines (not a terminal): a line when a stage ends, and every
-    `interval` seconds one per stage still going."""
+    """Progress as plain lines (not a terminal): a line when a stage ends, and one per
+    stage still going `interval` seconds after it started or was last told of."""
 
     def __init__(self, console: Console, interval: float = LOG_INTERVAL_S) -> None:
         self.console, self.interval = console, interval
@@ -150,9 +151,14 @@ class PlainLines:
         self.console.print(line, markup=False, highlight=False, soft_wrap=True)
 
     def _tick(self) -> None:
-        while not self.stopped.wait(self.interval):  # a ticker, not a wait for a condition
+        """Every stage going on for `interval` seconds since it started or was last told of, in a line."""
+        while not self.stopped.wait(self.interval / 5):  # a ticker, not a wait for a condition
+            now, lines = time.monotonic(), []
             with self.lock:
-                lines = [stage.line(done=False) for stage in self.stages]
+                for stage in self.stages:
+                    if now - stage.said >= self.interval:
+                        stage.said = now
+                        lines.append(stage.line(done=False))
             for line in lines:
                 self._print(line)
 
@@ -177,28 +183,30 @@ class PlainLines:
 
 
 def _columns() -> list[object]:
+    """Spinner, what, bar, `5,000/20,000`, `2,500/s`, `6 s left`, elapsed: the unit is in the
+    stage's closing line, so that a bar fits 80 columns."""
     from rich.progress import BarColumn, ProgressColumn, SpinnerColumn, TextColumn, TimeElapsedColumn
+    from rich.table import Column
     from rich.text import Text
 
     class Counts(ProgressColumn):
-        """`5,000/20,000 records`."""
+        """`5,000/20,000`, or `5,000` while the total is not known."""
 
         def render(self, task: RichTask) -> Text:
-            unit = str(task.fields.get("unit", ""))
-            done = f"{task.completed:,.0f}"
-            shown = f"{done}/{amount(task.total, unit)}" if task.total is not None else amount(task.completed, unit)
-            return Text(shown if task.total is not None or task.completed else "", style="progress.download")
+            if task.total is None:
+                return Text(f"{task.completed:,.0f}" if task.completed else "", style="progress.download")
+            return Text(f"{task.completed:,.0f}/{task.total:,.0f}", style="progress.download")
 
     class Speed(ProgressColumn):
-        """`2,500 records/s`, from rich's own moving estimate."""
+        """`2,500/s`, from rich's own moving estimate."""
 
         def render(self, task: RichTask) -> Text:
-            unit = str(task.fields.get("unit", ""))
             speed = task.speed
-            return Text(rate(speed, 1.0, unit) if speed else "", style="progress.data.speed")
+            shown = "" if not speed else f"{speed:,.0f}/s" if speed >= 10 else f"{speed:.1f}/s"
+            return Text(shown, style="progress.data.speed")
 
     class Left(ProgressColumn):
-        """`about 6 s left` once a rate is known."""
+        """`6 s left` once a rate is known."""
 
         def render(self, task: RichTask) -> Text:
             left = task.time_remaining
@@ -206,12 +214,12 @@ def _columns() -> list[object]:
 
     return [
         SpinnerColumn(),
-        TextColumn("{task.description}"),
-        BarColumn(bar_width=24),
-        Counts(),
-        Speed(),
-        Left(),
-        TimeElapsedColumn(),
+        TextColumn("{task.description}", table_column=Column(no_wrap=True, overflow="ellipsis", ratio=3)),
+        BarColumn(bar_width=None, table_column=Column(ratio=1, min_width=6)),
+        Counts(table_column=Column(no_wrap=True)),
+        Speed(table_column=Column(no_wrap=True)),
+        Left(table_column=Column(no_wrap=True)),
+        TimeElapsedColumn(table_column=Column(no_wrap=True)),
     ]
 
 
