@@ -15,7 +15,7 @@ import signal
 import time
 from collections import Counter
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal, NoReturn
 
@@ -519,14 +519,18 @@ def deploy(
 
     settings = Settings.from_env(target=target, account_id=account_id, prefix=prefix)
     stack = stack_for(workflow)  # first: a project without workflows is told so before any engine is asked
-    # A plan's standard output is the plan alone: its first line goes to standard error.
-    (errors if plan_only else console).print(
+    what = (
         f"{'plan' if plan_only else 'deploy'} {', '.join(workflow or ['every workflow'])} (prefix {settings.prefix}, "
-        f"target {settings.target}): reading {len(stack.resources)} resources",
-        highlight=False,
+        f"target {settings.target}): reading {len(stack.resources)} resources"
     )
-    deployer = deployer_for(connected_engine(settings), settings.prefix)
-    changes = deployer.plan(stack)
+    if plan_only:  # the output is the plan alone; a terminal sees a spinner meanwhile, which leaves nothing
+        with console.status(what) if console.is_terminal else nullcontext():
+            deployer = deployer_for(connected_engine(settings), settings.prefix)
+            changes = deployer.plan(stack)
+    else:
+        console.print(what, highlight=False)
+        deployer = deployer_for(connected_engine(settings), settings.prefix)
+        changes = deployer.plan(stack)
     if plan_only or not changes:
         console.print(describe(changes, calls=plan_only), markup=False, highlight=False)
         return
