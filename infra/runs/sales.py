@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 from urllib.parse import unquote_plus
 
@@ -205,17 +206,20 @@ def check_outcome(
 
 
 def _stored_items(clients: Any, table: str, order_ids: list[Any], stage: Stage) -> dict[str, dict[str, Any]]:
+    """The table's items of `order_ids`, by order id: BatchGetItem of 100 keys, four at a time."""
     dynamodb = clients("dynamodb")
-    found: dict[str, dict[str, Any]] = {}
     unique = sorted({str(order_id) for order_id in order_ids})
-    for start in range(0, len(unique), 100):
-        request = {
-            table: {"Keys": [{"orderId": {"S": oid}} for oid in unique[start : start + 100]], "ConsistentRead": True}
-        }
+
+    def read(keys: list[str]) -> list[dict[str, Any]]:
+        items: list[dict[str, Any]] = []
+        request: Any = {table: {"Keys": [{"orderId": {"S": oid}} for oid in keys], "ConsistentRead": True}}
         while request:
             response = dynamodb.batch_get_item(RequestItems=request)
-            for item in response["Responses"].get(table, []):
-                found[item["orderId"]["S"]] = item
+            items += response["Responses"].get(table, [])
             request = response.get("UnprocessedKeys") or {}
-        stage.advance(len(unique[start : start + 100]))
-    return found
+        stage.advance(len(keys))
+        return items
+
+    with ThreadPoolExecutor(max_workers=4, thread_name_prefix="read-stored") as pool:
+        chunks = pool.map(read, [unique[start : start + 100] for start in range(0, len(unique), 100)])
+        return {item["orderId"]["S"]: item for chunk in chunks for item in chunk}
