@@ -55,7 +55,22 @@ def report_error(message: str) -> None:
         errors.print(f"  {line}", soft_wrap=True, markup=False, highlight=False)
 
 
-class ErrorBoundary(TyperGroup):
+class WholeHelp(TyperGroup):
+    """A group whose command list gives each command's first sentence whole, wrapped at the
+    terminal's width, where click would cut it short with "..."."""
+
+    def format_commands(self, ctx: Any, formatter: Any) -> None:
+        rows = []
+        for name in self.list_commands(ctx):
+            command = self.get_command(ctx, name)
+            if command is not None and not command.hidden:
+                rows.append((name, command.get_short_help_str(limit=1000)))
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
+
+
+class ErrorBoundary(WholeHelp):
     """The command group that ends every command: the one place errors are caught."""
 
     def invoke(self, ctx: Any) -> Any:
@@ -877,7 +892,7 @@ def bench(
 
 
 new_app = typer.Typer(
-    help="Scaffold new parts of the project from templates.", no_args_is_help=True, rich_markup_mode=None
+    cls=WholeHelp, help="Scaffold new parts of the project from templates.", no_args_is_help=True, rich_markup_mode=None
 )
 app.add_typer(new_app, name="new")
 
@@ -914,6 +929,7 @@ def new_workflow(
 
 
 faults_app = typer.Typer(
+    cls=WholeHelp,
     help="Inject faults into the embedded engine `testbed up` started (see `testbed faults add --help`).",
     no_args_is_help=True,
     rich_markup_mode=None,

@@ -226,3 +226,11 @@ def test_picture_of_an_unknown_name_lists_the_workflows_and_machines():
     assert "neither a workflow (csv-etl, orders" in result.output
     assert "nor a state machine (" in result.output
     assert "customer-orders" in result.output
+
+
+@pytest.mark.parametrize("path", [(), ("faults",), ("new",)], ids=lambda path: " ".join(path) or "testbed")
+def test_the_command_list_gives_each_summary_whole(path: tuple[str, ...]):
+    result = CliRunner().invoke(app, [*path, "--help"], env={"COLUMNS": "80"}, prog_name="testbed")
+    commands = result.output.split("Commands:")[1]
+    assert "..." not in commands, commands
+    assert all(len(line) <= 80 for line in commands.splitlines()), commands
