@@ -125,14 +125,15 @@ class _Counted:
             counted = amount(self.completed, self.unit) + " " if self.completed else ""
             speed = rate(self.completed, elapsed, self.unit)
             return f"{self.description}: {counted}done in {clock(elapsed)}" + (f" ({speed})" if speed else "")
+        if self.total is None and not self.completed:  # nothing counted: how long it has been going
+            return f"{self.description}: {clock(elapsed)} so far"
         of = f" of {amount(self.total, self.unit)}" if self.total is not None else f" {self.unit}".rstrip()
-        so_far = f"{self.completed:,}{of}" if self.total is not None or self.completed else "started"
         notes = [rate(self.completed, elapsed, self.unit)]
         if self.total and self.completed:
             left = (self.total - self.completed) * elapsed / self.completed
             notes.append(f"about {clock(left)} left")
         notes.append(f"{clock(elapsed)} so far")
-        return f"{self.description}: {so_far} ({', '.join(note for note in notes if note)})"
+        return f"{self.description}: {self.completed:,}{of} ({', '.join(note for note in notes if note)})"
 
 
 class PlainLines:
