@@ -1,7 +1,8 @@
 """Run workflow 5 (CSV ETL) on generated files and account for every file and row.
 
-A good file (options.records rows, options.invalid_rate of them bad) and one bad file
-(its kind chosen by the seed) are uploaded together under `source/`; S3 notifies the
+A good file (options.invalid_rate of its rows bad) and one bad file (its kind chosen by
+the seed), sharing the run's records between them (`bad_file_rows`), are uploaded
+together under `source/`; S3 notifies the
 start Lambda, which starts an execution per file. Notifications are captured through
 an SQS queue subscribed to the topic for the run (created and deleted here). Then each
 file is checked against its labels: where it ended (archive/ or error/, not source/),
@@ -42,30 +43,51 @@ INVALID_PATH = ["ValidateFile", "IsFileValid", "MoveToError", "DescribeRejection
 LISTED = 50  # rejected rows the success notification names (the load step's LISTED)
 
 
+def bad_file_rows(records: int, kind: str) -> int:
+    """The rows of the run's `records` that go into the bad file: about a tenth, 2 to 20
+    (every kind of bad file is rejected whole from 2 rows on); none for an empty file."""
+    return 0 if kind == "empty" else min(20, max(2, records // 10))
+
+
 def run(deployer: Deployer, stack: Stack, options: RunOptions) -> RunResult:
     clients, ctx = deployer.clients, deployer.ctx
     run_id = options.run_id
+    # Fewer than 3 records leave no rows for a bad file beside a good one: it is an empty file then.
+    kind = BAD_FILES[options.seed % len(BAD_FILES)] if options.records >= 3 else "empty"
+    bad_rows = bad_file_rows(options.records, kind)
     good = generate_csv_file(
-        options.records, options.invalid_rate, options.seed, name=f"run-{run_id}.csv", run_id=run_id
+        options.records - bad_rows, options.invalid_rate, options.seed, name=f"run-{run_id}.csv", run_id=run_id
     )
-    kind = BAD_FILES[options.seed % len(BAD_FILES)]
-    bad = generate_bad_file(kind, options.seed, name=f"run-{run_id}-{kind}.csv", run_id=run_id)
+    bad = generate_bad_file(kind, options.seed, records=bad_rows, name=f"run-{run_id}-{kind}.csv", run_id=run_id)
     others: set[str] = set()
+    progress = options.progress
     started = time.monotonic()
     with topic_capture(clients, stack.bind(ctx).arn(workflow.TOPIC)) as capture:
         # Both files are in flight together, as two uploads would be.
         keys = {csv_file.name: workflow.SOURCE + csv_file.name for csv_file in (good, bad)}
-        arns = [put_and_find(deployer, stack, csv_file.body, keys[csv_file.name]) for csv_file in (good, bad)]
-        finished = [wait_execution(clients, arn, timeout=300) for arn in arns]
+        with progress.stage("csv-etl: files uploaded, executions started", total=2, unit="files") as stage:
+            arns = []
+            for csv_file in (good, bad):
+                arns.append(put_and_find(deployer, stack, csv_file.body, keys[csv_file.name]))
+                stage.advance()
+        with progress.stage("csv-etl: executions finished", total=2, unit="executions") as stage:
+            finished = []
+            for arn in arns:
+                finished.append(wait_execution(clients, arn, timeout=300))
+                stage.advance()
         uploads = [
             (csv_file, keys[csv_file.name], execution)
             for csv_file, execution in zip((good, bad), finished, strict=True)
         ]
-        notices = captured_notices(clients, capture, [key for _, key, _ in uploads], others=others)
+        with progress.stage("csv-etl: notifications received", total=2, unit="messages"):
+            notices = captured_notices(clients, capture, [key for _, key, _ in uploads], others=others)
     seconds = time.monotonic() - started
     problems: list[str] = []
-    for csv_file, key, execution in uploads:
-        problems += [f"{key}: {problem}" for problem in check_file(deployer, stack, csv_file, key, execution, notices)]
+    with progress.stage("csv-etl: files and rows checked", total=2, unit="files") as stage:
+        for csv_file, key, execution in uploads:
+            found = check_file(deployer, stack, csv_file, key, execution, notices)
+            problems += [f"{key}: {problem}" for problem in found]
+            stage.advance()
     output = uploads[0][2].output if isinstance(uploads[0][2].output, dict) else {}
     return RunResult(
         workflow="csv-etl",
@@ -73,7 +95,8 @@ def run(deployer: Deployer, stack: Stack, options: RunOptions) -> RunResult:
         counts={
             "files": len(uploads),
             "invalid_files": sum(not csv_file.expected.valid for csv_file, _, _ in uploads),
-            "rows": len(good.rows),
+            "rows": len(good.rows) + len(bad.rows),
+            "rows_in_invalid_files": len(bad.rows),
             "loaded": int(output.get("loaded", 0)),
             "rejected": int(output.get("rejected", 0)),
             "transformed": int(output.get("transformed", 0)),

@@ -11,14 +11,14 @@ from __future__ import annotations
 import contextlib
 import json
 import time
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from serverless_testbed.deploy import Deployer
 from serverless_testbed.errors import WaitTimeout
-from serverless_testbed.executions import Execution, start, wait_execution
+from serverless_testbed.executions import Execution, start, wait_executions
 from serverless_testbed.observe import collect, sns_messages, topic_capture
-from serverless_testbed.records import REJECTED, rejected_record
+from serverless_testbed.progress import Stage
+from serverless_testbed.records import REJECTED, Generated, rejected_record
 from serverless_testbed.runs import RunOptions, RunResult
 from serverless_testbed.stack.stack import Stack
 from serverless_testbed.waiting import wait_for
@@ -36,44 +36,39 @@ def run(deployer: Deployer, stack: Stack, options: RunOptions) -> RunResult:
     generated = generate_orders(options.records, options.invalid_rate, options.seed, run_id=options.run_id)
     machine = stack.bind(ctx).arn(workflow.MACHINE)
     table = stack.bind(ctx).name(workflow.TABLE)
+    progress = options.progress
     started = time.monotonic()
     with topic_capture(clients, stack.bind(ctx).arn(workflow.TOPIC)) as capture:
-        arns = [start(clients, machine, item.record) for item in generated]
-        with ThreadPoolExecutor(max_workers=8) as pool:
-            executions: list[Execution] = list(pool.map(lambda arn: wait_execution(clients, arn), arns))
+        with progress.stage("orders: executions started", total=len(generated), unit="orders") as stage:
+            arns = []
+            for item in generated:
+                arns.append(start(clients, machine, item.record))
+                stage.advance()
+        with progress.stage("orders: executions finished", total=len(arns), unit="executions") as stage:
+            executions = wait_executions(clients, arns, finished=lambda _: stage.advance())
         approved = [item for item in generated if item.expected.valid]
         wanted = {item.record["orderID"] for item in approved}
-        captured = collect(clients, capture, count=len(wanted), keep=lambda m: _order_of(m) in wanted)
+        with progress.stage("orders: notifications received", total=len(wanted), unit="messages") as stage:
+            captured = collect(
+                clients,
+                capture,
+                count=len(wanted),
+                keep=lambda m: _order_of(m) in wanted,
+                on_kept=lambda n: stage.update(completed=n),
+            )
         notices = sns_messages(captured.messages)
     dynamodb = clients("dynamodb")
-    confirmed = _confirmed(dynamodb, table, [item.record for item in approved])
+    with progress.stage("orders: confirmations recorded", total=len(approved), unit="orders") as stage:
+        confirmed = _confirmed(dynamodb, table, [item.record for item in approved], stage)
     seconds = time.monotonic() - started
-    problems: list[str] = []
+    with progress.stage("orders: outcomes checked", total=len(generated), unit="orders") as stage:
+        problems = _check(generated, executions, dynamodb, table, stage)
     unconfirmed = sorted({item.record["orderID"] for item in approved} - confirmed)
     if unconfirmed:
         problems.append(
             f"confirmations: {len(unconfirmed)} approved orders not marked confirmed in {table} "
             f"within {CONFIRMED_WITHIN:.0f} s (through the {workflow.CONFIRMATIONS} queue), e.g. {unconfirmed[0]}"
         )
-    for item, execution in zip(generated, executions, strict=True):
-        order = item.record
-        key = {"customerID": {"S": order["customerID"]}, "orderID": {"S": order["orderID"]}}
-        stored = "Item" in dynamodb.get_item(TableName=table, Key=key, ConsistentRead=True)
-        label = f"order {order['orderID']}"
-        if item.expected.valid:
-            if execution.status != "SUCCEEDED":
-                problems.append(
-                    f"{label}: expected SUCCEEDED, saw {execution.status} {execution.error}: {execution.cause}"
-                )
-            if not stored:
-                problems.append(f"{label}: approved but not in {table}")
-        else:
-            if (execution.status, execution.error) != ("FAILED", "TransactionDeclined"):
-                problems.append(
-                    f"{label}: expected FAILED TransactionDeclined, saw {execution.status} {execution.error}"
-                )
-            if stored:
-                problems.append(f"{label}: declined but still in {table}")
     notified = [str(_order_id(notice)) for notice in notices]
     if sorted(notified) != sorted(wanted):
         problems.append(f"notifications: expected one per approved order ({len(wanted)}), saw {len(notified)}")
@@ -101,7 +96,7 @@ def run(deployer: Deployer, stack: Stack, options: RunOptions) -> RunResult:
     )
 
 
-def _confirmed(dynamodb: Any, table: str, orders: list[dict[str, object]]) -> set[str]:
+def _confirmed(dynamodb: Any, table: str, orders: list[dict[str, object]], stage: Stage) -> set[str]:
     """The order ids of `orders` marked confirmed in `table`, once all are or the time is up."""
     confirmed: set[str] = set()
 
@@ -113,11 +108,40 @@ def _confirmed(dynamodb: Any, table: str, orders: list[dict[str, object]]) -> se
             item = dynamodb.get_item(TableName=table, Key=key, ConsistentRead=True).get("Item", {})
             if "confirmedAt" in item:
                 confirmed.add(str(order["orderID"]))
+        stage.update(completed=len(confirmed))
         return len(confirmed) == len(orders)
 
     with contextlib.suppress(WaitTimeout):  # the problems name the orders left unconfirmed
         wait_for(all_confirmed, timeout=CONFIRMED_WITHIN, interval=0.2, what="every approved order confirmed")
     return confirmed
+
+
+def _check(
+    generated: list[Generated], executions: list[Execution], dynamodb: Any, table: str, stage: Stage
+) -> list[str]:
+    """Each order's execution ended as expected, and the table holds exactly the approved ones."""
+    problems: list[str] = []
+    for item, execution in zip(generated, executions, strict=True):
+        stage.advance()
+        order = item.record
+        key = {"customerID": {"S": order["customerID"]}, "orderID": {"S": order["orderID"]}}
+        stored = "Item" in dynamodb.get_item(TableName=table, Key=key, ConsistentRead=True)
+        label = f"order {order['orderID']}"
+        if item.expected.valid:
+            if execution.status != "SUCCEEDED":
+                problems.append(
+                    f"{label}: expected SUCCEEDED, saw {execution.status} {execution.error}: {execution.cause}"
+                )
+            if not stored:
+                problems.append(f"{label}: approved but not in {table}")
+        else:
+            if (execution.status, execution.error) != ("FAILED", "TransactionDeclined"):
+                problems.append(
+                    f"{label}: expected FAILED TransactionDeclined, saw {execution.status} {execution.error}"
+                )
+            if stored:
+                problems.append(f"{label}: declined but still in {table}")
+    return problems
 
 
 def _order_of(message: dict[str, object]) -> str | None:

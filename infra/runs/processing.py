@@ -29,7 +29,7 @@ import httpx
 from serverless_testbed.clients import Clients
 from serverless_testbed.deploy import Deployer
 from serverless_testbed.errors import TestbedError
-from serverless_testbed.executions import Execution, start, wait_execution
+from serverless_testbed.executions import Execution, start, wait_executions
 from serverless_testbed.project import src_dir
 from serverless_testbed.records import REJECTED, Generated, rejected_record
 from serverless_testbed.runs import RunOptions, RunResult
@@ -196,10 +196,21 @@ def run(deployer: Deployer, stack: Stack, options: RunOptions) -> RunResult:
     problems: list[str] = []
     counts = {"requests": len(generated)}
     rejected: list[dict[str, str]] = []
+    progress = options.progress
     with serve_app(url) as app_base, ThreadPoolExecutor(max_workers=8) as pool:
         for entry, target in (("api", url), ("app", f"{app_base}/process-data/")):
-            with http_client(target) as http:
-                answers = list(pool.map(send, [http] * len(generated), [target] * len(generated), generated))
+            front = "API Gateway" if entry == "api" else "FastAPI app"
+            with (
+                http_client(target) as http,
+                progress.stage(f"processing: {front} answers", total=len(generated), unit="requests") as stage,
+            ):
+
+                def answered(request: Request, http: httpx.Client = http, target: str = target) -> httpx.Response:
+                    answer = send(http, target, request)
+                    stage.advance()
+                    return answer
+
+                answers = list(pool.map(answered, generated))
             for request, answer in zip(generated, answers, strict=True):
                 body = (
                     answer.json()
@@ -218,15 +229,22 @@ def run(deployer: Deployer, stack: Stack, options: RunOptions) -> RunResult:
             counts[f"{entry}_rejected"] = sum(a.status_code == 400 for a in answers)
         inputs = [(item.record, item.expected.valid, _label(item)) for item in generated if item.is_json]
         machine = stack.bind(ctx).arn(workflow.MACHINE)
-        arns = [start(clients, machine, payload, name=f"run-{options.run_id}-{index:05d}-{uuid.uuid4().hex[:6]}")
-                for index, (payload, _, _) in enumerate(inputs)]  # fmt: skip
-        executions: list[Execution] = list(pool.map(lambda arn: wait_execution(clients, arn), arns))
+        with progress.stage("processing: executions started", total=len(inputs), unit="executions") as stage:
+            arns = []
+            for index, (payload, _, _) in enumerate(inputs):
+                name = f"run-{options.run_id}-{index:05d}-{uuid.uuid4().hex[:6]}"
+                arns.append(start(clients, machine, payload, name=name))
+                stage.advance()
+    with progress.stage("processing: executions finished", total=len(arns), unit="executions") as stage:
+        executions = wait_executions(clients, arns, finished=lambda _: stage.advance())
     logged = retried = 0
-    for (payload, valid, label), execution in zip(inputs, executions, strict=True):
-        written = log_entry(clients, stack, ctx, execution.arn)
-        logged += written is not None
-        problems += [f"execution {label}: {p}" for p in execution_problems(payload, valid, execution, written)]
-        retried += bool(retried_errors(execution))
+    with progress.stage("processing: log entries read", total=len(executions), unit="executions") as stage:
+        for (payload, valid, label), execution in zip(inputs, executions, strict=True):
+            written = log_entry(clients, stack, ctx, execution.arn)
+            logged += written is not None
+            problems += [f"execution {label}: {p}" for p in execution_problems(payload, valid, execution, written)]
+            retried += bool(retried_errors(execution))
+            stage.advance()
     counts |= {
         "executions": len(executions),
         "succeeded": sum(e.succeeded for e in executions),

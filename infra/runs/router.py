@@ -18,6 +18,7 @@ from typing import Any
 from serverless_testbed.clients import Clients
 from serverless_testbed.deploy import Deployer
 from serverless_testbed.executions import Execution, execution_history, start, wait_execution
+from serverless_testbed.progress import amount
 from serverless_testbed.records import REJECTED, Generated, rejected_record
 from serverless_testbed.runs import RunOptions, RunResult
 from serverless_testbed.stack.stack import Stack
@@ -32,10 +33,14 @@ def run(deployer: Deployer, stack: Stack, options: RunOptions) -> RunResult:
     """Streaming for one country, then ETL on `options.records` generated rows."""
     started = time.monotonic()
     country = COUNTRIES[options.seed % len(COUNTRIES)]
-    streaming, stream_problems = run_streaming(deployer, stack, country, options.seed)
+    with options.progress.stage(f"router: streaming branch ({country} feed to Kinesis and SNS)"):
+        streaming, stream_problems = run_streaming(deployer, stack, country, options.seed)
     generated = generate_subscriptions(options.records, options.invalid_rate, options.seed, run_id=options.run_id)
     rejected: list[dict[str, str]] = []
-    etl, etl_problems = run_etl(deployer, stack, generated, name=f"subscriptions-{options.run_id}", rejected=rejected)
+    with options.progress.stage(f"router: ETL branch on {amount(len(generated), 'rows')}, rows checked"):
+        etl, etl_problems = run_etl(
+            deployer, stack, generated, name=f"subscriptions-{options.run_id}", rejected=rejected
+        )
     counts = {"rows": len(generated), "streamed": int(streaming.succeeded and not stream_problems)}
     if etl.succeeded:
         counts |= {name: int(etl.output["output"]["counts"][name]) for name in ("curated", "rejected")}

@@ -1,7 +1,8 @@
 """Run workflow 2 (sales ingest) on generated sales files and account for every record.
 
-One JSON file and one CSV file of the same generated orders are uploaded under
-`incoming/`; S3 -> EventBridge starts an execution for each. Afterwards every valid
+A JSON file and a CSV file, sharing the run's records between them (`--records 5` sends
+3 and 2; a file that would be empty is not sent), are uploaded under `incoming/`;
+S3 -> EventBridge starts an execution for each. Afterwards every valid
 order must be in the table (from that file) and every invalid one in the dead-letter
 queue with exactly its expected reasons: nothing lost, nothing twice.
 
@@ -15,15 +16,17 @@ from __future__ import annotations
 import json
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 from urllib.parse import unquote_plus
 
 from serverless_testbed.clients import Clients
 from serverless_testbed.deploy import Deployer
-from serverless_testbed.executions import Execution, known_executions, started_after, wait_execution
+from serverless_testbed.executions import Execution, known_executions, map_items, started_after, wait_execution
 from serverless_testbed.observe import collect
+from serverless_testbed.progress import QUIET, Progress, Stage
 from serverless_testbed.records import REJECTED, Generated, rejected_record
-from serverless_testbed.runs import RunOptions, RunResult
+from serverless_testbed.runs import RunOptions, RunResult, split
 from serverless_testbed.stack.stack import Stack
 
 from fixtures.sales import generate_sales, render_sales
@@ -39,11 +42,20 @@ def run(deployer: Deployer, stack: Stack, options: RunOptions, formats: tuple[st
     counts = {"records": 0, "stored": 0, "rejected": 0}
     others: set[str] = set()
     rejected: list[dict[str, str]] = []
-    for fmt in formats:
+    for fmt, records in zip(formats, split(options.records, len(formats)), strict=True):
+        if not records:
+            continue
         run_id = f"{options.run_id}-{fmt}"
-        generated = generate_sales(options.records, options.invalid_rate, options.seed, run_id=run_id)
+        generated = generate_sales(records, options.invalid_rate, options.seed, run_id=run_id)
         execution, file_problems, summary = ingest_file(
-            deployer, stack, generated, fmt, name=f"sales-{options.run_id}", others=others, rejected=rejected
+            deployer,
+            stack,
+            generated,
+            fmt,
+            name=f"sales-{options.run_id}",
+            others=others,
+            rejected=rejected,
+            progress=options.progress,
         )
         executions.append(execution)
         problems.extend(f"{fmt}: {problem}" for problem in file_problems)
@@ -56,15 +68,46 @@ def run(deployer: Deployer, stack: Stack, options: RunOptions, formats: tuple[st
     return RunResult("sales", executions, counts, seconds, problems, {REJECTED: rejected}, run_id=options.run_id)
 
 
-def upload(deployer: Deployer, stack: Stack, body: str, fmt: str, name: str | None = None) -> tuple[str, Execution]:
-    """Upload a sales file under incoming/ and return its key and finished execution."""
+def upload(
+    deployer: Deployer, stack: Stack, body: str, fmt: str, name: str | None = None, progress: Progress = QUIET
+) -> tuple[str, Execution]:
+    """Upload a sales file under incoming/ and return its key and finished execution
+    (`progress` sees the upload, then the batches of its Distributed Map validated)."""
     clients, ctx = deployer.clients, deployer.ctx
     bucket = stack.bind(ctx).name(workflow.BUCKET)
     machine = stack.bind(ctx).arn(workflow.MACHINE)
     key = f"{workflow.INCOMING}{name or 'sales-' + uuid.uuid4().hex[:8]}.{fmt}"
-    known = known_executions(clients, machine)
-    clients("s3").put_object(Bucket=bucket, Key=key, Body=body.encode())
-    return key, wait_execution(clients, started_for(clients, machine, known, key), timeout=300)
+    with progress.stage(f"sales {fmt}: file uploaded, execution started"):
+        known = known_executions(clients, machine)
+        clients("s3").put_object(Bucket=bucket, Key=key, Body=body.encode())
+        arn = started_for(clients, machine, known, key)
+    batches = -(-_lines(body, fmt) // _batch_size(stack))  # the parse step's batches: the Map's items
+    with progress.stage(f"sales {fmt}: batches validated and stored", total=batches, unit="batches") as stage:
+
+        def watch() -> None:
+            counted = map_items(clients, arn)
+            if counted is not None:
+                stage.update(completed=counted[0])
+
+        execution = wait_execution(clients, arn, timeout=300, watch=watch)
+        watch()
+        return key, execution
+
+
+def _batch_size(stack: Stack) -> int:
+    """How many records the parse step puts in one Map item (its BATCH_SIZE)."""
+    parse = stack.get(workflow.PARSE)
+    return int(getattr(parse, "environment", {}).get("BATCH_SIZE", 250))
+
+
+def _lines(body: str, fmt: str) -> int:
+    """The records of a sales file (a CSV file's header is not one)."""
+    if fmt == "csv":
+        return max(body.count("\n") - 1, 0) + (0 if body.endswith("\n") else 1)
+    try:
+        return len(json.loads(body))
+    except (ValueError, TypeError):
+        return 0
 
 
 def started_for(clients: Clients, machine: str, known: set[str], key: str, timeout: float = 60) -> str:
@@ -95,18 +138,21 @@ def ingest_file(
     name: str | None = None,
     others: set[str] | None = None,
     rejected: list[dict[str, str]] | None = None,
+    progress: Progress = QUIET,
 ) -> tuple[Execution, list[str], dict[str, Any]]:
     """Upload `generated` as one file and check where each record ended; `others` gets the
     ids of the other messages met (and left) in the dead-letter queue, `rejected` a row per
     dead letter of this file."""
     _clients, ctx = deployer.clients, deployer.ctx
     bucket = stack.bind(ctx).name(workflow.BUCKET)
-    key, execution = upload(deployer, stack, render_sales(generated, fmt), fmt, name)
+    key, execution = upload(deployer, stack, render_sales(generated, fmt), fmt, name, progress)
     source = f"s3://{bucket}/{key}"
     summary = execution.output if isinstance(execution.output, dict) else {}
     if not execution.succeeded:
         return execution, [f"execution {execution.status} {execution.error}: {execution.cause}"], summary
-    problems = check_outcome(deployer, stack, generated, source, execution, others=others, rejected=rejected)
+    problems = check_outcome(
+        deployer, stack, generated, source, execution, others=others, rejected=rejected, progress=progress
+    )
     if summary.get("total") != len(generated):
         problems.append(f"summary counts {summary.get('total')} records, the file has {len(generated)}")
     return execution, problems, summary
@@ -120,6 +166,7 @@ def check_outcome(
     execution: Execution,
     others: set[str] | None = None,
     rejected: list[dict[str, str]] | None = None,
+    progress: Progress = QUIET,
 ) -> list[str]:
     """Every record of `source`, as ingested by `execution`, in exactly one place with the
     expected reasons. (Uploading a file twice is two ingests: each dead-letters its own.)
@@ -138,8 +185,12 @@ def check_outcome(
         body = json.loads(message["Body"])
         return bool(body.get("source") == source and body.get("execution") == name)
 
-    first = collect(clients, url, count=len(invalid), keep=mine, timeout=60)
-    extra = collect(clients, url, count=0, keep=mine)  # anything dead-lettered twice
+    fmt = source.rsplit(".", 1)[-1]
+    with progress.stage(f"sales {fmt}: dead letters received", total=len(invalid), unit="records") as stage:
+        first = collect(
+            clients, url, count=len(invalid), keep=mine, timeout=60, on_kept=lambda n: stage.update(completed=n)
+        )
+        extra = collect(clients, url, count=0, keep=mine)  # anything dead-lettered twice
     letters = [json.loads(m["Body"]) for m in first.messages + extra.messages]
     if others is not None:
         others |= first.others | extra.others
@@ -161,7 +212,10 @@ def check_outcome(
             )
     for line in sorted(by_line):
         problems.append(f"line {line}: valid, yet dead-lettered with {by_line[line][0]['reasons']}")
-    stored = _stored_items(clients, stack.bind(ctx).name(workflow.TABLE), [i.record["orderId"] for i in valid.values()])
+    with progress.stage(f"sales {fmt}: stored orders read", total=len(valid), unit="records") as stage:
+        stored = _stored_items(
+            clients, stack.bind(ctx).name(workflow.TABLE), [i.record["orderId"] for i in valid.values()], stage
+        )
     for line, item in valid.items():
         found = stored.get(str(item.record["orderId"]))
         if found is None:
@@ -171,17 +225,21 @@ def check_outcome(
     return problems
 
 
-def _stored_items(clients: Any, table: str, order_ids: list[Any]) -> dict[str, dict[str, Any]]:
+def _stored_items(clients: Any, table: str, order_ids: list[Any], stage: Stage) -> dict[str, dict[str, Any]]:
+    """The table's items of `order_ids`, by order id: BatchGetItem of 100 keys, four at a time."""
     dynamodb = clients("dynamodb")
-    found: dict[str, dict[str, Any]] = {}
     unique = sorted({str(order_id) for order_id in order_ids})
-    for start in range(0, len(unique), 100):
-        request = {
-            table: {"Keys": [{"orderId": {"S": oid}} for oid in unique[start : start + 100]], "ConsistentRead": True}
-        }
+
+    def read(keys: list[str]) -> list[dict[str, Any]]:
+        items: list[dict[str, Any]] = []
+        request: Any = {table: {"Keys": [{"orderId": {"S": oid}} for oid in keys], "ConsistentRead": True}}
         while request:
             response = dynamodb.batch_get_item(RequestItems=request)
-            for item in response["Responses"].get(table, []):
-                found[item["orderId"]["S"]] = item
+            items += response["Responses"].get(table, [])
             request = response.get("UnprocessedKeys") or {}
-    return found
+        stage.advance(len(keys))
+        return items
+
+    with ThreadPoolExecutor(max_workers=4, thread_name_prefix="read-stored") as pool:
+        chunks = pool.map(read, [unique[start : start + 100] for start in range(0, len(unique), 100)])
+        return {item["orderId"]["S"]: item for chunk in chunks for item in chunk}

@@ -26,12 +26,14 @@ from pathlib import Path
 from typing import Any
 
 from botocore.config import Config
+from rich.console import Console, RenderableType
 from rich.table import Table
 from serverless_testbed.batch_write import batch_write
 from serverless_testbed.engine.embedded import EmbeddedEngine, engine_processes
 from serverless_testbed.errors import BadInput, TestbedError
 from serverless_testbed.packaging import zip_files
 from serverless_testbed.procfs import children
+from serverless_testbed.progress import QUIET, Progress
 from serverless_testbed.settings import LOCALSTACK_VERSION, Settings
 from serverless_testbed.waiting import wait_for
 
@@ -77,6 +79,9 @@ MEASURES: dict[str, tuple[str, str]] = {
     "deploy_s": ("deploy every workflow to the fresh engine (plan and apply)", "s"),
     "deploy_resources": ("  resources it created", ""),
     "redeploy_noop_s": ("  deploy again, nothing changed (reads only)", "s"),
+    "status_workflows_s": ("testbed status: which workflows are deployed (every one is)", "s"),
+    "status_requests": ("  requests it made", ""),
+    "cli_start_s": ("testbed --version: Python and the CLI starting (every command pays it)", "s"),
     **{
         key: measure
         for size in SALES_SIZES
@@ -326,8 +331,36 @@ def deploy_times(engine: EmbeddedEngine, results: dict[str, float | int]) -> Non
         raise TestbedError(f"a second deploy of an unchanged stack made {len(again)} change(s): {again[0]}")
 
 
-def sales_ingest(engine: EmbeddedEngine, sizes: Sequence[int], results: dict[str, float | int]) -> None:
-    """Workflow 2 end to end per file size, beside BatchWriteItem of the same valid records."""
+def status_times(engine: EmbeddedEngine, results: dict[str, float | int]) -> None:
+    """What `testbed status` costs with every workflow deployed (by deploy_times, prefix
+    "bench"): its look at the workflows, in process, the second of two (the first makes
+    the clients); and a command's start, `testbed --version` in a process of its own."""
+    import subprocess
+    import sys
+
+    from serverless_testbed.cli import _deployed_rows
+    from serverless_testbed.stack.kinds import KINDS
+
+    _deployed_rows(engine, "bench")  # makes the engine's clients, which it keeps
+    requests = 0
+
+    def count(**_: Any) -> None:
+        nonlocal requests
+        requests += 1
+
+    for service in {*(service for kind in KINDS for service in kind.services), "sts"}:
+        engine.client(service).meta.events.register("before-send", count)
+    results["status_workflows_s"] = _timed(lambda: _deployed_rows(engine, "bench"))
+    results["status_requests"] = requests
+    command = [sys.executable, "-m", "serverless_testbed", "--version"]
+    results["cli_start_s"] = _timed(lambda: subprocess.run(command, check=True, capture_output=True))
+
+
+def sales_ingest(
+    engine: EmbeddedEngine, sizes: Sequence[int], results: dict[str, float | int], first: bool = True
+) -> None:
+    """Workflow 2 end to end per file size, beside BatchWriteItem of the same valid records
+    (`first`: the workers are warmed with a small file before)."""
     from serverless_testbed.deploy import Deployer
     from serverless_testbed.registry import stack_for
 
@@ -340,7 +373,8 @@ def sales_ingest(engine: EmbeddedEngine, sizes: Sequence[int], results: dict[str
     deployer.deploy(stack)
     table = stack.bind(deployer.ctx).name(sales.TABLE)
     dynamodb = engine.client("dynamodb")
-    upload(deployer, stack, render_sales(generate_sales(20, 0.1, 1), "json"), "json")  # warm the workers
+    if first:
+        upload(deployer, stack, render_sales(generate_sales(20, 0.1, 1), "json"), "json")  # warm the workers
     unaccounted = 0
     for size in sizes:
         generated = generate_sales(size, 0.1, seed=size)
@@ -365,7 +399,7 @@ def sales_ingest(engine: EmbeddedEngine, sizes: Sequence[int], results: dict[str
         results[f"sales_{size}_records_per_s"] = size / seconds
         results[f"sales_{size}_batch_write_s"] = yardstick
         results[f"sales_{size}_ratio"] = seconds / yardstick
-    results["sales_unaccounted"] = unaccounted
+    results["sales_unaccounted"] = results.get("sales_unaccounted", 0) + unaccounted
 
 
 EXAMPLES = ("orders", "sales", "processing", "router", "csv-etl")
@@ -389,20 +423,23 @@ def run_benchmarks(
     warm_calls: int = 200,
     sfn_runs: int = 20,
     sales_sizes: Sequence[int] = SALES_SIZES,
+    progress: Progress = QUIET,
 ) -> dict[str, float | int]:
     """Start a fresh embedded engine, measure it, stop it; returns the numbers by key
-    (see MEASURES for labels and units)."""
+    (see MEASURES for labels and units); `progress` hears of each measure as it goes."""
     settings = settings or Settings(target="embedded")
     if settings.target != "embedded":
         raise ValueError(f"benchmarks measure the embedded engine, not target {settings.target!r}")
     if warm_calls < 1 or sfn_runs < 1:
         raise ValueError("warm_calls and sfn_runs must be at least 1")
     check_examples()
-    EmbeddedEngine(settings).start().stop()  # the first start of a process pays for imports
+    with progress.stage("bench: a first engine started and stopped (it pays for imports)"):
+        EmbeddedEngine(settings).start().stop()
 
     engine = EmbeddedEngine(settings)
     results: dict[str, float | int] = {"warm_calls": warm_calls, "sfn_runs": sfn_runs}
-    results["engine_start_s"] = _timed(engine.start)
+    with progress.stage("bench: engine start timed"):
+        results["engine_start_s"] = _timed(engine.start)
     assert engine.record is not None
     peak = PeakMemory(engine.record.engine_id, engine.record.root)
     try:
@@ -419,30 +456,41 @@ def run_benchmarks(
             lam.invoke(FunctionName="bench-noop", Payload=b"{}")
 
         results["cold_invoke_first_ms"] = _ms(_timed(invoke))
-        cold = bench.cold_invokes(role_arn, COLD_FUNCTIONS)
+        with progress.stage(f"bench: cold invokes of {COLD_FUNCTIONS} new functions"):
+            cold = bench.cold_invokes(role_arn, COLD_FUNCTIONS)
         results["cold_invoke_ms"] = _ms(statistics.median(cold))
         results["cold_invoke_max_ms"] = _ms(max(cold))
         sqs.list_queues()  # open the connection, as the invoke's is
         warm, api = [], []
-        for _ in range(warm_calls):  # interleaved: both see the same machine state
-            warm.append(_timed(invoke))
-            api.append(_timed(sqs.list_queues))
+        with progress.stage("bench: warm invokes and API calls", total=warm_calls, unit="pairs") as stage:
+            for _ in range(warm_calls):  # interleaved: both see the same machine state
+                warm.append(_timed(invoke))
+                api.append(_timed(sqs.list_queues))
+                stage.advance()
         results["warm_invoke_median_ms"] = _ms(statistics.median(warm))
         results["warm_invoke_p95_ms"] = _ms(_p95(warm))
         results["api_call_median_ms"] = _ms(statistics.median(api))
         results["warm_invoke_to_api_ratio"] = statistics.median(warm) / statistics.median(api)
 
         per_caller = max(warm_calls // CONCURRENT_CALLERS, 1)
-        results[f"invokes_per_s_{CONCURRENT_CALLERS}"] = bench.concurrent_invokes_per_s(per_caller)
+        with progress.stage(f"bench: invokes from {CONCURRENT_CALLERS} callers at once"):
+            results[f"invokes_per_s_{CONCURRENT_CALLERS}"] = bench.concurrent_invokes_per_s(per_caller)
         for states in (2, 3):
-            results[f"sfn_{states}_state_median_ms"] = bench.state_machine_median_ms(
-                role_arn, function_arn, states, sfn_runs
-            )
-
-        bench.print_memory(results)
-        deploy_times(engine, results)
+            with progress.stage(f"bench: {states}-state executions"):
+                results[f"sfn_{states}_state_median_ms"] = bench.state_machine_median_ms(
+                    role_arn, function_arn, states, sfn_runs
+                )
+        with progress.stage("bench: the engine's memory around a function that prints a lot"):
+            bench.print_memory(results)
+        with progress.stage("bench: every workflow deployed, then deployed again"):
+            deploy_times(engine, results)
+        with progress.stage("bench: testbed status with every workflow deployed"):
+            status_times(engine, results)
+        for size in sales_sizes:
+            with progress.stage(f"bench: sales ingest of {size:,} records"):
+                sales_ingest(engine, [size], results, first=size == sales_sizes[0])
         if sales_sizes:
-            sales_ingest(engine, sales_sizes, results)
+            results["sales_unaccounted"] = sum(int(results[f"sales_{size}_unaccounted"]) for size in sales_sizes)
         pids = engine_processes(engine.record.engine_id, engine.record.root)
         results["engine_processes"] = len(pids)
         results["engine_rss_mb"] = rss_mb(pids)
@@ -454,14 +502,20 @@ def run_benchmarks(
     return {**ordered, **{key: value for key, value in results.items() if key not in ordered}}  # e.g. --sales 50000
 
 
-def render(results: dict[str, float | int]) -> Table:
-    """The results as a table: measure, value, unit."""
-    table = Table(title=f"testbed benchmarks (embedded LocalStack {LOCALSTACK_VERSION})")
+def render(results: dict[str, float | int], console: Console | None = None) -> RenderableType:
+    """The results as a table (measure, value, unit); for a `console` the table does not
+    fit (or no terminal), one `measure: value unit` line each."""
+    from serverless_testbed.terminal import table_or_lines
+
+    title = f"testbed benchmarks (embedded LocalStack {LOCALSTACK_VERSION})"
+    table = Table(title=title)
     table.add_column("measure")
     table.add_column("value", justify="right")
     table.add_column("unit")
+    lines = [f"{title}:"]
     for key, value in results.items():
         label, unit = MEASURES.get(key, (key, ""))
         shown = f"{value:,}" if isinstance(value, int) else f"{value:,.2f}"
         table.add_row(label, shown, unit)
-    return table
+        lines.append(f"  {label.strip()}: {shown} {unit}".rstrip())
+    return table if console is None else table_or_lines(console, table, lines)

@@ -15,7 +15,7 @@ import signal
 import time
 from collections import Counter
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal, NoReturn
 
@@ -30,18 +30,21 @@ from serverless_testbed.errors import (
     TestbedError,
 )
 from serverless_testbed.settings import LOCALSTACK_VERSION, Settings, Target
+from serverless_testbed.terminal import FittedConsole
 from typer.core import TyperCommand, TyperGroup
 
 if TYPE_CHECKING:
-    from rich.table import Table
+    from rich.console import RenderableType
     from serverless_testbed.deploy import Deployer
     from serverless_testbed.engine import Engine
     from serverless_testbed.engine.embedded import EngineRecord
+    from serverless_testbed.progress import Progress
     from serverless_testbed.runs import RunResult
+    from serverless_testbed.stack.planner import Change
     from serverless_testbed.stack.stack import Stack
 
-console = Console()
-errors = Console(stderr=True)
+console = FittedConsole()
+errors = FittedConsole(stderr=True)
 
 
 def report_error(message: str) -> None:
@@ -52,7 +55,22 @@ def report_error(message: str) -> None:
         errors.print(f"  {line}", soft_wrap=True, markup=False, highlight=False)
 
 
-class ErrorBoundary(TyperGroup):
+class WholeHelp(TyperGroup):
+    """A group whose command list gives each command's first sentence whole, wrapped at the
+    terminal's width, where click would cut it short with "..."."""
+
+    def format_commands(self, ctx: Any, formatter: Any) -> None:
+        rows = []
+        for name in self.list_commands(ctx):
+            command = self.get_command(ctx, name)
+            if command is not None and not command.hidden:
+                rows.append((name, command.get_short_help_str(limit=1000)))
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
+
+
+class ErrorBoundary(WholeHelp):
     """The command group that ends every command: the one place errors are caught."""
 
     def invoke(self, ctx: Any) -> Any:
@@ -106,11 +124,15 @@ class ListsKinds(TyperCommand):
         super().format_help(ctx, formatter)
 
 
+# Help is click's plain layout (rich_markup_mode=None): typer's rich panels show a `<bool>`
+# metavar on every flag and fold the choices of --target mid-word at 80 columns.
 app = typer.Typer(
     cls=ErrorBoundary,
     help="Run AWS serverless data pipelines on an embedded LocalStack, test them, deploy them.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+    context_settings={"max_content_width": 120},  # as wide as the terminal, up to 120 columns
 )
 
 
@@ -158,13 +180,23 @@ def known_workflows(values: list[str] | None) -> list[str] | None:
 
 
 def writable_file(value: Path | None) -> Path | None:
-    """A file the command can write: its folder exists and is not itself a folder."""
+    """A file the command can write: not a folder, and no file stands where its folders go
+    (missing folders are made when it is written, `made_folder`)."""
     if value is not None:
         if value.is_dir():
             raise typer.BadParameter(f"{value} is a folder; name a file")
-        if not value.parent.is_dir():
-            raise typer.BadParameter(f"folder {value.parent} does not exist")
+        for parent in value.parents:
+            if parent.exists():
+                if not parent.is_dir():
+                    raise typer.BadParameter(f"{parent} is a file, so {value} cannot be written")
+                break
     return value
+
+
+def made_folder(path: Path) -> Path:
+    """`path`, its folder made if missing."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return path
 
 
 TargetOption = Annotated[
@@ -184,8 +216,13 @@ WorkflowOption = Annotated[
     typer.Option("--workflow", "-w", callback=known_workflows, help="a workflow (repeatable); default: all"),
 ]
 ReportOption = Annotated[
-    Path,
-    typer.Option("--report", callback=writable_file, help="write the HTML report (pictures of every path) here"),
+    Path | None,
+    typer.Option(
+        "--report",
+        callback=writable_file,
+        help="write the HTML report (pictures of every path) to this file; default: a report of its own "
+        "in testbed-reports/ (index.html lists them, latest.html is the newest)",
+    ),
 ]
 PortOption = Annotated[
     int | None,
@@ -272,6 +309,7 @@ def up(
             raise EngineError(
                 f"{describe_orphan(strays[0])} runs without a record; `testbed down` stops it (one engine per project)"
             )
+        console.print(f"starting an embedded engine (LocalStack {LOCALSTACK_VERSION}, no Docker) for {scope()}")
         started = time.monotonic()
         embedded = EmbeddedEngine(settings, detach=True, port=port, scope=scope_marker(), settings_given=given)
         try:
@@ -323,6 +361,8 @@ def down() -> None:
             return
         record = found.record
         stopped, removed = record.supervisor_is_ours(), record.root_is_ours()
+        if stopped:
+            console.print(f"stopping engine {record.engine_id} (pid {record.pid})", highlight=False)
         found.engine.stop()
         forget_running()
     if stopped or removed:
@@ -336,8 +376,8 @@ def down() -> None:
 @app.command()
 def status(prefix: PrefixOption = None, target: TargetOption = None) -> None:
     """Show the running engine (endpoint, health, processes) and which workflows are deployed on it."""
-    from rich.table import Table
     from serverless_testbed.state import orphans, record_path, recorded_engine, scope
+    from serverless_testbed.terminal import key_values
 
     settings = Settings.from_env(prefix=prefix, target=target)
     if settings.target == "compose":  # its deploy hook's verdict, and where to look when it failed
@@ -363,36 +403,37 @@ def status(prefix: PrefixOption = None, target: TargetOption = None) -> None:
         console.print(f"  scope: {scope()}; testbed up starts a new engine, testbed down clears the record")
         raise typer.Exit(code=EngineNotUp.exit_code)
     engine, record = found.engine, found.record
-    table = Table(title="testbed engine", show_header=False)
-    table.add_column("what")
-    table.add_column("value", overflow="fold")
-    table.add_row("target", f"embedded (LocalStack {LOCALSTACK_VERSION}, no Docker)")
-    table.add_row("scope", f"{scope()}; record {record_path()}")
-    table.add_row("endpoint", engine.endpoint_url or "")
-    table.add_row("region", record.region)
-    table.add_row("supervisor pid", str(record.pid))
-    table.add_row("processes", str(len(engine.processes())))
-    table.add_row("directory", record.root)
-    table.add_row("log", str(engine.log_path))
-    for what, value in _deployed_rows(engine, settings.prefix):
-        table.add_row(what, value)
-    console.print(table)
+    rows = [
+        ("target", f"embedded (LocalStack {LOCALSTACK_VERSION}, no Docker)"),
+        ("scope", f"{scope()}; record {record_path()}"),
+        ("endpoint", engine.endpoint_url or ""),
+        ("region", record.region),
+        ("supervisor pid", str(record.pid)),
+        ("processes", str(len(engine.processes()))),
+        ("directory", record.root),
+        ("log", str(engine.log_path)),
+    ]
+    console.print(key_values(console, "testbed engine", rows))  # first: it is known at once
+    console.print(key_values(console, f"workflows (prefix {settings.prefix})", _deployed_rows(engine, settings.prefix)))
 
 
 def _deployed_rows(engine: Engine, prefix: str) -> list[tuple[str, str]]:
-    """One row per workflow of the registry: deployed, partly or not (with `prefix`)."""
+    """One row per workflow of the registry: deployed, partly or not (with `prefix`), and
+    the URL of each API a deployed workflow serves. Every resource is read once, all at once."""
     from serverless_testbed.registry import workflows
+    from serverless_testbed.stack.model import RestApi
 
     declared = workflows()
     if not declared:
         return [("workflows", "none declared in this project (testbed new workflow NAME)")]
     deployer = deployer_for(engine, prefix)
+    stacks = {name: stack_for([name]) for name in declared}
     rows = []
-    for name in declared:
-        presence = deployer.presence(stack_for([name]))
+    for name, presence in deployer.presences(stacks, stack_for()).items():
         rows.append((f"workflow {name}", presence.describe()))
-        if name == "processing" and presence.complete:
-            rows.append(("POST /process-data", _api_url(deployer, engine)))
+        for api in stacks[name].of_kind(RestApi) if presence.complete else ():
+            url = api.url(deployer.clients, deployer.ctx, engine.endpoint_url)
+            rows.append((f"{api.method} /{api.path}", url or "not deployed"))
     return rows
 
 
@@ -405,15 +446,6 @@ def _mention_legacy_record() -> None:
             f"  note: {legacy} is a record from before records were kept per checkout; "
             f"TESTBED_STATE_DIR={legacy.parent} testbed down stops the engine it names"
         )
-
-
-def _api_url(deployer: Deployer, engine: Engine) -> str:
-    from infra.runs.processing import api_url
-
-    try:
-        return api_url(deployer, stack_for(["processing"]), engine.endpoint_url)
-    except TestbedError as err:
-        return f"not deployed ({err})"
 
 
 def _not_up_error() -> EngineNotUp:
@@ -475,9 +507,32 @@ def deployer_for(engine: Engine, prefix: str) -> Deployer:
     return Deployer.for_clients(engine.client, prefix, engine.region, local=engine.settings.is_emulator)
 
 
-def say_waiting(message: str) -> None:
-    """A wait of the deploy (what AWS answered and why it passes with time), as it starts."""
-    console.print(f"  [yellow]waiting[/yellow] {message}", highlight=False, markup=False)
+@contextmanager
+def progress_shown(on: Console | None = None) -> Iterator[Progress]:
+    """Progress on `on` (standard output by default): bars on a terminal, plain lines elsewhere."""
+    from serverless_testbed.progress import shown_on
+
+    with shown_on(on or console) as progress:
+        yield progress
+
+
+def apply_changes(deployer: Deployer, changes: list[Change], progress: Progress, *, each: bool) -> None:
+    """Make `changes`, a bar of them on a terminal; `each`: one line per change as it is
+    made, with what it took (else the stage's closing line alone)."""
+    from serverless_testbed.deploy import done_line
+
+    last = time.monotonic()
+    with progress.stage("deploy", total=len(changes), unit="changes") as stage:
+
+        def done(change: Change) -> None:
+            nonlocal last
+            now = time.monotonic()
+            if each:
+                progress.say(done_line(change, now - last))
+            last = now
+            stage.advance()
+
+        deployer.apply(changes, report=done, notify=lambda message: progress.say(f"  waiting: {message}"))
 
 
 @app.command()
@@ -505,16 +560,23 @@ def deploy(
         deploy_template(template, stack_name, connected_engine(settings).exports(), say=console.print)
         return
     stack = stack_for(workflow)  # first: a project without workflows is told so before any engine is asked
-    deployer = deployer_for(connected_engine(settings), settings.prefix)
-    changes = deployer.plan(stack)
-    console.print(describe(changes, calls=plan_only), markup=False, highlight=False)
-    if plan_only or not changes:
-        return
-    started = time.monotonic()
-    deployer.apply(
-        changes, report=lambda c: console.print(f"  [green]{c.action}d[/green] {c.kind} {c.name}"), notify=say_waiting
+    what = (
+        f"{'plan' if plan_only else 'deploy'} {', '.join(workflow or ['every workflow'])} (prefix {settings.prefix}, "
+        f"target {settings.target}): reading {len(stack.resources)} resources"
     )
-    console.print(f"deployed {len(changes)} change(s) in {time.monotonic() - started:.1f} s")
+    if plan_only:  # the output is the plan alone; a terminal sees a spinner meanwhile, which leaves nothing
+        with console.status(what) if console.is_terminal else nullcontext():
+            deployer = deployer_for(connected_engine(settings), settings.prefix)
+            changes = deployer.plan(stack)
+    else:
+        console.print(what, highlight=False)
+        deployer = deployer_for(connected_engine(settings), settings.prefix)
+        changes = deployer.plan(stack)
+    if plan_only or not changes:
+        console.print(describe(changes, calls=plan_only), markup=False, highlight=False)
+        return
+    with progress_shown() as progress:
+        apply_changes(deployer, changes, progress, each=True)
 
 
 @app.command()
@@ -527,12 +589,18 @@ def destroy(
     """Remove everything deploy made (and what the workflows made at run time), nothing else."""
     settings = Settings.from_env(target=target, account_id=account_id, prefix=prefix)
     stack = stack_for(workflow)
+    console.print(
+        f"destroy {', '.join(workflow or ['every workflow'])} (prefix {settings.prefix}, "
+        f"target {settings.target}): reading {len(stack.resources)} resources",
+        highlight=False,
+    )
     deployer = deployer_for(connected_engine(settings), settings.prefix)
     changes = deployer.destroy_plan(stack)
-    deployer.apply(
-        changes, report=lambda c: console.print(f"  [red]deleted[/red] {c.kind} {c.name}"), notify=say_waiting
-    )
-    console.print(f"destroyed {len(changes)} resource(s)")
+    if not changes:
+        console.print("nothing to delete")
+        return
+    with progress_shown() as progress:
+        apply_changes(deployer, changes, progress, each=True)
 
 
 @app.command(cls=ListsKinds)
@@ -563,7 +631,7 @@ def fixtures(
         raise typer.BadParameter(f"{kind} data comes as {' or '.join(chosen.formats)}, not {fmt!r}")
     text = dump(kind, records, invalid_rate, seed, fmt)
     if out:
-        out.write_text(text)
+        made_folder(out).write_text(text)
         console.print(f"wrote {records} {kind} record(s) to {out}")
     else:
         typer.echo(text)
@@ -578,27 +646,66 @@ def run_command(
     invalid_rate: Annotated[float, typer.Option(min=0.0, max=1.0)] = 0.1,
     seed: int = 7,
     account_id: AccountOption = None,
-    report: ReportOption = Path("testbed-report.html"),
+    report: ReportOption = None,
 ) -> None:
     """Generate data, send it through the workflow's real trigger, wait and show what happened."""
+    settings = Settings.from_env(target=target, account_id=account_id, prefix=prefix)
+    # The first line comes before anything slow (boto3, the engine, Faker): the command is heard at once.
+    console.print(
+        f"run {workflow}: {records:,} record(s), {invalid_rate:.0%} invalid, seed {seed} "
+        f"(target {settings.target}, prefix {settings.prefix})",
+        highlight=False,
+    )
     from serverless_testbed.registry import UnknownWorkflow
     from serverless_testbed.registry import workflow as declared
-    from serverless_testbed.report.html import write_report
     from serverless_testbed.runs import RunOptions
 
     try:
         runner = declared(workflow).load_runner()
     except UnknownWorkflow as err:
         raise typer.BadParameter(str(err)) from err
-    settings = Settings.from_env(target=target, account_id=account_id, prefix=prefix)
     deployer = deployer_for(connected_engine(settings), settings.prefix)
     stack = stack_for([workflow])
-    deployer.deploy(stack, notify=say_waiting)
-    result = runner(deployer, stack, RunOptions(records, invalid_rate, seed))
+    with progress_shown() as progress:
+        deploy_first(deployer, stack, workflow, progress)
+        result = runner(deployer, stack, RunOptions(records, invalid_rate, seed, progress=progress))
     show_run(result)
-    console.print(f"report: {write_report(report, [result], deployer)}", highlight=False)
+    with progress_shown() as progress:
+        show_report([result], deployer, report, progress)
     if not result.ok:
         raise typer.Exit(code=RUN_PROBLEMS_EXIT_CODE)
+
+
+def deploy_first(deployer: Deployer, stack: Stack, name: str, progress: Progress) -> None:
+    """Deploy `name` before running it when the target lacks it or holds another shape of
+    it, saying so (nothing is said when it is deployed as its model says)."""
+    from serverless_testbed.deploy import tally
+
+    with progress.stage(f"{name}: deployed resources compared with the model"):
+        changes = deployer.plan(stack)
+    if not changes:
+        return
+    state = "is not deployed" if all(change.action == "create" for change in changes) else "differs from its model"
+    progress.say(
+        f"{name} {state} (prefix {deployer.ctx.prefix}): deploying it first, {tally(changes)}"
+        " (testbed deploy shows each change)"
+    )
+    apply_changes(deployer, changes, progress, each=False)
+
+
+def show_report(results: list[RunResult], deployer: Deployer, report: Path | None, progress: Progress) -> None:
+    """Write the report (to `report`, else one of its own in the reports folder) and say where."""
+    from serverless_testbed.run_reports import FOLDER, INDEX, shown, write_run_report
+
+    with progress.stage("report written (pictures of every path)"):
+        if report is not None:
+            from serverless_testbed.report.html import write_report
+
+            line = f"report: {shown(write_report(made_folder(report), results, deployer))}"
+        else:
+            path = write_run_report(results, deployer)
+            line = f"report: {shown(path)} (every report: {shown(FOLDER / INDEX)})"
+    progress.say(line)
 
 
 @app.command()
@@ -606,75 +713,97 @@ def demo(
     records: Annotated[int, typer.Option(min=1)] = 50,
     invalid_rate: Annotated[float, typer.Option(min=0.0, max=1.0)] = 0.1,
     seed: int = 7,
-    report: ReportOption = Path("testbed-report.html"),
+    report: ReportOption = None,
 ) -> None:
     """The main job: start an embedded engine, deploy every workflow, run each on generated
-    data, print a summary table, write the HTML report, and shut the engine down."""
+    data, print a summary, write the HTML report, and shut the engine down."""
+    console.print(
+        f"demo: every workflow on {records:,} record(s), {invalid_rate:.0%} invalid, seed {seed}, "
+        "on an embedded engine of its own",
+        highlight=False,
+    )
     from serverless_testbed.engine.embedded import EmbeddedEngine
     from serverless_testbed.registry import workflows
-    from serverless_testbed.report.html import write_report
     from serverless_testbed.runs import RunOptions
 
     started = time.monotonic()
-    with console.status(f"starting the embedded engine (LocalStack {LOCALSTACK_VERSION}, no Docker)"):
-        engine = EmbeddedEngine(Settings(target="embedded")).start()
-    console.print(f"[green]engine ready[/green] at {engine.endpoint_url} in {time.monotonic() - started:.1f} s")
     results = []
-    try:
-        deployer = deployer_for(engine, "demo")
-        stack = stack_for()
-        with console.status("deploying every workflow"):
-            begun = time.monotonic()
-            changes = deployer.deploy(stack)
-        console.print(f"[green]deployed[/green] {len(changes)} resources in {time.monotonic() - begun:.1f} s")
-        for name, workflow in workflows().items():
-            with console.status(f"running {name}"):
-                result = workflow.load_runner()(deployer, stack_for([name]), RunOptions(records, invalid_rate, seed))
-            show_run(result)
-            results.append(result)
-        console.print(f"report: {write_report(report, results, deployer)}", highlight=False)
-    finally:
-        with console.status("stopping the engine"):
-            engine.stop()
-    console.print(summary_table(results))
+    with progress_shown() as progress:
+        with progress.stage(f"engine started (LocalStack {LOCALSTACK_VERSION}, no Docker)"):
+            engine = EmbeddedEngine(Settings(target="embedded")).start()
+        try:
+            deployer = deployer_for(engine, "demo")
+            stack = stack_for()
+            with progress.stage("every workflow's resources read"):
+                changes = deployer.plan(stack)
+            apply_changes(deployer, changes, progress, each=False)
+            for name, workflow in workflows().items():
+                options = RunOptions(records, invalid_rate, seed, progress=progress)
+                result = workflow.load_runner()(deployer, stack_for([name]), options)
+                progress.say(run_line(result))
+                results.append(result)
+            show_report(results, deployer, report, progress)
+        finally:
+            with progress.stage("engine stopped"):
+                engine.stop()
+    console.print(summary(results))
     console.print(f"total {time.monotonic() - started:.1f} s; engine stopped, nothing left running")
     if not all(result.ok for result in results):
         raise typer.Exit(code=RUN_PROBLEMS_EXIT_CODE)
 
 
+def run_line(result: RunResult) -> str:
+    """A run in one line: `csv-etl (run 4456cecf): files 2, invalid files 1, rows 50 in 3.1 s, as expected`."""
+    from serverless_testbed.terminal import counts_text
+
+    verdict = "as expected" if result.ok else f"{len(result.problems)} problem(s)"
+    run = f" (run {result.run_id})" if result.run_id else ""
+    return f"{result.workflow}{run}: {counts_text(result.counts)} in {result.seconds:.1f} s, {verdict}"
+
+
 def show_run(result: RunResult) -> None:
     """One line of counts, then each distinct path the executions took, with how many took it."""
-    verdict = "[green]as expected[/green]" if result.ok else f"[red]{len(result.problems)} problem(s)[/red]"
-    counts = ", ".join(f"{key} {value}" for key, value in result.counts.items())
-    run = f" (run {result.run_id})" if result.run_id else ""
-    console.print(f"[bold]{result.workflow}[/bold]{run}: {counts} in {result.seconds:.1f} s, {verdict}")
+    from rich.text import Text
+    from serverless_testbed.terminal import hanging
+
+    line = Text(run_line(result))
+    line.stylize("bold", 0, len(result.workflow))
+    verdict = "as expected" if result.ok else f"{len(result.problems)} problem(s)"
+    line.stylize("green" if result.ok else "red", len(line) - len(verdict))
+    console.print(line, highlight=False)
     paths = Counter((e.status, " > ".join(e.path), e.error or "") for e in result.executions)
     for (status, path, error), times in paths.most_common():
-        line = f"  {times:>4} x {status:<9} {path}" + (f"  [{error}]" if error else "")
-        console.print(line, markup=False, highlight=False, soft_wrap=True)
+        lead = f"  {times:>4} x {status:<9} "
+        console.print(hanging(console, lead, path + (f"  [{error}]" if error else "")), highlight=False)
     for problem in result.problems[:20]:
-        console.print(f"  [red]![/red] {problem}", highlight=False)
+        console.print(hanging(console, "  ! ", problem), highlight=False)
     if len(result.problems) > 20:
         console.print(f"  ... and {len(result.problems) - 20} more problem(s)")
 
 
-def summary_table(results: list[RunResult]) -> Table:
-    """The demo's last word: one row per workflow run."""
+def summary(results: list[RunResult]) -> RenderableType:
+    """The demo's last word: a table of the runs when the terminal is wide enough for it,
+    else one line per run."""
     from rich.table import Table
+    from serverless_testbed.terminal import counts_text, table_or_lines
 
     table = Table(title="testbed demo")
     for column in ("workflow", "executions", "records", "time", "verdict"):
         table.add_column(column)
+    lines = ["testbed demo:"]
     for result in results:
         succeeded = sum(e.status == "SUCCEEDED" for e in result.executions)
+        executions = f"{len(result.executions)} ({succeeded} ok, {len(result.executions) - succeeded} failed)"
+        verdict = "as expected" if result.ok else f"{len(result.problems)} problem(s)"
         table.add_row(
             result.workflow,
-            f"{len(result.executions)} ({succeeded} ok, {len(result.executions) - succeeded} failed)",
-            ", ".join(f"{k} {v}" for k, v in result.counts.items()),
+            executions,
+            counts_text(result.counts),
             f"{result.seconds:.1f} s",
-            "[green]as expected[/green]" if result.ok else f"[red]{len(result.problems)} problem(s)[/red]",
+            f"[green]{verdict}[/green]" if result.ok else f"[red]{verdict}[/red]",
         )
-    return table
+        lines.append(f"  {result.workflow}: {executions} executions, {result.seconds:.1f} s, {verdict}")
+    return table_or_lines(console, table, lines)
 
 
 @app.command("export")
@@ -709,7 +838,7 @@ def export_command(
     if out is None:
         typer.echo(json.dumps(cloudformation.template(stack), indent=1))
         return
-    path = cloudformation.write(stack, out)
+    path = cloudformation.write(stack, made_folder(out))
     typer.echo(f"wrote {path} and the functions' zip files under {path.parent / 'functions'}/")
     typer.echo("Deploy (AWS CLI, with the credentials and region you deploy to):")
     for command in cloudformation.deploy_commands(path, bucket or "ARTIFACT_BUCKET", settings.prefix):
@@ -725,19 +854,39 @@ def export_command(
 
 @app.command()
 def picture(
-    machine: Annotated[str, typer.Argument(help="a state machine of the stack, as the stack model names it")],
-    out: Annotated[Path, typer.Option(callback=writable_file, help="the SVG file to write")],
+    name: Annotated[
+        str, typer.Argument(help="a workflow (each of its state machines is drawn) or a state machine of the stack")
+    ],
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            callback=writable_file,
+            help="the SVG file to write (default: NAME.svg); a workflow of several state machines writes "
+            "one file per machine beside it, OUT-MACHINE.svg",
+        ),
+    ] = None,
 ) -> None:
-    """Draw a state machine (SVG): its states, Choice rules, Catch edges, Map containers."""
+    """Draw state machines (SVG): their states, Choice rules, Catch edges, Map containers."""
+    from serverless_testbed.registry import workflows
     from serverless_testbed.report.dot import Picture
     from serverless_testbed.report.machines import graphs
     from serverless_testbed.report.svg import render_svg
+    from serverless_testbed.run_reports import shown
 
-    drawn = graphs(stack_for())
-    if machine not in drawn:
-        raise typer.BadParameter(f"unknown state machine {machine!r}; choose from {', '.join(drawn)}")
-    out.write_text(render_svg(Picture(drawn[machine])), encoding="utf-8")
-    console.print(f"wrote {out}", highlight=False)
+    if name in workflows():
+        drawn = graphs(stack_for([name]))
+    else:
+        every = graphs(stack_for())
+        if name not in every:
+            raise typer.BadParameter(
+                f"{name!r} is neither a workflow ({', '.join(workflows())}) nor a state machine ({', '.join(every)})"
+            )
+        drawn = {name: every[name]}
+    out = out or Path(f"{name}.svg")
+    for machine, graph in drawn.items():
+        path = out if len(drawn) == 1 else out.with_name(f"{out.stem}-{machine}{out.suffix or '.svg'}")
+        made_folder(path).write_text(render_svg(Picture(graph)), encoding="utf-8")
+        console.print(f"wrote {shown(path)} (state machine {machine})", highlight=False)
 
 
 @app.command()
@@ -756,16 +905,21 @@ def bench(
     from serverless_testbed.bench import SALES_SIZES, check_examples, render, run_benchmarks
 
     check_examples()
-    # The spinner goes to stderr: the JSON on stdout stays parseable.
-    with Console(stderr=True).status("benchmarking a fresh embedded engine..."):
-        results = run_benchmarks(warm_calls=warm_calls, sfn_runs=sfn_runs, sales_sizes=sales or SALES_SIZES)
+    # Progress goes to stderr: the JSON on stdout stays parseable.
+    with progress_shown(errors) as progress:
+        progress.say("benchmarking a fresh embedded engine (numbers to read, none is checked)")
+        results = run_benchmarks(
+            warm_calls=warm_calls, sfn_runs=sfn_runs, sales_sizes=sales or SALES_SIZES, progress=progress
+        )
     if as_json:
         typer.echo(json.dumps(results, indent=2))
     else:
-        console.print(render(results))
+        console.print(render(results, console))
 
 
-new_app = typer.Typer(help="Scaffold new parts of the project from templates.", no_args_is_help=True)
+new_app = typer.Typer(
+    cls=WholeHelp, help="Scaffold new parts of the project from templates.", no_args_is_help=True, rich_markup_mode=None
+)
 app.add_typer(new_app, name="new")
 
 
@@ -801,8 +955,10 @@ def new_workflow(
 
 
 faults_app = typer.Typer(
+    cls=WholeHelp,
     help="Inject faults into the embedded engine `testbed up` started (see `testbed faults add --help`).",
     no_args_is_help=True,
+    rich_markup_mode=None,
 )
 app.add_typer(faults_app, name="faults")
 

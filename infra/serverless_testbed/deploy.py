@@ -26,7 +26,7 @@ from serverless_testbed.errors import DeployError, TestbedError
 from serverless_testbed.registry import stack_for, workflows
 from serverless_testbed.settings import Settings
 from serverless_testbed.stack.executor import apply
-from serverless_testbed.stack.model import Context, host_architecture
+from serverless_testbed.stack.model import Context, Resource, host_architecture
 from serverless_testbed.stack.names import check_names
 from serverless_testbed.stack.planner import Change, destroy_plan, plan
 from serverless_testbed.stack.remote import BotoRemote
@@ -109,15 +109,41 @@ class Deployer:
 
     def presence(self, stack: Stack) -> Presence:
         """How much of `stack` the target has (for `testbed status`)."""
-        present = len(self.destroy_plan(stack))
-        if not present:
-            return Presence(present=0, missing=0, differing=0)  # not deployed: no second look needed
-        changes = self.plan(stack)
-        return Presence(
-            present=present,
-            missing=sum(change.action == "create" for change in changes),
-            differing=sum(change.action == "update" for change in changes),
-        )
+        return self.presences({"stack": stack}, stack)["stack"]
+
+    def presences(self, parts: Mapping[str, Stack], whole: Stack) -> dict[str, Presence]:
+        """How much of each of `parts` (the workflows of `whole`) the target has, every
+        resource of `whole` read once, all at once (for `testbed status`)."""
+        from serverless_testbed.snapshot import snapshot_clients
+
+        remote = _ReadOnce(snapshot_clients(self.clients))
+        remote.read_ahead(whole.resources, whole, self.ctx)
+        for resource in whole.resources:
+            remote.describe(resource, whole, self.ctx)
+        found = {}
+        for name, stack in parts.items():
+            present = len(destroy_plan(stack, remote, self.ctx))
+            changes = plan(stack, remote, self.ctx) if present else []  # not deployed: nothing to compare
+            found[name] = Presence(
+                present=present,
+                missing=sum(change.action == "create" for change in changes),
+                differing=sum(change.action == "update" for change in changes),
+            )
+        return found
+
+
+class _ReadOnce(BotoRemote):
+    """A reader that reads each resource (by kind and name) once, however many plans ask."""
+
+    def __init__(self, clients: Clients) -> None:
+        super().__init__(clients)
+        self._read_already: dict[tuple[str, str], Any] = {}
+
+    def describe(self, resource: Resource, stack: Stack, ctx: Context) -> Any:
+        key = (resource.kind, resource.name)
+        if key not in self._read_already:
+            self._read_already[key] = super().describe(resource, stack, ctx)
+        return self._read_already[key]
 
 
 @dataclass(frozen=True)
@@ -140,6 +166,26 @@ class Presence:
             return "not deployed (testbed deploy)"
         gaps = [f"{count} {what}" for count, what in ((self.missing, "missing"), (self.differing, "differ")) if count]
         return f"partly deployed: {self.present} present, {', '.join(gaps)} (testbed deploy)"
+
+
+PAST = {"create": "created", "update": "updated", "delete": "deleted"}
+
+
+def done_line(change: Change, seconds: float | None = None) -> str:
+    """One change made, in one line: `created  table          tb-orders  0.1 s`, an
+    update with what differed."""
+    line = f"{PAST.get(change.action, change.action):<8} {change.kind:<14} {change.name}"
+    if change.reasons:
+        line += f" ({'; '.join(change.reasons)})"
+    return line + (f"  {seconds:.1f} s" if seconds is not None else "")
+
+
+def tally(changes: Iterable[Change]) -> str:
+    """`14 created, 2 updated`: how many changes of each action."""
+    counted: dict[str, int] = {}
+    for change in changes:
+        counted[change.action] = counted.get(change.action, 0) + 1
+    return ", ".join(f"{count} {PAST.get(action, action)}" for action, count in counted.items()) or "nothing"
 
 
 def describe(changes: Iterable[Change], calls: bool = True) -> str:

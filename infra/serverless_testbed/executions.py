@@ -51,13 +51,20 @@ def on_finished(listener: Listener) -> Callable[[], None]:
     return lambda: _LISTENERS.remove(listener)
 
 
-def wait_execution(clients: Clients, arn: str, timeout: float = 120) -> Execution:
-    """Wait (bounded polling) until `arn` is no longer RUNNING and describe it."""
+def wait_execution(
+    clients: Clients, arn: str, timeout: float = 120, watch: Callable[[], None] | None = None
+) -> Execution:
+    """Wait (bounded polling) until `arn` is no longer RUNNING and describe it; `watch` is
+    called at each look while it runs (to show how far it got)."""
     sfn = clients("stepfunctions")
 
     def finished() -> dict[str, Any] | None:
         described: dict[str, Any] = dict(sfn.describe_execution(executionArn=arn))
-        return None if described["status"] == "RUNNING" else described
+        if described["status"] == "RUNNING":
+            if watch is not None:
+                watch()
+            return None
+        return described
 
     described: dict[str, Any] = wait_for(
         finished, timeout=timeout, interval=0.05, max_interval=0.5, what=f"execution {arn} to finish"
@@ -88,6 +95,38 @@ def _execution(clients: Clients, arn: str, described: dict[str, Any]) -> Executi
         seconds=(described["stopDate"] - described["startDate"]).total_seconds() if described.get("stopDate") else 0.0,
         history=history,
     )
+
+
+def map_items(clients: Clients, arn: str) -> tuple[int, int] | None:
+    """How many items the Distributed Map runs of execution `arn` finished, of how many
+    (`DescribeMapRun` item counts); None before a map run started."""
+    sfn = clients("stepfunctions")
+    runs = sfn.list_map_runs(executionArn=arn).get("mapRuns", [])
+    if not runs:
+        return None
+    done = total = 0
+    for run in runs:
+        counts: dict[str, Any] = dict(sfn.describe_map_run(mapRunArn=run["mapRunArn"]).get("itemCounts", {}))
+        done += sum(int(counts.get(key, 0)) for key in ("succeeded", "failed", "timedOut", "aborted"))
+        total += int(counts.get("total", 0))
+    return done, total
+
+
+def wait_executions(
+    clients: Clients, arns: list[str], timeout: float = 120, finished: Callable[[Execution], None] | None = None
+) -> list[Execution]:
+    """Wait for every execution of `arns` (eight at a time), in their order; `finished`
+    hears of each as it ends, in the order they end."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def one(arn: str) -> Execution:
+        execution = wait_execution(clients, arn, timeout)
+        if finished is not None:
+            finished(execution)
+        return execution
+
+    with ThreadPoolExecutor(max_workers=8, thread_name_prefix="wait") as pool:
+        return list(pool.map(one, arns))
 
 
 def execution_history(clients: Clients, arn: str) -> list[dict[str, Any]]:

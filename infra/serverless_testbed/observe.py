@@ -85,6 +85,7 @@ def collect(
     timeout: float = 30,
     keep: Callable[[dict[str, Any]], bool] = lambda message: True,
     visibility: int = 5,
+    on_kept: Callable[[int], None] | None = None,
 ) -> Collected:
     """Receive until `count` messages accepted by `keep` arrived, whatever else the queue holds.
 
@@ -93,7 +94,8 @@ def collect(
     walks past any number of other messages instead of being handed the same ten at the
     head of the queue again; should one of them reappear during the sweep (the queue holds
     more than a `visibility` worth of receives), the next receives hide for twice as long.
-    Fails naming how many of ours arrived and how many others were seen.
+    Fails naming how many of ours arrived and how many others were seen. `on_kept` hears
+    how many of ours arrived so far, after each receive that brought some.
     """
     sqs = clients("sqs")
     kept: dict[str, dict[str, Any]] = {}
@@ -127,6 +129,8 @@ def collect(
             if mine:
                 entries: list[Any] = [{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(mine)]
                 sqs.delete_message_batch(QueueUrl=url, Entries=entries)
+                if on_kept is not None:
+                    on_kept(len(kept))
             others = {message["MessageId"] for message in batch} - {message["MessageId"] for message in mine}
             if others & seen_now:  # back before the sweep ended: hide longer, but never past the timeout
                 hide = min(hide * 2, max(1, int(timeout)))

@@ -158,7 +158,7 @@ def testbed_engine(
 
     if testbed_settings.target == "aws":
         pytest.skip("the testbed's fixtures do not run against real AWS")
-    started = datetime.now(UTC)
+    started = request.config.stash.setdefault(ENGINE_SINCE_KEY, datetime.now(UTC))
     if testbed_reused is not None:
         yield testbed_reused.engine
         record_engine_coverage(request.config, testbed_reused.engine.client, testbed_settings.prefix, started)
@@ -237,6 +237,8 @@ def deploy(
 COVERAGE_KEY = pytest.StashKey[dict[str, Any]]()
 # The executions already counted in the session's coverage (each is counted once).
 COUNTED_KEY = pytest.StashKey[set[str]]()
+# When the session took its engine: the executions since then are the session's.
+ENGINE_SINCE_KEY = pytest.StashKey["datetime"]()
 
 
 def record_coverage(config: pytest.Config, deployer: Deployer, stack: Stack, since: datetime | None = None) -> None:
@@ -397,6 +399,9 @@ def testbed_reset(
 
     if testbed_settings.target != "embedded" or not testbed_engine.endpoint_url:
         pytest.skip(f"an engine reset needs the embedded engine (target is {testbed_settings.target})")
+    since = request.config.stash.get(ENGINE_SINCE_KEY, None)
+    if since is not None:  # what the session's executions covered, before the reset empties the engine
+        record_engine_coverage(request.config, testbed_engine.client, testbed_settings.prefix, since)
     answer = reset_engine(testbed_engine.endpoint_url, testbed_mock_config)
     request.config.stash[RESETS_KEY] = request.config.stash.get(RESETS_KEY, 0) + 1
     LOG.info("engine reset in %.2f s (%s)", answer["seconds"], ", ".join(answer["reset"]))

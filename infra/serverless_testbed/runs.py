@@ -17,6 +17,7 @@ from typing import Any, Protocol
 
 from serverless_testbed.deploy import Deployer
 from serverless_testbed.executions import Execution
+from serverless_testbed.progress import QUIET, Progress
 from serverless_testbed.stack.stack import Stack
 
 
@@ -44,17 +45,29 @@ def new_run_id() -> str:
 
 @dataclass(frozen=True)
 class RunOptions:
-    """What to generate for a run; `run_id` scopes the generated ids to this run."""
+    """What to generate for a run; `run_id` scopes the generated ids to this run.
+
+    `records` is the number of records the run sends in all, whatever the workflow (a
+    workflow sending several files splits them between the files); `progress` hears how
+    far the run got (nothing is shown by default)."""
 
     records: int = 20
     invalid_rate: float = 0.1
     seed: int = 7
     run_id: str = field(default_factory=new_run_id)
+    progress: Progress = field(default=QUIET, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         from serverless_testbed.records import run_tag  # lazily: fixtures need Faker, the CLI starts without it
 
         run_tag(self.run_id)  # refuse a run id that cannot go into the ids, before anything is sent
+
+
+def split(records: int, parts: int) -> list[int]:
+    """`records` shared between `parts` files as evenly as can be, the first ones taking
+    the remainder (5 into 2: 3 and 2); a part may be 0."""
+    share, extra = divmod(records, parts)
+    return [share + (index < extra) for index in range(parts)]
 
 
 class Runner(Protocol):

@@ -12,6 +12,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 import tomllib
 from pathlib import Path
 
@@ -27,6 +28,7 @@ NOTHING = {
     "fidelity": False,
     "lambda_layers": False,
     "network": False,
+    "storage": False,
     "faults": False,
     "lambda_limits": False,
     "function_urls": False,
@@ -80,6 +82,8 @@ print(json.dumps({
     "fidelity": ours(dynamodb_task.StateTaskServiceDynamoDB._eval_service_task),
     "lambda_layers": ours(importlib.import_module(LAMBDA_PROVIDER_MODULE).LambdaProvider.list_layers),
     "network": ours(twisted_server.TwistedRuntimeServer.register),
+    "storage": importlib.import_module("localstack.services.s3.provider").DEFAULT_S3_TMP_DIR
+    != "/tmp/localstack-s3-storage",
     "faults": any(h.__module__ == "serverless_testbed.localstack_plugins.faults" for h in chain),
     "lambda_limits": any(h.__module__ == "serverless_testbed.localstack_plugins.lambda_limits" for h in chain),
     "iam": any(h.__module__ == "serverless_testbed.localstack_plugins.iam_enforcement" for h in chain),
@@ -105,6 +109,7 @@ def registered_hooks() -> dict[str, str]:
 
 def patched_by_hooks(extra_env: dict[str, str]) -> dict[str, bool]:
     env = {key: value for key, value in os.environ.items() if not key.startswith("TESTBED_")}
+    env["TMPDIR"] = tempfile.mkdtemp(prefix="hooks-")  # an engine's own temporary folder, as it sets one
     env.update(extra_env)
     result = subprocess.run(
         [sys.executable, "-c", PROBE, json.dumps(sorted(registered_hooks()))],
@@ -127,6 +132,7 @@ def test_the_probe_covers_every_registered_hook():
         "task_clients",
         "fidelity",
         "network",
+        "storage",
         "faults",
         "lambda_limits",
         "function_urls",
@@ -203,6 +209,7 @@ def test_every_hook_carries_the_guard():
         "testbed_batching": "engine",
         "testbed_task_clients": "engine",
         "testbed_network": "engine",
+        "testbed_storage": "engine",
         "testbed_faults": "engine",
         "testbed_fidelity": "fidelity",
         "testbed_lambda_layers": "fidelity",

@@ -35,7 +35,6 @@ def env(tmp_path: Path) -> Iterator[dict[str, str]]:
     environ = {key: value for key, value in os.environ.items() if not key.startswith(("AWS_", "TESTBED_"))}
     environ["TESTBED_STATE_DIR"] = str(tmp_path / "state")
     environ["AWS_CONFIG_FILE"] = environ["AWS_SHARED_CREDENTIALS_FILE"] = str(tmp_path / "no-aws-config")
-    environ["COLUMNS"] = "500"  # long table rows stay on one line
     run_cli("up", env=environ)
     try:
         yield environ
@@ -50,8 +49,8 @@ def run_cli(*args: str, env: dict[str, str]) -> str:
 
 
 def workflow_rows(status: str) -> dict[str, str]:
-    """`workflow NAME | state` rows of the status table."""
-    rows = re.findall(r"workflow (\S+)\s*│\s*(.+?)\s*│", status)
+    """`workflow NAME: state` lines of status (a list where no terminal shows it)."""
+    rows = re.findall(r"^  workflow (\S+): (.+)$", status, re.MULTILINE)
     return dict(rows)
 
 

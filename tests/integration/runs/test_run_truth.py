@@ -97,7 +97,8 @@ def test_sales_finds_its_dead_letters_behind_other_messages(
     result = run(deployer, stack, "sales", RunOptions(records=20, invalid_rate=0.2, seed=21))
 
     assert result.ok, verdict(result)
-    assert result.counts["rejected"] == 8, result.counts  # 4 bad records in each of the two files
+    assert result.counts["records"] == 20, result.counts  # 10 in each of the two files
+    assert result.counts["rejected"] == 4, result.counts  # 2 bad records in each of the two files
     assert result.counts.get("other_messages", 0) >= FOREIGN, result.counts
     assert remaining(aws, sales_dead_letters, others) == others, "the run must not delete others' dead letters"
 
