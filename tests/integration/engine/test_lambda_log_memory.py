@@ -58,7 +58,7 @@ def test_the_engines_memory_levels_off_however_much_functions_print(engine: Embe
         assert "FunctionError" not in answer, answer["Payload"].read()
         tail = base64.b64decode(answer["LogResult"])
         assert len(tail) == 4096, "LogResult is the log's last 4 KB, as on AWS"
-        assert tail.startswith(b"x"), tail[:80]
+        assert b"x" * 1000 in tail, tail[:80]
         resident.append(rss_mb([pid]))
     half = INVOKES // 2
     grown = resident[-1] - resident[half - 1]

@@ -84,6 +84,23 @@ def test_logs_reach_log_result_and_cloudwatch(aws, make_function):
     assert any("printed line m-123" in line for line in lines)
 
 
+def test_megabytes_printed_reach_cloudwatch_whole_and_in_order(aws, make_function):
+    """More than one PutLogEvents batch (1 MB at most, AWS's limit): every line is stored, in order."""
+    name = make_function(PROBES, "probes.print_megabytes", timeout=30)
+    response, _ = invoke(aws("lambda"), name, {"mb": 3})
+    assert "FunctionError" not in response
+    pages = aws("logs").get_paginator("filter_log_events")
+
+    def numbered() -> list[int]:
+        events = [e for page in pages.paginate(logGroupName=f"/aws/lambda/{name}") for e in page["events"]]
+        lines = [int(e["message"][:8]) for e in events if e["message"][:8].isdigit()]
+        return lines if len(lines) >= 3 * 1024 else []
+
+    lines = wait_for(numbered, timeout=30, what="3,072 printed lines in CloudWatch Logs")
+    first_wrong = next((i for i, n in enumerate(lines) if n != i), None)
+    assert lines == list(range(3 * 1024)), f"{len(lines)} lines, first out of order at {first_wrong}"
+
+
 def test_timeout_is_sandbox_timedout_and_the_next_invoke_works(aws, make_function):
     name = make_function(PROBES, "probes.sleepy", timeout=1)
     lam = aws("lambda")

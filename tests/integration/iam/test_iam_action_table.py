@@ -3,7 +3,8 @@ as AWS's policy evaluation logic judges it
 (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_evaluation-logic.html):
 a role allowed exactly that action on one resource may call it there; the same call on another
 resource is denied (no statement allows it: implicit deny); an explicit Deny overrides the Allow;
-an action the role is not granted is denied. Actions without a resource type in the Service
+an action the role is not granted is denied; `<service>:*` covers it in an Allow and in a Deny.
+Actions without a resource type in the Service
 Authorization Reference (https://docs.aws.amazon.com/service-authorization/latest/reference/,
 each service's "Actions" table: no resource type listed) are allowed by `"Resource": "*"` and by a
 pattern covering the whole service (`arn:aws:s3:::*`), and not by a statement naming one resource.
@@ -11,6 +12,7 @@ pattern covering the whole service (`arn:aws:s3:::*`), and not by a statement na
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -133,6 +135,7 @@ class Case:
 
 
 ITEM = {"id": {"S": "1"}}
+STREAMS = itertools.count()  # each allowed CreateLogStream makes a new stream
 CASES = {
     "s3:GetObject": Case(
         "s3:GetObject",
@@ -246,7 +249,7 @@ CASES = {
     "logs:CreateLogStream": Case(
         "logs:CreateLogStream",
         "log-group",
-        lambda c, t: c.create_log_stream(logGroupName=t.name, logStreamName="new"),
+        lambda c, t: c.create_log_stream(logGroupName=t.name, logStreamName=f"new-{next(STREAMS)}"),
         lambda t: f"{t.arn}:*",
         "logs:PutLogEvents",
     ),
@@ -314,6 +317,11 @@ def test_an_action_is_allowed_exactly_where_it_is_granted(
 
     elsewhere = as_role([allow(case.other, resource)], service)
     refused(lambda: case.call(elsewhere, granted))  # another action of the service is not this one
+
+    prefix = case.action.split(":")[0]
+    case.call(as_role([allow(f"{prefix}:*", resource)], service), granted)  # a wildcard action covers it
+    everything_but = as_role([allow("*", "*"), deny(f"{prefix}:*", resource)], service)
+    refused(lambda: case.call(everything_but, granted))  # and a wildcard Deny beats an Allow of everything
 
 
 # Actions without a resource type, and the pattern that covers every resource of their service.
