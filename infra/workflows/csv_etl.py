@@ -1,4 +1,4 @@
-"""Workflow 5, CSV ETL with validation, archive, error prefix and notifications (seed 004).
+"""Workflow 5, CSV ETL with validation, archive, error prefix and notifications.
 
 A CSV file (`.csv` in any case) uploaded under `source/` in the files bucket fires an S3
 notification to the start Lambda, which starts the state machine with the bucket and
@@ -6,7 +6,7 @@ notification to the start Lambda, which starts the state machine with the bucket
 validated (header, column types, UTF-8, empty, row count, truncated rows). An invalid
 file is moved to `error/`, an error notification names it and its reasons, and the
 execution fails with `CsvFileInvalid`. A valid file's good rows are loaded into the
-stage table and the file is moved to `archive/` (the seed's first Glue job); the stage
+stage table and the file is moved to `archive/` (a Glue job's work on AWS, a Lambda here); the stage
 rows are typed, derived and put into the target table keyed by transaction id (the
 second Glue job; DynamoDB stands in for Redshift); a success notification gives the
 counts and the rejected rows, whose full list is written under `error/`. Any

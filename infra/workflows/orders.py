@@ -1,4 +1,4 @@
-"""Workflow 1, customer orders (seed 000).
+"""Workflow 1, customer orders.
 
 The order is put in the orders table (customerID, orderID); the put's HTTP status is
 checked; a Lambda checks the card transaction; approved orders are confirmed to the

@@ -1,4 +1,4 @@
-"""Workflow 3, Lambda orchestration behind an HTTP entry (seed 002).
+"""Workflow 3, Lambda orchestration behind an HTTP entry.
 
 `POST /process-data` on an API Gateway REST API (Lambda proxy integration, stage `dev`)
 invokes the processing Lambda, which answers 200 with the processed data or 400 naming

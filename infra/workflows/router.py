@@ -1,11 +1,11 @@
-"""Workflow 4, the ETL-or-streaming router (seed 003).
+"""Workflow 4, the ETL-or-streaming router.
 
 The router picks a branch with `States.MathRandom` (an explicit `branch` in the input
 wins) and runs it as a nested execution it waits for. Streaming: fetch subscription
-prices (a seeded feed in place of the seed's paid web API), find or create the Kinesis
+prices (a seeded feed in place of a paid web API), find or create the Kinesis
 stream and wait for it to be active, put the record, find or create the SNS topic with
 an email subscription, publish the record's ShardId and SequenceNumber. ETL: a Lambda
-(the seed's Glue job) turns a raw subscription file (JSON lines or CSV under raw/) into
+(a Glue job's work, as a Lambda) turns a raw subscription file (JSON lines or CSV under raw/) into
 curated rows, in S3 and DynamoDB, rejected rows with their reasons beside them. A branch
 that fails fails the router with `BranchFailed`, the branch's own error and cause in it.
 """

@@ -1,4 +1,4 @@
-"""Workflow 2, event-driven sales ingest (seed 001).
+"""Workflow 2, event-driven sales ingest.
 
 A sales file (JSON or CSV) lands under `incoming/` in the landing bucket; S3 sends the
 event to EventBridge, whose rule starts the state machine. The file is parsed once

@@ -1,4 +1,4 @@
-"""The FastAPI app of seed 002: `POST /process-data/` forwards to the API Gateway endpoint.
+"""The FastAPI app of the processing workflow: `POST /process-data/` forwards to the API Gateway endpoint.
 
 The request is checked first (the same rules and reason codes as the processing Lambda,
 `src/processing_process/rules.py`): a bad one gets 400 with
@@ -124,7 +124,7 @@ def create_app(api_url: str) -> FastAPI:
     """The app forwarding `POST /process-data/` to the API Gateway endpoint `api_url`."""
     if not api_url.startswith(("http://", "https://")):
         raise ValueError(f"the process-data API URL must be an http(s) URL, got {api_url!r}")
-    app = FastAPI(title="process-data", description="Forwards process-data requests to API Gateway (seed 002).")
+    app = FastAPI(title="process-data", description="Forwards process-data requests to API Gateway.")
     schema = {"required": True, "content": {"application/json": {"schema": ProcessRequest.model_json_schema()}}}
 
     @app.post("/process-data/", openapi_extra={"requestBody": schema})

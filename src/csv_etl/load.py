@@ -1,4 +1,4 @@
-"""Load step (the seed's first Glue job, raw part): good rows into the stage table.
+"""Load step (the first ETL step, raw part): good rows into the stage table.
 
 Reads the validated version of the file from S3 itself (ranged reads of bounded size;
 `IfMatch` refuses a newer upload under the same key; a read cut short is asked for again

@@ -1,5 +1,5 @@
 """The declared schema of the sales-transactions CSV, the checks of one row, and the
-transform of a staged row into a target row (the seed's second Glue job).
+transform of a staged row into a target row (the second ETL step).
 
 A file must have exactly the header `COLUMNS`, in this order. Row reason codes (a row
 gets every one that applies; the first row of a transaction id wins over later ones):

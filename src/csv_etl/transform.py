@@ -1,4 +1,4 @@
-"""Transform step (the seed's second Glue job): stage rows of one load into the target.
+"""Transform step (the second ETL step): stage rows of one load into the target.
 
 Reads every stage row of `load_id` (consistent reads), types and derives the target
 columns (schema.transform) and puts the rows in the target table keyed by transaction

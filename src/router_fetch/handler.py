@@ -1,6 +1,6 @@
 """Fetches streaming-platform subscription prices for a country.
 
-Stands in for the seed's paid web API (RapidAPI): a seeded feed, the same seed giving
+Stands in for a paid web API (RapidAPI): a seeded feed, the same seed giving
 the same prices, answered the way an HTTP API answers (statusCode and a JSON body as
 text), so the state machine parses it with States.StringToJson as the seed does. The
 Random is seeded by country and seed (Faker is not in a Lambda's standard library):

@@ -1,4 +1,4 @@
-"""The ETL branch's transform (the seed's Glue job): a raw subscription file in S3 (JSON
+"""The ETL branch's transform (a Glue job's work, as a Lambda): a raw subscription file in S3 (JSON
 lines, or CSV with a header) -> curated rows in S3 and DynamoDB, rejected rows with their
 reasons in S3. Every row ends in exactly one of the two.
 

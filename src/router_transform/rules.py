@@ -1,4 +1,4 @@
-"""Curating raw subscription rows (the seed's Glue job): types, currency, derived columns.
+"""Curating raw subscription rows (a Glue job's work, as a Lambda): types, currency, derived columns.
 
 A row is rejected with every reason that applies: missing-field:<name>,
 wrong-type:<name> (subscriptionId or platform not text or a whole number; text that is

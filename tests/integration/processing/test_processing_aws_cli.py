@@ -1,4 +1,4 @@
-"""The seed's AWS CLI commands, run with the real AWS CLI against the engine."""
+"""The processing workflow's documented AWS CLI commands, run with the real AWS CLI against the engine."""
 
 from __future__ import annotations
 
