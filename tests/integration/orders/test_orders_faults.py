@@ -177,3 +177,23 @@ def test_a_check_that_keeps_failing_removes_the_order_and_fails_naming_the_error
     assert "Lambda.TooManyRequestsException" in (execution.cause or ""), execution.cause
     assert stored(aws, names["table"], order) is None, "an order whose card was never checked stayed stored (PENDING)"
     assert confirmations == [], f"an unchecked order was confirmed: {confirmations}"
+
+
+def test_a_run_whose_puts_all_fail_gives_a_verdict_naming_each_order(
+    deployer: Deployer, stack: Stack, names: dict[str, str], faults: FaultsClient
+) -> None:
+    """`testbed run orders` with the table throttled: each order's failure is a problem of
+    the run (exit 1 at the command line), not an error of the run itself (it waited for
+    notifications that could never come, and stopped on that wait)."""
+    from serverless_testbed.runs import RunOptions
+
+    from infra.runs.orders import run
+
+    faults.inject(
+        service="dynamodb", operation="PutItem", resource=names["table"], error="ProvisionedThroughputExceededException"
+    )
+    result = run(deployer, stack, RunOptions(records=3, invalid_rate=0.0, seed=5, run_id=uuid.uuid4().hex[:8]))
+
+    assert result.counts["approved"] == 0, result.counts
+    not_stored = [problem for problem in result.problems if "expected SUCCEEDED, saw FAILED OrderNotStored" in problem]
+    assert len(not_stored) == 3, result.problems
