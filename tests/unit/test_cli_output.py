@@ -223,7 +223,8 @@ def test_picture_takes_a_workflow_and_draws_each_of_its_machines(tmp_path: Path)
 def test_picture_of_an_unknown_name_lists_the_workflows_and_machines():
     result = CliRunner().invoke(app, ["picture", "nope", "--out", "x.svg"], prog_name="testbed")
     assert result.exit_code == 2
-    assert "neither a workflow (csv-etl, orders" in result.output
+    assert "neither a workflow (csv-etl, " in result.output
+    assert "orders, processing" in result.output
     assert "nor a state machine (" in result.output
     assert "customer-orders" in result.output
 

@@ -3,9 +3,13 @@
 AWS's Python runtimes include boto3 and botocore; a function imports them without packaging
 them. The version "depends on the runtime version and your AWS Region" (AWS Lambda developer
 guide, "Building Lambda functions with Python", Runtime-included SDK versions), which AWS no
-longer lists: `RUNTIME_SDK` pins one per runtime, the boto3 the python3.12 and python3.13
-runtimes reported in 2025 (1.38.36). Older pins AWS once listed (python3.9: boto3 1.20.32) predate
-AWS_ENDPOINT_URL support (botocore 1.31), so a function could not reach the engine with them.
+longer lists: `RUNTIME_SDK` pins one per runtime, 1.42.54 (February 2026, the release the
+engine's LocalStack 4.14.0 runs on; AWS moves its runtimes to recent releases over the year).
+The version matters beyond features: which errors are modeled classes decides a failed
+function's errorType (S3's AccessDenied is a class in botocore 1.42.54, a plain ClientError
+in 1.38.36), and so which Retry and Catch rules match. Older pins AWS once listed (python3.9:
+boto3 1.20.32) predate AWS_ENDPOINT_URL support (botocore 1.31), so a function could not reach
+the engine with them.
 
 Each runtime's SDK is installed with uv from PyPI for the interpreter that runs the function,
 so a python3.9 function gets urllib3 1.26 as botocore requires there (the engine's urllib3 2.x
@@ -29,11 +33,11 @@ LOG = logging.getLogger(__name__)
 
 # boto3 == botocore version per runtime (they are released together with one number).
 RUNTIME_SDK = {
-    "python3.9": "1.38.36",
-    "python3.10": "1.38.36",
-    "python3.11": "1.38.36",
-    "python3.12": "1.38.36",
-    "python3.13": "1.38.36",
+    "python3.9": "1.42.54",
+    "python3.10": "1.42.54",
+    "python3.11": "1.42.54",
+    "python3.12": "1.42.54",
+    "python3.13": "1.42.54",
 }
 # A runtime not in the table (python3.14) gets the newest pin.
 DEFAULT_SDK = max(RUNTIME_SDK.values(), key=lambda version: [int(part) for part in version.split(".")])

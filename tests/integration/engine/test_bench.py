@@ -15,6 +15,7 @@ def test_benchmarks_report_every_measure(settings: Settings):
     assert list(results) == [key for key in MEASURES if not key.startswith("sales_10000")]
     assert results.pop("sales_unaccounted") == 0, "every sales record must be stored or dead-lettered"
     assert results.pop("sales_1000_unaccounted") == 0, "the per-size count agrees"
+    assert isinstance(results.pop("print_kept_share"), float)  # a share of growth: about 0, below 0 when RSS fell
     assert all(value > 0 for value in results.values()), results
     assert (results["warm_calls"], results["sfn_runs"]) == (5, 2)
     assert render(results).row_count == len(results)

@@ -26,8 +26,9 @@ FUNCTION = "chatty-megabytes"
 PRINTED_MB = 4
 INVOKES = 40
 # Of what the second half of the invokes prints, at most this share may stay in the engine's RSS
-# (measured: 1 to 2 before the fix, -0.5 to 0.33 after it; RSS moves by some MB either way).
-KEPT_SHARE = 0.5
+# (measured: 1 to 2 before the fix, -0.5 to 0.33 after it on a quiet machine, 0.58 once in a CI
+# run with two engines side by side; RSS moves by some MB either way).
+KEPT_SHARE = 0.8
 
 pytestmark = pytest.mark.embedded_only(reason="reads the resident memory of an embedded engine of its own")
 

@@ -56,9 +56,6 @@ class EventSourceMapping(Resource):
     kind = "event-source-mapping"
     services = ("lambda", "dynamodb")
 
-    def physical(self, ctx: Context) -> str:
-        return f"{ctx.name(self.source)} -> {ctx.name(self.function)}"
-
     def arn(self, ctx: Context) -> str:
         raise StackError(f"event source mapping {self.name}: its ARN is AWS's to choose (a UUID)")
 

@@ -47,9 +47,6 @@ class Subscription(Resource):
     def protocol(self) -> str:
         return "sqs" if self.queue else "lambda"
 
-    def physical(self, ctx: Context) -> str:
-        return f"{ctx.name(self.topic)} -> {ctx.name(self.endpoint)}"
-
     def arn(self, ctx: Context) -> str:
         raise StackError(f"subscription {self.name}: its ARN is SNS's to choose")
 
