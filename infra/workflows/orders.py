@@ -83,7 +83,7 @@ def resources() -> list[Resource]:
 
 WORKFLOW = Workflow(
     name="orders",
-    summary="customer orders: DynamoDB put, card check Lambda, SNS confirmation or delete and fail",
+    summary="customer orders: DynamoDB put, card check, SNS confirmation marked through SQS, or delete and fail",
     resources=resources,
     generator="fixtures.orders:generate_orders",
     runner="infra.runs.orders:run",
