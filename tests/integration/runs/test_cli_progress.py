@@ -73,7 +73,9 @@ def on_a_terminal(env: dict[str, str], *args: str, columns: int = 160) -> tuple[
     started = time.monotonic()
     process = subprocess.Popen(
         [*TESTBED, *args],
-        env={**env, "TERM": "xterm-256color"},
+        # The terminal's size, said the way rich reads it first too: a COLUMNS left in the environment
+        # (by the shell, or a test before this one) would otherwise win over the terminal's own.
+        env={**env, "TERM": "xterm-256color", "COLUMNS": str(columns), "LINES": "50"},
         cwd=env["CWD"],
         stdin=slave,
         stdout=slave,
