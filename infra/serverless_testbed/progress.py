@@ -69,9 +69,11 @@ QUIET = Quiet()
 
 
 def amount(count: float, unit: str) -> str:
-    """`12,345 records`; a unit ending in "s" loses it for one (`1 record`)."""
+    """`12,345 records`; a plural unit is singular for one (`1 record`, `1 batch`)."""
     shown = f"{count:,.0f}"
-    if unit.endswith("s") and shown == "1":
+    if shown == "1" and unit.endswith(("ches", "shes", "sses", "xes")):
+        unit = unit[:-2]  # batches -> batch, addresses -> address
+    elif shown == "1" and unit.endswith("s"):
         unit = unit[:-1]
     return f"{shown} {unit}".rstrip()
 

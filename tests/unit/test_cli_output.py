@@ -235,3 +235,14 @@ def test_the_command_list_gives_each_summary_whole(path: tuple[str, ...]):
     commands = result.output.split("Commands:")[1]
     assert "..." not in commands, commands
     assert all(len(line) <= 80 for line in commands.splitlines()), commands
+
+
+def test_one_of_a_plural_unit_is_said_in_the_singular():
+    from serverless_testbed.progress import amount
+
+    assert [amount(1, "batches"), amount(1, "records"), amount(2, "batches"), amount(1, "files")] == [
+        "1 batch",
+        "1 record",
+        "2 batches",
+        "1 file",
+    ]
