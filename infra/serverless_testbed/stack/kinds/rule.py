@@ -65,21 +65,13 @@ class Rule(Resource):
         }
 
     def create(self, stack: Stack, ctx: Context, desired: State) -> list[Call]:
-        name = self.physical(ctx)
-        return [
-            Call("events", "put_rule", {"Name": name, "EventPattern": desired["pattern"], "State": "ENABLED"}),
-            Call("events", "put_targets", {"Rule": name, "Targets": self.targets(stack, ctx)}),
-        ]
+        return put_rule(self.physical(ctx), {"EventPattern": desired["pattern"]}, self.targets(stack, ctx))
 
     def update(self, stack: Stack, ctx: Context, desired: State, current: State) -> list[Call]:
         return self.create(stack, ctx, desired)
 
     def delete(self, ctx: Context, current: State) -> list[Call]:
-        name = self.physical(ctx)
-        return [
-            Call("events", "remove_targets", {"Rule": name, "Ids": ["target"]}, gone_ok=True),
-            Call("events", "delete_rule", {"Name": name}, gone_ok=True),
-        ]
+        return delete_rule(self.physical(ctx))
 
     def cloudformation(self, stack: Stack, ctx: Context) -> dict[str, Any]:
         return {
@@ -89,3 +81,20 @@ class Rule(Resource):
             "EventPattern": stack.resolve_all(self.pattern, ctx),
             "Targets": self.targets(stack, ctx),
         }
+
+
+def put_rule(name: str, trigger: dict[str, Any], targets: list[dict[str, str]]) -> list[Call]:
+    """Create or update rule `name` (`trigger`: its EventPattern or ScheduleExpression), enabled,
+    with `targets` (EventBridge's PutRule and PutTargets both overwrite what is there)."""
+    return [
+        Call("events", "put_rule", {"Name": name, **trigger, "State": "ENABLED"}),
+        Call("events", "put_targets", {"Rule": name, "Targets": targets}),
+    ]
+
+
+def delete_rule(name: str) -> list[Call]:
+    """Remove rule `name`'s one target, then the rule (EventBridge refuses a rule with targets)."""
+    return [
+        Call("events", "remove_targets", {"Rule": name, "Ids": ["target"]}, gone_ok=True),
+        Call("events", "delete_rule", {"Name": name}, gone_ok=True),
+    ]

@@ -12,6 +12,7 @@ from typing import Any
 from serverless_testbed.clients import Clients
 from serverless_testbed.errors import StackError
 from serverless_testbed.stack.calls import Call
+from serverless_testbed.stack.kinds.rule import delete_rule, put_rule
 from serverless_testbed.stack.resource import Context, Document, Ref, Resource, State, Value, allow, canonical_json
 from serverless_testbed.stack.stack import Stack
 
@@ -107,21 +108,13 @@ class Schedule(Resource):
         return {"expression": found.get("ScheduleExpression"), "targets": canonical_json(listed)}
 
     def create(self, stack: Stack, ctx: Context, desired: State) -> list[Call]:
-        name = self.physical(ctx)
-        return [
-            Call("events", "put_rule", {"Name": name, "ScheduleExpression": self.expression, "State": "ENABLED"}),
-            Call("events", "put_targets", {"Rule": name, "Targets": self.targets(stack, ctx)}),
-        ]
+        return put_rule(self.physical(ctx), {"ScheduleExpression": self.expression}, self.targets(stack, ctx))
 
     def update(self, stack: Stack, ctx: Context, desired: State, current: State) -> list[Call]:
         return self.create(stack, ctx, desired)
 
     def delete(self, ctx: Context, current: State) -> list[Call]:
-        name = self.physical(ctx)
-        return [
-            Call("events", "remove_targets", {"Rule": name, "Ids": ["target"]}, gone_ok=True),
-            Call("events", "delete_rule", {"Name": name}, gone_ok=True),
-        ]
+        return delete_rule(self.physical(ctx))
 
     def cloudformation(self, stack: Stack, ctx: Context) -> dict[str, Any]:
         return {
